@@ -124,10 +124,6 @@ type tmplRef struct {
 	id  uint32
 }
 
-type tmplInfo struct {
-	guid [16]byte
-}
-
 // Writer streams records into an .evtx file. It is not safe for concurrent use.
 type Writer struct {
 	w      io.WriteSeeker
@@ -162,11 +158,10 @@ type Writer struct {
 	saveTmpl   [templateBuckets]uint32
 	saveData   tmplRef
 
-	guids   map[sysKey][16]byte // GUIDs of System templates, stable across chunks
-	sidStr  string
-	sidBin  []byte
-	sidErr  error
-	scratch []byte
+	guids  map[sysKey][16]byte // GUIDs of System templates, stable across chunks
+	sidStr string
+	sidBin []byte
+	sidErr error
 }
 
 // NewWriter starts an .evtx file at the current position of w. The file
@@ -291,10 +286,10 @@ func (w *Writer) Close() error {
 		next = w.nextID
 	}
 	le.PutUint64(h[0x18:], next)
-	le.PutUint32(h[0x20:], 128)        // header size
-	le.PutUint16(h[0x24:], 1)          // minor version
-	le.PutUint16(h[0x26:], 3)          // major version
-	le.PutUint16(h[0x28:], 4096)       // header block size
+	le.PutUint32(h[0x20:], 128)  // header size
+	le.PutUint16(h[0x24:], 1)    // minor version
+	le.PutUint16(h[0x26:], 3)    // major version
+	le.PutUint16(h[0x28:], 4096) // header block size
 	le.PutUint16(h[0x2a:], uint16(w.nchunks))
 	le.PutUint32(h[0x78:], 0) // flags: clean
 	le.PutUint32(h[0x7c:], crc32.ChecksumIEEE(h[:120]))
@@ -896,6 +891,11 @@ func (w *Writer) eventData(r *Record) {
 	le := binary.LittleEndian
 	le.PutUint16(w.buf[desc:], uint16(strSize))
 	w.buf[desc+2], w.buf[desc+3] = typeStringArray, 0
+	if len(r.Data) == 0 {
+		// No strings at all: a null value, so <Data> is left out (an
+		// empty array would read back as one empty string).
+		w.buf[desc+2] = typeNull
+	}
 	le.PutUint16(w.buf[desc+4:], 4)
 	w.buf[desc+6], w.buf[desc+7] = typeUInt32, 0
 	le.PutUint16(w.buf[desc+8:], uint16(len(r.Binary)))
