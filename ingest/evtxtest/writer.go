@@ -68,6 +68,11 @@ const (
 	stringBuckets    = 64
 	templateBuckets  = 32
 	recordMagic      = 0x00002a2a
+
+	// chunkEnd is where record data must stop. libevtx 20181227 silently
+	// drops the last record of a chunk whose records end exactly at 65536
+	// (free space offset 0x10000), so one 8-byte slot is always left free.
+	chunkEnd = chunkSize - 8
 )
 
 // Errors returned by the writer.
@@ -236,6 +241,14 @@ func (w *Writer) Write(r Record) error {
 	if err != nil {
 		return err
 	}
+	if w.nrec > 0 && id != w.chLastID+1 {
+		// Record ids are contiguous within a chunk (libevtx flags a gap
+		// inside a chunk as corruption); a jump starts a new chunk.
+		if err := w.flushChunk(); err != nil {
+			w.err = err
+			return err
+		}
+	}
 	if w.encode(&r, id, sid) {
 		w.commit(id)
 		return nil
@@ -385,7 +398,7 @@ func (w *Writer) flushChunk() error {
 // ---- low-level encoding into the chunk buffer --------------------------------
 
 func (w *Writer) need(n int) bool {
-	if w.over || w.p+n > chunkSize {
+	if w.over || w.p+n > chunkEnd {
 		w.over = true
 		return false
 	}
@@ -460,7 +473,7 @@ func (w *Writer) utf16(s string) int {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if w.p+2 > chunkSize {
+			if w.p+2 > chunkEnd {
 				w.over = true
 				return n
 			}
