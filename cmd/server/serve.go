@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"idletrace/store"
+	"idletrace/web"
+)
+
+// serveConfig is the serve subcommand's configuration.
+type serveConfig struct {
+	addr      string
+	db        string
+	maxUpload string
+	displayTZ string
+	noAuth    bool
+	log       logConfig
+}
+
+func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
+	c := &serveConfig{}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.addr, "addr", envOr("IDLETRACE_ADDR", "localhost:8080"), "listen address (env IDLETRACE_ADDR)")
+	fs.StringVar(&c.db, "db", envOr("IDLETRACE_DB", "./idletrace.db"), "SQLite database file, created if missing (env IDLETRACE_DB)")
+	fs.StringVar(&c.maxUpload, "max-upload", envOr("IDLETRACE_MAX_UPLOAD", "2GiB"), "largest upload request body (env IDLETRACE_MAX_UPLOAD)")
+	fs.StringVar(&c.displayTZ, "display-tz", envOr("IDLETRACE_DISPLAY_TZ", "UTC"), "time zone for pages, e.g. Europe/Berlin or Local (env IDLETRACE_DISPLAY_TZ)")
+	fs.BoolVar(&c.noAuth, "no-auth", envOr("IDLETRACE_NO_AUTH", "") == "1", "allow listening on a non-loopback address without authentication (env IDLETRACE_NO_AUTH=1)")
+	c.log.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return c, nil
+}
+
+// isLoopback reports whether addr listens only on the loopback interface.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	c, err := parseServeFlags(args, stderr)
+	if err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		fmt.Fprintln(stderr, "server:", err)
+		return 2
+	}
+	logger, err := c.log.logger(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "server:", err)
+		return 2
+	}
+	maxUpload, err := parseSize(c.maxUpload)
+	if err != nil {
+		fmt.Fprintln(stderr, "server: -max-upload:", err)
+		return 2
+	}
+	tz, err := loadZone(c.displayTZ)
+	if err != nil {
+		fmt.Fprintln(stderr, "server: -display-tz:", err)
+		return 2
+	}
+	if !isLoopback(c.addr) && !c.noAuth {
+		fmt.Fprintf(stderr, "server: refusing to listen on %s without authentication: anyone on the network could read and upload data.\n"+
+			"Listen on localhost, or pass -no-auth to accept the risk.\n", c.addr)
+		return 2
+	}
+	db, err := store.Open(ctx, c.db)
+	if err != nil {
+		fmt.Fprintln(stderr, "server:", err)
+		return 1
+	}
+	defer db.Close()
+	srv, err := web.NewServer(web.Config{Addr: c.addr, MaxUpload: maxUpload, DisplayTZ: tz}, db, logger)
+	if err != nil {
+		fmt.Fprintln(stderr, "server:", err)
+		return 1
+	}
+	if err := srv.Open(); err != nil {
+		fmt.Fprintln(stderr, "server:", err)
+		return 1
+	}
+	logger.Info("idletrace listening", "url", srv.URL(), "db", c.db)
+	fmt.Fprintf(stdout, "idletrace: dashboard on %s (database %s)\n", srv.URL(), c.db)
+	<-ctx.Done()
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Close(sctx); err != nil {
+		logger.Error("shutdown", "err", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,151 @@
+// Package store keeps idletrace's data in a SQLite file (mattn/go-sqlite3):
+// uploads, events and their dedup keys. All SQL lives here; values are
+// always bound as arguments, never formatted into statements.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+
+	"idletrace/migrations"
+)
+
+// Sentinel errors callers map to responses with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+)
+
+// DB is an open idletrace database.
+type DB struct {
+	sql  *sql.DB
+	path string
+	// writeMu serialises write transactions: SQLite has one writer, and
+	// queueing in Go is fairer than spinning on busy_timeout.
+	writeMu sync.Mutex
+	// Now is the clock; tests may replace it.
+	Now func() time.Time
+}
+
+// Open opens (creating if needed) the database at path and applies pending
+// migrations. Per-connection settings live in the DSN so that every pooled
+// connection gets them.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("open database: need a file path, got %q", path)
+	}
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_busy_timeout", "10000")
+	q.Set("_foreign_keys", "on")
+	q.Set("_synchronous", "NORMAL")
+	q.Set("_txlock", "immediate")
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+	sdb, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	sdb.SetMaxOpenConns(8)
+	sdb.SetConnMaxIdleTime(5 * time.Minute)
+	db := &DB{sql: sdb, path: path, Now: time.Now}
+	if err := sdb.PingContext(ctx); err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	if err := db.migrate(ctx); err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("migrate database %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error { return db.sql.Close() }
+
+// Path is the database file's path.
+func (db *DB) Path() string { return db.path }
+
+// Ping checks the database answers (for readiness probes).
+func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }
+
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.sql.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrations.FS, "*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	known := map[string]bool{}
+	for _, n := range names {
+		known[n] = true
+	}
+	rows, err := db.sql.QueryContext(ctx, `SELECT name FROM schema_migrations`)
+	if err != nil {
+		return err
+	}
+	applied := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return err
+		}
+		applied[n] = true
+		if !known[n] {
+			rows.Close()
+			return fmt.Errorf("database has migration %s that this idletrace does not know: it was written by a newer version", n)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	for _, n := range names {
+		if applied[n] {
+			continue
+		}
+		body, err := migrations.FS.ReadFile(n)
+		if err != nil {
+			return err
+		}
+		if err := db.write(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return fmt.Errorf("%s: %w", n, err)
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`, n, db.Now().Unix())
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// write runs fn in a write transaction, committing if it returns nil.
+func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}

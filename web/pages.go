@@ -1,0 +1,222 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"math"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"idletrace/analysis"
+	"idletrace/store"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// pageSet holds each page parsed with the layout, once, at start.
+type pageSet struct {
+	pages map[string]*template.Template
+}
+
+func parsePages(funcs template.FuncMap) (*pageSet, error) {
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	ps := &pageSet{pages: map[string]*template.Template{}}
+	for _, n := range names {
+		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if base == "layout" {
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
+		if err != nil {
+			return nil, err
+		}
+		ps.pages[base] = t
+	}
+	return ps, nil
+}
+
+// layoutData is what the layout needs around every page.
+type layoutData struct {
+	Title string
+	Nav   string
+	Page  any
+}
+
+// titled lets a page name its <title> and highlighted nav entry.
+type titled interface{ title() (title, nav string) }
+
+// render executes page into a buffer and only then writes it, so a
+// template error becomes a clean 500 rather than half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, data titled) {
+	t, ok := s.pages.pages[page]
+	if !ok {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		s.log.Error("unknown page", "page", page)
+		return
+	}
+	title, nav := data.title()
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, &layoutData{Title: title, Nav: nav, Page: data}); err != nil {
+		s.log.Error("render page", "page", page, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+func staticHandler() http.Handler {
+	sub, _ := fs.Sub(staticFS, "static")
+	fsrv := http.StripPrefix("/static/", http.FileServer(http.FS(sub)))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		fsrv.ServeHTTP(w, r)
+	})
+}
+
+// funcs are the helpers templates may call.
+func (s *Server) funcs() template.FuncMap {
+	tz := func() *time.Location { return s.cfg.DisplayTZ }
+	return template.FuncMap{
+		"fmtTime": func(t time.Time) string {
+			if t.IsZero() {
+				return "—"
+			}
+			return t.In(tz()).Format("2006-01-02 15:04:05 MST")
+		},
+		"fmtTimePtr": func(t *time.Time) string {
+			if t == nil || t.IsZero() {
+				return "—"
+			}
+			return t.In(tz()).Format("2006-01-02 15:04:05 MST")
+		},
+		"isoTime": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"seconds": fmtSeconds,
+		"secPtr": func(p *float64) string {
+			if p == nil {
+				return "—"
+			}
+			return fmtSeconds(*p)
+		},
+		"dur":     func(d time.Duration) string { return fmtSeconds(d.Seconds()) },
+		"percent": func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
+		"bytes":   fmtBytes,
+		"plural": func(n int, one, many string) string {
+			if n == 1 {
+				return one
+			}
+			return many
+		},
+		"displayTZ": func() string { return tz().String() },
+	}
+}
+
+// fmtSeconds renders a duration in seconds the way an admin reads it:
+// "900 s (15 min)".
+func fmtSeconds(sec float64) string {
+	switch {
+	case sec < 120:
+		return fmt.Sprintf("%.0f s", sec)
+	case sec < 7200:
+		m := sec / 60
+		if math.Abs(m-math.Round(m)) < 0.05 {
+			return fmt.Sprintf("%.0f s (%.0f min)", sec, m)
+		}
+		return fmt.Sprintf("%.0f s (%.1f min)", sec, m)
+	default:
+		return fmt.Sprintf("%.0f s (%.1f h)", sec, sec/3600)
+	}
+}
+
+func fmtBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+type errorPage struct {
+	Status  int
+	Title   string
+	Message string
+}
+
+func (p *errorPage) title() (string, string) { return p.Title, "" }
+
+type uploadPage struct{ MaxUpload int64 }
+
+func (p *uploadPage) title() (string, string) { return "Upload logs", "upload" }
+
+type uploadListPage struct {
+	Uploads []*store.Upload
+	Older   int64
+}
+
+func (p *uploadListPage) title() (string, string) { return "Uploads", "uploads" }
+
+type uploadDetailPage struct{ Upload *store.Upload }
+
+func (p *uploadDetailPage) title() (string, string) { return "Upload " + p.Upload.Name, "uploads" }
+
+// dashboardPage is the fleet overview.
+type dashboardPage struct {
+	Report     *analysis.Report
+	Stats      store.Stats
+	Diagnoses  []analysis.Diagnosis
+	TopHosts   []analysis.Host
+	AnalysisMs float64
+	Empty      bool
+}
+
+func (p *dashboardPage) title() (string, string) { return "Dashboard", "dashboard" }
+
+func newDashboardPage(snap *analysisSnapshot) *dashboardPage {
+	rep := &snap.Result.Report
+	p := &dashboardPage{Report: rep, Stats: snap.Stats, Diagnoses: rep.Diagnoses,
+		AnalysisMs: float64(snap.Took.Microseconds()) / 1000, Empty: snap.Stats.Events == 0}
+	hosts := append([]analysis.Host(nil), snap.Result.Hosts...)
+	sort.SliceStable(hosts, func(i, j int) bool { return hosts[i].Disconnects > hosts[j].Disconnects })
+	p.TopHosts = hosts[:min(len(hosts), 10)]
+	return p
+}
+
+// diagnosisPage explains one diagnosis with its evidence.
+type diagnosisPage struct {
+	D         *analysis.Diagnosis
+	Evidence  []analysis.Pair
+	EvidenceN int
+	IsTimeout bool
+}
+
+func (p *diagnosisPage) title() (string, string) { return "Diagnosis " + p.D.ID, "dashboard" }
+
+func newDiagnosisPage(snap *analysisSnapshot, d *analysis.Diagnosis) *diagnosisPage {
+	p := &diagnosisPage{D: d, IsTimeout: d.Kind == analysis.KindIdleTimeout}
+	for _, pr := range snap.Result.Pairs {
+		if pr.DiagnosisID == d.ID {
+			p.EvidenceN++
+			if len(p.Evidence) < 200 {
+				p.Evidence = append(p.Evidence, pr)
+			}
+		}
+	}
+	return p
+}

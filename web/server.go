@@ -1,0 +1,114 @@
+// Package web serves idletrace's dashboard pages and its REST API. It is
+// the only package that speaks HTTP; it calls store, ingest and analysis.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"idletrace/store"
+)
+
+// Config holds the server's settings.
+type Config struct {
+	// Addr is the listen address, e.g. "localhost:8080".
+	Addr string
+	// MaxUpload is the largest request body an upload may have, in bytes.
+	MaxUpload int64
+	// DisplayTZ is the zone times are shown in on pages (stored times are UTC).
+	DisplayTZ *time.Location
+	// TempDir is where uploads are spooled ("" = os.TempDir()).
+	TempDir string
+}
+
+// DefaultMaxUpload is the default upload body limit (2 GiB).
+const DefaultMaxUpload = 2 << 30
+
+// Server is the HTTP server of idletrace.
+type Server struct {
+	cfg    Config
+	db     *store.DB
+	log    *slog.Logger
+	pages  *pageSet
+	report reportCache
+
+	httpSrv  *http.Server
+	listener net.Listener
+	wg       sync.WaitGroup
+}
+
+// NewServer builds a server over db. Templates are parsed here, once; a
+// template error stops the program at start, not at the first request.
+func NewServer(cfg Config, db *store.DB, logger *slog.Logger) (*Server, error) {
+	if cfg.MaxUpload <= 0 {
+		cfg.MaxUpload = DefaultMaxUpload
+	}
+	if cfg.DisplayTZ == nil {
+		cfg.DisplayTZ = time.UTC
+	}
+	if cfg.TempDir == "" {
+		cfg.TempDir = os.TempDir()
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, db: db, log: logger}
+	pages, err := parsePages(s.funcs())
+	if err != nil {
+		return nil, fmt.Errorf("parse templates: %w", err)
+	}
+	s.pages = pages
+	return s, nil
+}
+
+// Open listens on cfg.Addr and serves in the background. Listening happens
+// before Open returns, so a port in use is reported here.
+func (s *Server) Open() error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	s.listener = ln
+	s.httpSrv = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Minute, // large uploads on slow links
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("http server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// URL is the base URL the server listens on.
+func (s *Server) URL() string {
+	if s.listener == nil {
+		return ""
+	}
+	return "http://" + s.listener.Addr().String()
+}
+
+// Close stops accepting requests and waits up to the ctx deadline for
+// in-flight ones (uploads included) to finish.
+func (s *Server) Close(ctx context.Context) error {
+	if s.httpSrv == nil {
+		return nil
+	}
+	err := s.httpSrv.Shutdown(ctx)
+	s.wg.Wait()
+	return err
+}
