@@ -46,6 +46,8 @@ type Cluster struct {
 	CenterSeconds float64  `json:"center_seconds"`
 	LowSeconds    float64  `json:"low_seconds"`
 	HighSeconds   float64  `json:"high_seconds"`
+	SpreadSeconds float64  `json:"spread_seconds"` // robust width: 90th − 10th percentile
+	OnsetSeconds  float64  `json:"onset_seconds"`  // lower envelope: 2nd percentile
 	Intervals     int      `json:"intervals"`
 	Computers     []string `json:"computers"`
 }
@@ -72,6 +74,13 @@ type Diagnosis struct {
 	Summary           string     `json:"summary"`
 	Matches           []Match    `json:"matches"`
 	Recommendations   []string   `json:"recommendations"`
+	// Intervals is how many intervals (uptimes, or disconnects for an
+	// outage) the diagnosis rests on.
+	Intervals int `json:"intervals"`
+	// KeepAliveSeconds is Outlook's keep-alive at which a silent drop shows.
+	KeepAliveSeconds *float64 `json:"keep_alive_seconds,omitempty"`
+	// Site is the common computer-name prefix of the diagnosis' computers.
+	Site string `json:"site,omitempty"`
 }
 
 // Match is a device whose default idle timeout is consistent with a diagnosis.

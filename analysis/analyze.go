@@ -1,0 +1,422 @@
+package analysis
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Options tunes Analyze. The zero value gives the defaults documented on
+// each field; a negative or zero field means "use the default".
+type Options struct {
+	// MinComputers is how many computers an uptime cluster needs before it
+	// becomes an idle-timeout diagnosis (default 3; a fleet with fewer
+	// computers needs all of them). One computer with a regular interval
+	// is a lead, not a shared device.
+	MinComputers int
+	// MinIntervals is how many intervals a cluster needs (default 8).
+	MinIntervals int
+	// MinHostIntervals is how many of a computer's own intervals must fall
+	// in a cluster for the computer to belong to it (default 2).
+	MinHostIntervals int
+	// ClusterTolerance is the relative half-width of the neighbourhood the
+	// density clustering counts on the log-time axis (default 0.01 = ±1 %).
+	ClusterTolerance float64
+	// MatchTolerance is how far (relative) a timeout estimate may be from a
+	// device's default to be called consistent with it (default 0.03 = ±3 %).
+	MatchTolerance float64
+	// OutageWindow is the window in which many computers must disconnect to
+	// count as a shared outage (default 2 min).
+	OutageWindow time.Duration
+	// MinOutageComputers is the least number of computers of a shared
+	// outage (default 5). The background disconnect rate may raise it.
+	MinOutageComputers int
+	// MaxUptime: a 26 → 25 gap longer than this spans a night or a
+	// power-off (the computer logs nothing while off), so it is not an
+	// uptime (default 10 h; the longest device default is 9000 s).
+	MaxUptime time.Duration
+	// RepeatGap: a 25 arriving while disconnected more than this after the
+	// disconnect's last 25 starts a new disconnect and leaves the previous
+	// one open (default 1 h).
+	RepeatGap time.Duration
+	// DuplicateWindow: a 26 this close after another 26 (while connected)
+	// is a duplicate, not an orphan (default 2 s).
+	DuplicateWindow time.Duration
+	// KeepAlives are Outlook's own traffic periods in seconds, where a
+	// silently dropping device shows (default 720, 900: RPC/HTTP pings).
+	KeepAlives []float64
+}
+
+func (o Options) withDefaults() Options {
+	if o.MinComputers <= 0 {
+		o.MinComputers = 3
+	}
+	if o.MinIntervals <= 0 {
+		o.MinIntervals = 8
+	}
+	if o.MinHostIntervals <= 0 {
+		o.MinHostIntervals = 2
+	}
+	if o.ClusterTolerance <= 0 {
+		o.ClusterTolerance = 0.01
+	}
+	if o.MatchTolerance <= 0 {
+		o.MatchTolerance = 0.03
+	}
+	if o.OutageWindow <= 0 {
+		o.OutageWindow = 2 * time.Minute
+	}
+	if o.MinOutageComputers <= 0 {
+		o.MinOutageComputers = 5
+	}
+	if o.MaxUptime <= 0 {
+		o.MaxUptime = 10 * time.Hour
+	}
+	if o.RepeatGap <= 0 {
+		o.RepeatGap = time.Hour
+	}
+	if o.DuplicateWindow <= 0 {
+		o.DuplicateWindow = 2 * time.Second
+	}
+	if len(o.KeepAlives) == 0 {
+		o.KeepAlives = []float64{720, 900}
+	}
+	return o
+}
+
+// Result is the report and the evidence it rests on.
+type Result struct {
+	Report Report // the Report JSON contract (SPEC §5)
+	Pairs  []Pair // every pair, sorted by computer (case-insensitive) then time
+	Hosts  []Host // per-computer summary, sorted by name (case-insensitive)
+}
+
+// Pair is one disconnect: the first 25, the 26 that ended it, and the
+// uptime of the connection it ended.
+type Pair struct {
+	Computer         string        // as in the events
+	Disconnect       time.Time     // first 25 of the disconnect
+	Reconnect        time.Time     // the 26 that closed it; zero if open (censored)
+	DisconnectRecord int64         // record id of the first 25
+	ReconnectRecord  int64         // record id of the 26, 0 if open
+	Repeats          int           // extra 25s while disconnected
+	Downtime         time.Duration // Reconnect-Disconnect, 0 if open
+	UpSince          time.Time     // the 26 that started the connection this 25 ended; zero if unknown
+	Uptime           time.Duration // Disconnect-UpSince, 0 if unknown
+	// Excluded says why the pair is kept out of the statistics: "" (it
+	// counts), "outage" (part of a shared outage: neither its uptime nor
+	// its downtime counts), "interleaved" (the computer runs several
+	// Outlook sessions), "overnight" (the 26 → 25 gap spans a night or a
+	// power-off: the uptime is unknown; the downtime still counts).
+	Excluded string
+	// DiagnosisID is the id of the diagnosis this pair is evidence for:
+	// the idle-timeout whose cluster holds its uptime, or the shared outage
+	// it is part of; "" if none.
+	DiagnosisID string
+}
+
+// Open reports whether the disconnect has no 26 (censored).
+func (p *Pair) Open() bool { return p.Reconnect.IsZero() }
+
+// Exclusion reasons of Pair.Excluded.
+const (
+	ExcludedOutage      = "outage"
+	ExcludedInterleaved = "interleaved"
+	ExcludedOvernight   = "overnight"
+)
+
+// Host summarizes one computer.
+type Host struct {
+	Name         string    // as in the events (the most frequent spelling)
+	Disconnects  int       // distinct 25 records
+	Reconnects   int       // distinct 26 records
+	Pairs        int       // closed disconnects (25 … 26)
+	Open         int       // disconnects without a 26
+	Repeats      int       // extra 25s while disconnected
+	Orphans      int       // 26s with no disconnect before them
+	Interleaved  bool      // 25/26 of several Outlook sessions interleave (RDS/Citrix): kept out of the statistics
+	First, Last  time.Time // first and last Outlook 25/26
+	DiagnosisIDs []string  // diagnoses this computer is part of
+}
+
+// compact event used internally: sorting 1 M of these is cheap.
+type cev struct {
+	t    int64 // unix nanoseconds
+	rec  int64
+	host int32
+	id   int8  // 25 or 26
+	name int32 // index of the raw spelling
+}
+
+type hostState struct {
+	key      string // lower-case name
+	name     string // display name
+	pairs    []int  // indexes into pairs
+	h        Host
+	counted  int // uptimes that count
+	spelling map[int32]int
+}
+
+// Analyze analyzes Outlook 25/26 events (any order, may contain duplicates)
+// and returns the report and its evidence. It is pure and deterministic:
+// the same events in any order give the same result.
+func Analyze(events []Event, opts Options) *Result {
+	o := opts.withDefaults()
+	a := &analyzer{o: o}
+	a.group(events)
+	a.pairUp()
+	a.diagnose()
+	return a.result()
+}
+
+type analyzer struct {
+	o     Options
+	hosts []*hostState // sorted by key
+	names []string     // raw spellings
+	evs   []cev        // sorted by host, time
+	pairs []Pair
+
+	// per pair: host index
+	pairHost []int32
+
+	upClusters   []*cluster
+	downClusters []*cluster
+	outages      []*outage
+	diags        []Diagnosis
+}
+
+// group assigns events to computers (case-insensitively), sorts them and
+// removes exact duplicates.
+func (a *analyzer) group(events []Event) {
+	rawIdx := make(map[string]int32)
+	var rawHost []int32
+	keyIdx := make(map[string]int32)
+	var keys []string
+	evs := make([]cev, 0, len(events))
+	for i := range events {
+		e := &events[i]
+		if e.EventID != EventDisconnected && e.EventID != EventRestored {
+			continue
+		}
+		ri, ok := rawIdx[e.Computer]
+		if !ok {
+			ri = int32(len(a.names))
+			rawIdx[e.Computer] = ri
+			a.names = append(a.names, e.Computer)
+			k := strings.ToLower(e.Computer)
+			ki, ok := keyIdx[k]
+			if !ok {
+				ki = int32(len(keys))
+				keyIdx[k] = ki
+				keys = append(keys, k)
+			}
+			rawHost = append(rawHost, ki)
+		}
+		evs = append(evs, cev{t: e.Time.UnixNano(), rec: e.RecordID, host: rawHost[ri], id: int8(e.EventID), name: ri})
+	}
+	// Order hosts by key so that output order does not depend on input order.
+	order := make([]int32, len(keys))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(x, y int32) int { return strings.Compare(keys[x], keys[y]) })
+	rank := make([]int32, len(keys))
+	a.hosts = make([]*hostState, len(keys))
+	for r, k := range order {
+		rank[k] = int32(r)
+		a.hosts[r] = &hostState{key: keys[k], spelling: map[int32]int{}}
+	}
+	// Counting sort by host, then sort each host's events by time.
+	counts := make([]int, len(keys)+1)
+	for i := range evs {
+		evs[i].host = rank[evs[i].host]
+		counts[evs[i].host+1]++
+	}
+	for i := 1; i < len(counts); i++ {
+		counts[i] += counts[i-1]
+	}
+	sorted := make([]cev, len(evs))
+	pos := slices.Clone(counts)
+	for _, e := range evs {
+		sorted[pos[e.host]] = e
+		pos[e.host]++
+	}
+	names := a.names
+	for h := range a.hosts {
+		s := sorted[counts[h]:counts[h+1]]
+		slices.SortFunc(s, func(x, y cev) int {
+			if c := cmp.Compare(x.t, y.t); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(x.rec, y.rec); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(x.id, y.id); c != 0 {
+				return c
+			}
+			return strings.Compare(names[x.name], names[y.name])
+		})
+	}
+	// Drop exact duplicates: same event id and record id (or a missing
+	// record id) within the same second.
+	out := sorted[:0]
+	for i, e := range sorted {
+		if i > 0 && len(out) > 0 {
+			p := out[len(out)-1]
+			if p.host == e.host && p.id == e.id && p.t/1e9 == e.t/1e9 && (p.rec == e.rec || p.rec == 0 || e.rec == 0) {
+				continue
+			}
+		}
+		out = append(out, e)
+	}
+	a.evs = out
+	for _, e := range a.evs {
+		a.hosts[e.host].spelling[e.name]++
+	}
+	for _, h := range a.hosts {
+		best, bestN := int32(-1), -1
+		for ni, n := range h.spelling {
+			if n > bestN || (n == bestN && names[ni] < names[best]) {
+				best, bestN = ni, n
+			}
+		}
+		h.name = names[best]
+		h.h.Name = h.name
+		h.spelling = nil
+	}
+}
+
+// pairUp walks each computer's events in time order (SPEC §5).
+func (a *analyzer) pairUp() {
+	o := a.o
+	a.pairs = make([]Pair, 0, len(a.evs)/2+1)
+	a.pairHost = make([]int32, 0, len(a.evs)/2+1)
+	i := 0
+	for hi, hs := range a.hosts {
+		open := -1           // index of the open disconnect
+		var lastRepeat int64 // time of the open disconnect's last 25
+		var upSince int64    // last 26 (0 = unknown)
+		var last26 int64
+		first := len(a.pairs)
+		h := &hs.h
+		for ; i < len(a.evs) && a.evs[i].host == int32(hi); i++ {
+			e := a.evs[i]
+			if h.First.IsZero() {
+				h.First = time.Unix(0, e.t).UTC()
+			}
+			h.Last = time.Unix(0, e.t).UTC()
+			switch e.id {
+			case EventDisconnected:
+				h.Disconnects++
+				if open >= 0 {
+					if e.t-lastRepeat <= int64(o.RepeatGap) {
+						a.pairs[open].Repeats++
+						h.Repeats++
+						lastRepeat = e.t
+						continue
+					}
+					// Censored: the computer went away while disconnected.
+					open = -1
+				}
+				p := Pair{
+					Computer:         hs.name,
+					Disconnect:       time.Unix(0, e.t).UTC(),
+					DisconnectRecord: e.rec,
+				}
+				if upSince != 0 {
+					gap := time.Duration(e.t - upSince)
+					if gap > o.MaxUptime {
+						p.Excluded = ExcludedOvernight
+					} else {
+						p.UpSince = time.Unix(0, upSince).UTC()
+						p.Uptime = gap
+					}
+				}
+				upSince = 0
+				open = len(a.pairs)
+				lastRepeat = e.t
+				a.pairs = append(a.pairs, p)
+				a.pairHost = append(a.pairHost, int32(hi))
+			case EventRestored:
+				h.Reconnects++
+				if open >= 0 {
+					p := &a.pairs[open]
+					p.Reconnect = time.Unix(0, e.t).UTC()
+					p.ReconnectRecord = e.rec
+					p.Downtime = p.Reconnect.Sub(p.Disconnect)
+					open = -1
+					upSince, last26 = e.t, e.t
+					continue
+				}
+				if last26 != 0 && e.t-last26 <= int64(o.DuplicateWindow) {
+					continue // Outlook logged the same reconnect twice
+				}
+				h.Orphans++
+				upSince, last26 = e.t, e.t
+			}
+		}
+		for j := first; j < len(a.pairs); j++ {
+			hs.pairs = append(hs.pairs, j)
+			if a.pairs[j].Open() {
+				h.Open++
+			} else {
+				h.Pairs++
+			}
+		}
+		// Several Outlook sessions on one computer (RDS/Citrix) interleave
+		// their 25/26: reconnects that close nothing are the tell.
+		if h.Orphans >= 3 && h.Orphans*10 >= h.Pairs+h.Orphans {
+			h.Interleaved = true
+			for _, j := range hs.pairs {
+				a.pairs[j].Excluded = ExcludedInterleaved
+			}
+		}
+	}
+}
+
+func (a *analyzer) result() *Result {
+	r := &Result{Pairs: a.pairs}
+	rep := &r.Report
+	rep.Computers = len(a.hosts)
+	for _, hs := range a.hosts {
+		rep.Events.Disconnects += hs.h.Disconnects
+		rep.Events.Reconnects += hs.h.Reconnects
+		rep.Pairs += hs.h.Pairs
+		if hs.h.DiagnosisIDs == nil {
+			hs.h.DiagnosisIDs = []string{}
+		}
+		r.Hosts = append(r.Hosts, hs.h)
+	}
+	rep.Clusters = []Cluster{}
+	for _, c := range a.upClusters {
+		rep.Clusters = append(rep.Clusters, c.report(a))
+	}
+	for _, c := range a.downClusters {
+		rep.Clusters = append(rep.Clusters, c.report(a))
+	}
+	rep.Outages = []Outage{}
+	for _, ot := range a.outages {
+		rep.Outages = append(rep.Outages, Outage{Start: ot.start, End: ot.end, Computers: a.hostNames(ot.hosts)})
+	}
+	rep.Diagnoses = a.diags
+	if rep.Diagnoses == nil {
+		rep.Diagnoses = []Diagnosis{}
+	}
+	if r.Hosts == nil {
+		r.Hosts = []Host{}
+	}
+	return r
+}
+
+// hostNames returns the display names of host indexes, in host order.
+func (a *analyzer) hostNames(hosts []int32) []string {
+	hs := slices.Clone(hosts)
+	slices.Sort(hs)
+	hs = slices.Compact(hs)
+	out := make([]string, 0, len(hs))
+	for _, h := range hs {
+		out = append(out, a.hosts[h].name)
+	}
+	return out
+}

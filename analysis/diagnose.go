@@ -1,0 +1,494 @@
+package analysis
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"unicode"
+)
+
+// Thresholds of the idle-timeout diagnosis.
+const (
+	// maxRelWidth: a cluster wider than this (p90−p10 over the median) is
+	// not a regular interval and gets no diagnosis.
+	maxRelWidth = 0.25
+	// unknownRelWidth: wider than this, the cluster is neither a sharp
+	// reset edge nor the keep-alive signature: drop "unknown".
+	unknownRelWidth = 0.10
+	// A silent drop shows at Outlook's keep-alive k plus TCP
+	// retransmissions: the onset lies silentMinOffset…silentMaxOffset
+	// seconds above k and the cluster is at least silentMinSpread wide.
+	// A resetting device shows within a few seconds above its timeout.
+	silentMinOffset = 5.0
+	silentMaxOffset = 90.0
+	silentMinSpread = 8.0
+)
+
+// diagnose runs the statistics: uptime clusters, shared outages (on the
+// disconnects those clusters do not explain), the clusters again without
+// the outages, downtime clusters, then the diagnoses.
+func (a *analyzer) diagnose() {
+	a.upClusters = a.clusters(ClusterUptime)
+	a.findOutages()
+	if len(a.outages) > 0 {
+		a.upClusters = a.clusters(ClusterUptime)
+	}
+	a.downClusters = a.clusters(ClusterDowntime)
+	a.timeoutDiagnoses()
+	a.outageDiagnoses()
+}
+
+// clusters finds the clusters of one interval kind over the pairs that count.
+func (a *analyzer) clusters(kind string) []*cluster {
+	var pts []cpoint
+	totals := map[int32]int{}
+	for i := range a.pairs {
+		p := &a.pairs[i]
+		var d float64
+		switch kind {
+		case ClusterUptime:
+			if p.Excluded != "" || p.Uptime <= 0 {
+				continue
+			}
+			d = p.Uptime.Seconds()
+		default:
+			if (p.Excluded != "" && p.Excluded != ExcludedOvernight) || p.Downtime <= 0 {
+				continue
+			}
+			d = p.Downtime.Seconds()
+		}
+		h := a.pairHost[i]
+		totals[h]++
+		pts = append(pts, cpoint{x: math.Log(d), sec: d, host: h, pair: int32(i)})
+	}
+	if kind == ClusterUptime {
+		for _, hs := range a.hosts {
+			hs.counted = 0
+		}
+		for h, n := range totals {
+			a.hosts[h].counted = n
+		}
+	}
+	return findClusters(pts, kind, a.o, a.required(len(totals)), totals)
+}
+
+// required is how many computers a cluster needs: MinComputers, or all of
+// them in a smaller fleet.
+func (a *analyzer) required(withIntervals int) int {
+	return max(1, min(a.o.MinComputers, withIntervals))
+}
+
+// stats of one diagnosis' intervals.
+type ivStats struct {
+	n                          int
+	lo, hi, p02, p10, p50, p90 float64
+}
+
+func statsOf(secs []float64) ivStats {
+	slices.Sort(secs)
+	return ivStats{
+		n: len(secs), lo: secs[0], hi: secs[len(secs)-1],
+		p02: quantile(secs, 0.02), p10: quantile(secs, 0.10),
+		p50: quantile(secs, 0.5), p90: quantile(secs, 0.90),
+	}
+}
+
+func (a *analyzer) timeoutDiagnoses() {
+	var diags []Diagnosis
+	type owner struct {
+		c     *cluster
+		hosts []int32
+	}
+	var owners []owner
+	for _, c := range a.upClusters {
+		if c.relWidth() > maxRelWidth {
+			continue
+		}
+		for _, g := range a.splitSites(c.hosts) {
+			owners = append(owners, owner{c, g.hosts})
+			d := a.timeoutDiagnosis(c, g.hosts, g.prefix, len(a.splitSites(c.hosts)) > 1)
+			diags = append(diags, d)
+		}
+	}
+	// IDs must be unique: disambiguate by site prefix, then by a counter.
+	count := map[string]int{}
+	for _, d := range diags {
+		count[d.ID]++
+	}
+	used := map[string]bool{}
+	for i := range diags {
+		if count[diags[i].ID] > 1 && diags[i].Site != "" && !strings.HasSuffix(diags[i].ID, "-"+slug(diags[i].Site)) {
+			diags[i].ID += "-" + slug(diags[i].Site)
+		}
+		base, n := diags[i].ID, 2
+		for used[diags[i].ID] {
+			diags[i].ID = fmt.Sprintf("%s-%d", base, n)
+			n++
+		}
+		used[diags[i].ID] = true
+	}
+	for i, ow := range owners {
+		id := diags[i].ID
+		for _, h := range ow.hosts {
+			a.hosts[h].h.DiagnosisIDs = append(a.hosts[h].h.DiagnosisIDs, id)
+		}
+		for _, m := range ow.c.pts {
+			if _, ok := slices.BinarySearch(ow.hosts, m.host); ok {
+				a.pairs[m.pair].DiagnosisID = id
+			}
+		}
+	}
+	a.diags = append(a.diags, diags...)
+}
+
+type siteGroup struct {
+	prefix string
+	hosts  []int32
+}
+
+// splitSites splits a cluster's computers by site (common name prefix)
+// when two or more sites each have enough computers for a diagnosis of
+// their own; smaller groups join the largest. A single site, or one big
+// site and stragglers, stays one group.
+func (a *analyzer) splitSites(hosts []int32) []siteGroup {
+	by := map[string][]int32{}
+	for _, h := range hosts {
+		p := sitePrefix(a.hosts[h].name)
+		by[p] = append(by[p], h)
+	}
+	var groups []siteGroup
+	for p, hs := range by {
+		groups = append(groups, siteGroup{p, hs})
+	}
+	slices.SortFunc(groups, func(x, y siteGroup) int {
+		if c := cmp.Compare(len(y.hosts), len(x.hosts)); c != 0 {
+			return c
+		}
+		return strings.Compare(x.prefix, y.prefix)
+	})
+	req := a.required(len(hosts))
+	var big []siteGroup
+	var rest []int32
+	for _, g := range groups {
+		if len(g.hosts) >= max(req, 2) {
+			big = append(big, g)
+		} else {
+			rest = append(rest, g.hosts...)
+		}
+	}
+	if len(big) <= 1 {
+		return []siteGroup{{prefix: commonPrefix(a, hosts), hosts: hosts}}
+	}
+	big[0].hosts = append(big[0].hosts, rest...)
+	for i := range big {
+		slices.Sort(big[i].hosts)
+		big[i].prefix = commonPrefix(a, big[i].hosts)
+	}
+	return big
+}
+
+// sitePrefix is a computer's name up to the first dot, without trailing
+// digits: "HQ-PC01.corp.example" → "HQ-PC".
+func sitePrefix(name string) string {
+	if i := strings.IndexByte(name, '.'); i >= 0 {
+		name = name[:i]
+	}
+	return strings.TrimRightFunc(name, unicode.IsDigit)
+}
+
+// commonPrefix is the longest common prefix of the computers' short names
+// (case-insensitive, shown as in the first name), trimmed of digits.
+func commonPrefix(a *analyzer, hosts []int32) string {
+	if len(hosts) == 0 {
+		return ""
+	}
+	first := a.hosts[hosts[0]].name
+	if i := strings.IndexByte(first, '.'); i >= 0 {
+		first = first[:i]
+	}
+	n := len(first)
+	for _, h := range hosts[1:] {
+		k := a.hosts[h].key
+		m := 0
+		for m < n && m < len(k) && unicode.ToLower(rune(first[m])) == rune(k[m]) {
+			m++
+		}
+		n = m
+	}
+	return strings.TrimRightFunc(first[:n], unicode.IsDigit)
+}
+
+func slug(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return strings.TrimRight(b.String(), "-")
+}
+
+func ptr(v float64) *float64 { return &v }
+
+// timeoutDiagnosis builds the idle-timeout diagnosis of cluster c for the
+// given computers.
+func (a *analyzer) timeoutDiagnosis(c *cluster, hosts []int32, site string, split bool) Diagnosis {
+	var secs []float64
+	for _, m := range c.pts {
+		if _, ok := slices.BinarySearch(hosts, m.host); ok {
+			secs = append(secs, m.sec)
+		}
+	}
+	st := statsOf(secs)
+	in, total := 0, 0
+	for _, h := range hosts {
+		in += c.hostIn[h]
+		total += a.hosts[h].counted
+	}
+	regularity := 1.0
+	if total > 0 {
+		regularity = float64(in) / float64(total)
+	}
+	d := Diagnosis{
+		Kind:       KindIdleTimeout,
+		Computers:  a.hostNames(hosts),
+		Intervals:  st.n,
+		Site:       site,
+		Matches:    []Match{},
+		Confidence: timeoutConfidence(len(hosts), st.n, regularity, (st.p90-st.p10)/st.p50),
+	}
+	onset := st.p02
+	d.ObservedSeconds = ptr(round1(onset))
+	spread := st.p90 - st.p10
+	// Silent drop: onset a retransmission delay above a keep-alive.
+	var keep float64
+	for _, k := range a.o.KeepAlives {
+		off := onset - k
+		if off >= silentMinOffset && off <= silentMaxOffset && spread >= silentMinSpread && k > keep {
+			keep = k
+		}
+	}
+	who := fmt.Sprintf("%d of %d computers", len(hosts), len(a.hosts))
+	if site != "" {
+		who += fmt.Sprintf(" (%s*)", site)
+	}
+	switch {
+	case keep > 0:
+		d.Drop = "silent"
+		d.TimeoutMaxSeconds = ptr(keep)
+		d.KeepAliveSeconds = ptr(keep)
+		d.Matches = devicesBelow(keep)
+		d.ID = fmt.Sprintf("idle-timeout-silent-%ds", int(keep))
+		d.Summary = fmt.Sprintf("Idle timeout below %s on the path of %s: %d uptimes pile up at %s–%s s, just after Outlook's %d s keep-alive, consistent with a device that drops idle connections silently somewhere below %d s; Outlook only notices at its next keep-alive.",
+			human(keep), who, st.n, num(st.p10), num(st.p90), int(keep), int(keep))
+		d.Recommendations = silentRecommendations(keep, d.Matches)
+	default:
+		d.Drop = "reset"
+		if (st.p90-st.p10)/st.p50 > unknownRelWidth {
+			d.Drop = "unknown"
+		}
+		t := round1(onset)
+		d.TimeoutSeconds = ptr(t)
+		d.Matches = MatchDevices(t, a.o.MatchTolerance)
+		d.ID = fmt.Sprintf("idle-timeout-%ds", idValue(t, d.Matches))
+		how := "resets idle connections"
+		if d.Drop == "unknown" {
+			how = "ends idle connections"
+		}
+		d.Summary = fmt.Sprintf("Idle timeout ≈ %s (%s s) on the path of %s: %d uptimes pile up at %s–%s s, consistent with a device that %s after ≈ %s s%s.",
+			human(t), num(t), who, st.n, num(st.p10), num(st.p90), how, num(t), matchText(d.Matches))
+		d.Recommendations = resetRecommendations(t, d.Matches)
+	}
+	if split {
+		d.ID += "-" + slug(site)
+	}
+	return d
+}
+
+// timeoutConfidence is the confidence of an idle-timeout diagnosis, in
+// [0, 1], the product of three factors:
+//
+//   - evidence = (1 − e^(−computers/3)) · (1 − e^(−intervals/20)): one
+//     computer is weak however regular; three computers and twenty
+//     intervals already give ≈ 0.6; thirty computers and hundreds of
+//     intervals give ≈ 1.
+//   - regularity = 0.5 + 0.5·share, share being the fraction of the
+//     diagnosed computers' uptimes that fall in the cluster (a device
+//     kills most idle connections at its timeout; user activity adds a
+//     tail, random disconnects add noise).
+//   - tightness = 1 − relWidth/0.5, clamped to [0.5, 1], relWidth being
+//     (p90 − p10)/median: a device timeout is sharp.
+func timeoutConfidence(computers, intervals int, share, relWidth float64) float64 {
+	evidence := (1 - math.Exp(-float64(computers)/3)) * (1 - math.Exp(-float64(intervals)/20))
+	regularity := 0.5 + 0.5*math.Min(1, share)
+	tight := math.Max(0.5, math.Min(1, 1-relWidth/0.5))
+	return math.Round(evidence*regularity*tight*100) / 100
+}
+
+// idValue is the value a diagnosis id carries: the matched device default
+// when there is one (so the id does not move as the estimate wobbles),
+// otherwise the estimate rounded to 1 s below 100 s, 5 s below 1000 s,
+// 10 s above.
+func idValue(t float64, ms []Match) int {
+	if len(ms) > 0 {
+		return int(ms[0].DefaultSeconds)
+	}
+	switch {
+	case t < 100:
+		return int(math.Round(t))
+	case t < 1000:
+		return int(math.Round(t/5) * 5)
+	default:
+		return int(math.Round(t/10) * 10)
+	}
+}
+
+func matchText(ms []Match) string {
+	if len(ms) == 0 {
+		return ""
+	}
+	var parts []string
+	for i, m := range ms {
+		if i == 3 {
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %s %s s", m.Device, m.Setting, num(m.DefaultSeconds)))
+	}
+	return " (matches the default of " + strings.Join(parts, "; ") + ")"
+}
+
+// num formats seconds without trailing zeros.
+func num(v float64) string {
+	if v == math.Trunc(v) {
+		return fmt.Sprintf("%d", int64(v))
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+// human formats seconds as a person would say them: "15 min", "1 h",
+// "62 s", "5.5 min".
+func human(s float64) string {
+	switch {
+	case s < 120:
+		return fmt.Sprintf("%s s", num(math.Round(s)))
+	case s < 7200:
+		m := math.Round(s/6) / 10
+		return fmt.Sprintf("%s min", num(m))
+	default:
+		h := math.Round(s/360) / 10
+		return fmt.Sprintf("%s h", num(h))
+	}
+}
+
+const (
+	keepAliveKey = `HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters`
+	rpcKey       = `HKLM\Software\Policies\Microsoft\Windows NT\RPC`
+	minKeepAlive = 900000  // ms: Exchange guidance, never under 15 min
+	recKeepAlive = 1800000 // ms: Exchange guidance, 30 min
+)
+
+// keepAliveBelow suggests a KeepAliveTime (ms) below a timeout of t
+// seconds: Exchange's recommended 30 min when that is below t, otherwise
+// 80 % of t rounded down to the minute (to 10 s under 2 min).
+func keepAliveBelow(t float64) int {
+	if float64(recKeepAlive)/1000 < 0.95*t {
+		return recKeepAlive
+	}
+	s := 0.8 * t
+	if s >= 120 {
+		s = math.Floor(s/60) * 60
+	} else {
+		s = math.Max(10, math.Floor(s/10)*10)
+	}
+	return int(s * 1000)
+}
+
+func deviceText(ms []Match) string {
+	if len(ms) == 0 {
+		return "the device on these computers' path to Exchange (load balancer, firewall or proxy)"
+	}
+	var names []string
+	for i, m := range ms {
+		if i == 3 {
+			break
+		}
+		names = append(names, m.Device)
+	}
+	return "the device on these computers' path to Exchange (consistent with " + strings.Join(names, ", ") + ")"
+}
+
+func resetRecommendations(t float64, ms []Match) []string {
+	ka := keepAliveBelow(t)
+	kaText := fmt.Sprintf("Or set KeepAliveTime on the Exchange servers below the device's %s s: %s\\KeepAliveTime (REG_DWORD, milliseconds) = %d (%s), then restart the servers.",
+		num(t), keepAliveKey, ka, human(float64(ka)/1000))
+	if ka < minKeepAlive {
+		kaText += " Caveat: that is under 15 min (900000 ms), below the Exchange guidance for KeepAliveTime on Exchange servers (30 min, never under 15 min); prefer raising the device's timeout."
+	}
+	recs := []string{
+		fmt.Sprintf("Raise the idle timeout of %s above Exchange's keep-alive: at least 120 min (7200 s) for RPC connections, as vendors recommend for Exchange, so that Exchange, not the device, ends idle sessions.", deviceText(ms)),
+		kaText,
+	}
+	if t > 132 {
+		recs = append(recs, fmt.Sprintf("For Outlook Anywhere (RPC/HTTP), MinimumConnectionTimeout = 120 (DWORD, seconds) under %s on the Client Access servers makes RPC keep-alives flow every 2 min, below the device's %s s.", rpcKey, num(t)))
+	}
+	recs = append(recs,
+		fmt.Sprintf("Confirm by bypassing the device: on one affected computer, point the Exchange host name at a single Client Access server with a hosts-file entry; if that computer stops disconnecting after ≈ %s s idle while the others go on, the device is implicated.", num(t)),
+		fmt.Sprintf("What would change the conclusion: if the bypassed computer still disconnects after ≈ %s s, look for a timeout closer to the client (proxy, VPN, personal firewall); if the interval follows a change of the device's timeout, it is confirmed.", num(t)),
+	)
+	return recs
+}
+
+func silentRecommendations(keep float64, ms []Match) []string {
+	return []string{
+		fmt.Sprintf("Raise the idle timeout of %s to at least 120 min (7200 s), as vendors recommend for Exchange RPC connections, or make it reset idle connections (e.g. Azure Load Balancer \"TCP reset\") so that Outlook notices at once.", deviceText(ms)),
+		fmt.Sprintf("Or make traffic flow more often than the device times out: MinimumConnectionTimeout = 120 (DWORD, seconds) under %s on the Client Access servers for Outlook Anywhere, or KeepAliveTime under %s (REG_DWORD, milliseconds) below the device's timeout. Caveat: the timeout is below %d s here, so KeepAliveTime would be under 15 min (900000 ms), below the Exchange guidance (30 min, never under 15 min); prefer fixing the device.", rpcKey, keepAliveKey, int(keep)),
+		"Confirm by bypassing the device: on one affected computer, point the Exchange host name at a single Client Access server with a hosts-file entry; if its periodic disconnects stop while the others go on, the device is implicated.",
+		fmt.Sprintf("What would change the conclusion: the logs only show Outlook's %d s keep-alive, not the device's timeout; a device setting below %d s on the path confirms it, disconnects on the bypassed computer point elsewhere (client proxy, VPN, Wi-Fi).", int(keep), int(keep)),
+	}
+}
+
+// outageConfidence: (1 − e^(−computers/5)) · (1 − μ/computers), μ being the
+// disconnects the background rate explains in the window.
+func outageConfidence(computers int, mu float64) float64 {
+	c := (1 - math.Exp(-float64(computers)/5)) * math.Max(0, 1-mu/float64(computers))
+	return math.Round(c*100) / 100
+}
+
+func (a *analyzer) outageDiagnoses() {
+	for _, ot := range a.outages {
+		start, end := ot.start, ot.end
+		id := "shared-outage-" + start.UTC().Format("20060102T1504Z")
+		d := Diagnosis{
+			ID:         id,
+			Kind:       KindSharedOutage,
+			Drop:       "unknown",
+			Start:      &start,
+			End:        &end,
+			Computers:  a.hostNames(ot.hosts),
+			Intervals:  len(ot.pairs),
+			Matches:    []Match{},
+			Confidence: outageConfidence(len(ot.hosts), ot.background),
+			Site:       commonPrefix(a, ot.hosts),
+		}
+		d.Summary = fmt.Sprintf("Shared outage: %d of %d computers disconnected within %s from %s and were back from about %s, consistent with a server or network event, not an idle timeout (about %.1f such disconnects would be expected by chance).",
+			len(ot.hosts), len(a.hosts), human(a.o.OutageWindow.Seconds()), start.UTC().Format("2006-01-02 15:04:05Z"), end.UTC().Format("15:04:05Z"), ot.background)
+		d.Recommendations = []string{
+			"Check the Exchange servers, the load balancer and the network between clients and Exchange for that window: event logs, failovers, restarts, maintenance, link or power failures.",
+			"These disconnects are kept out of the idle-timeout statistics.",
+		}
+		for _, h := range ot.hosts {
+			a.hosts[h].h.DiagnosisIDs = append(a.hosts[h].h.DiagnosisIDs, id)
+		}
+		for _, pi := range ot.pairs {
+			a.pairs[pi].DiagnosisID = id
+		}
+		a.diags = append(a.diags, d)
+	}
+}

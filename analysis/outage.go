@@ -1,0 +1,181 @@
+package analysis
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"time"
+)
+
+type outage struct {
+	start, end time.Time
+	hosts      []int32 // one per computer, sorted
+	pairs      []int32
+	background float64 // expected disconnects in the window without an outage
+}
+
+// backgroundSpan is how far on each side of a candidate window the
+// background disconnect rate is measured.
+const backgroundSpan = 3 * time.Hour
+
+// outageAlpha is the chance, under the local background rate, of seeing a
+// window as busy as an outage by coincidence that we accept.
+const outageAlpha = 1e-9
+
+// findOutages looks for many computers disconnecting within one window.
+//
+// Only disconnects that no idle-timeout cluster explains take part: the
+// computers of a timeout site tend to disconnect together right after an
+// outage (they reconnected together, so their idle timers run in step), and
+// those disconnects are the device's, not a second outage. A window is an
+// outage when it holds at least MinOutageComputers computers and more than
+// the local background rate (measured over ±3 h, so working hours and
+// nights set their own) makes plausible: P(Poisson(μ) ≥ k) < 1e-9.
+func (a *analyzer) findOutages() {
+	type cand struct {
+		t    int64
+		host int32
+		pair int32
+	}
+	var cs []cand
+	for i := range a.pairs {
+		p := &a.pairs[i]
+		if p.Excluded == ExcludedInterleaved || a.explained(i) {
+			continue
+		}
+		cs = append(cs, cand{p.Disconnect.UnixNano(), a.pairHost[i], int32(i)})
+	}
+	slices.SortFunc(cs, func(x, y cand) int {
+		if c := cmp.Compare(x.t, y.t); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.host, y.host)
+	})
+	w := int64(a.o.OutageWindow)
+	type win struct {
+		i, j     int // cs[i:j]
+		distinct int
+	}
+	var wins []win
+	seen := map[int32]int{}
+	j := 0
+	for i := range cs {
+		for j < len(cs) && cs[j].t-cs[i].t <= w {
+			seen[cs[j].host]++
+			j++
+		}
+		if len(seen) >= a.o.MinOutageComputers {
+			wins = append(wins, win{i, j, len(seen)})
+		}
+		if seen[cs[i].host]--; seen[cs[i].host] == 0 {
+			delete(seen, cs[i].host)
+		}
+	}
+	slices.SortStableFunc(wins, func(x, y win) int { return cmp.Compare(y.distinct, x.distinct) })
+	var taken [][2]int64
+	span := int64(backgroundSpan)
+	for _, wn := range wins {
+		t0, t1 := cs[wn.i].t, cs[wn.i].t+w
+		overlap := false
+		for _, tk := range taken {
+			if t0 <= tk[1] && t1 >= tk[0] {
+				overlap = true
+				break
+			}
+		}
+		if overlap {
+			continue
+		}
+		// Background: disconnects around the window, outside it.
+		lo, _ := slices.BinarySearchFunc(cs, t0-span, func(c cand, t int64) int { return cmp.Compare(c.t, t) })
+		hi, _ := slices.BinarySearchFunc(cs, t1+span+1, func(c cand, t int64) int { return cmp.Compare(c.t, t) })
+		around := (hi - lo) - (wn.j - wn.i)
+		mu := float64(around) * float64(w) / float64(2*span)
+		need := max(a.o.MinOutageComputers, poissonThreshold(mu, outageAlpha))
+		if wn.distinct < need {
+			continue
+		}
+		ot := &outage{background: mu}
+		got := map[int32]bool{}
+		var downs []int64
+		for _, c := range cs[wn.i:wn.j] {
+			if got[c.host] {
+				continue
+			}
+			got[c.host] = true
+			ot.hosts = append(ot.hosts, c.host)
+			ot.pairs = append(ot.pairs, c.pair)
+			if p := &a.pairs[c.pair]; !p.Open() {
+				downs = append(downs, p.Reconnect.UnixNano())
+			}
+		}
+		slices.Sort(ot.hosts)
+		slices.Sort(ot.pairs)
+		ot.start = a.pairs[ot.pairs[0]].Disconnect
+		for _, pi := range ot.pairs {
+			if d := a.pairs[pi].Disconnect; d.Before(ot.start) {
+				ot.start = d
+			}
+		}
+		// The end is when the computers came back: the first quarter of
+		// their reconnects (Outlook retries after seconds to minutes).
+		if len(downs) > 0 {
+			slices.Sort(downs)
+			ot.end = time.Unix(0, downs[len(downs)/4]).UTC()
+		} else {
+			ot.end = time.Unix(0, cs[wn.j-1].t).UTC()
+		}
+		taken = append(taken, [2]int64{t0, t1})
+		a.outages = append(a.outages, ot)
+	}
+	slices.SortFunc(a.outages, func(x, y *outage) int { return x.start.Compare(y.start) })
+	for _, ot := range a.outages {
+		for _, pi := range ot.pairs {
+			a.pairs[pi].Excluded = ExcludedOutage
+		}
+	}
+}
+
+// explained reports whether pair i's uptime falls in an uptime cluster its
+// computer belongs to.
+func (a *analyzer) explained(i int) bool {
+	p := &a.pairs[i]
+	if p.Uptime <= 0 {
+		return false
+	}
+	s := p.Uptime.Seconds()
+	h := a.pairHost[i]
+	for _, c := range a.upClusters {
+		if c.contains(s) && c.hostIn[h] > 0 {
+			if _, ok := slices.BinarySearch(c.hosts, h); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// poissonThreshold returns the smallest k with P(X ≥ k) < alpha for
+// X ~ Poisson(mu).
+func poissonThreshold(mu, alpha float64) int {
+	if mu <= 0 {
+		return 1
+	}
+	if mu > 200 { // normal approximation; exp(-mu) would underflow
+		return int(math.Ceil(mu + 6.1*math.Sqrt(mu) + 1))
+	}
+	// P(X ≥ k) = 1 - Σ_{i<k} p_i
+	p := math.Exp(-mu)
+	cdf := 0.0
+	for k := 0; k < 100000; k++ {
+		if 1-cdf < alpha {
+			return k
+		}
+		cdf += p
+		p *= mu / float64(k+1)
+		if p == 0 && k > int(mu) {
+			return k + 1
+		}
+	}
+	return 100000
+}
