@@ -63,7 +63,7 @@ func genRecords(n int, seed uint64) []Record {
 		if rng.IntN(7) == 0 {
 			r.UserSID = []string{"S-1-5-18", "S-1-5-21-3623811015-3361044348-30300820-1013", "S-1-5-19"}[rng.IntN(3)]
 		}
-		if rng.IntN(50) == 0 {
+		if rng.IntN(400) == 0 {
 			r.RecordID = uint64(i + 1 + 1000*rng.IntN(5)) // may equal the automatic id
 		}
 		if rng.IntN(20) == 0 {

@@ -17,3 +17,7 @@ func newFileWriter(t testing.TB, path string) (*Writer, *os.File) {
 	}
 	return w, f
 }
+
+func tempPath(t testing.TB, name string) string {
+	return t.TempDir() + string(os.PathSeparator) + name
+}

@@ -249,6 +249,9 @@ func (w *Writer) Write(r Record) error {
 			return err
 		}
 	}
+	if tooLarge(&r) {
+		return ErrRecordTooLarge
+	}
 	if w.encode(&r, id, sid) {
 		w.commit(id)
 		return nil
@@ -982,4 +985,38 @@ func ParseSID(s string) ([]byte, error) {
 		b = binary.LittleEndian.AppendUint32(b, uint32(v))
 	}
 	return b, nil
+}
+
+// Classic returns an Information record from a classic event source (the
+// shape Outlook's 25/26 have): Qualifiers 16384, Level 4, keywords
+// 0x80000000000000, channel Application.
+func Classic(provider, computer string, t time.Time, eventID uint16, data ...string) Record {
+	return Record{
+		Time:       t,
+		Provider:   provider,
+		EventID:    eventID,
+		Qualifiers: 16384,
+		Level:      4,
+		Keywords:   0x80000000000000,
+		Computer:   computer,
+		Data:       data,
+	}
+}
+
+// tooLarge reports records whose payload alone cannot fit in a chunk, so
+// they are rejected without closing the current chunk early.
+func tooLarge(r *Record) bool {
+	const room = chunkEnd - chunkHeaderSize
+	n := len(r.Binary)
+	for _, s := range r.Data {
+		n += 2 * len(s) // upper bound of the UTF-16 size
+	}
+	if n <= room {
+		return false
+	}
+	n = len(r.Binary)
+	for _, s := range r.Data {
+		n += 2 * (utf8.RuneCountInString(s) + 1) // lower bound
+	}
+	return n > room || len(r.Binary) > 0xffff
 }
