@@ -224,14 +224,18 @@ func (w *Writer) Chunks() int { return w.nchunks }
 func (w *Writer) NextRecordID() uint64 { return w.nextID }
 
 // Write appends one record. A record that does not fit in the current chunk
-// starts a new one; a record that does not fit in an empty chunk returns
-// ErrRecordTooLarge (and the writer stays usable).
+// starts a new one, and so does a RecordID that is not previous+1 (ids are
+// contiguous within a chunk). A record that does not fit in an empty chunk
+// returns ErrRecordTooLarge; it uses no record id and the writer stays usable.
 func (w *Writer) Write(r Record) error {
 	if w.closed {
 		return ErrClosed
 	}
 	if w.err != nil {
 		return w.err
+	}
+	if tooLarge(&r) {
+		return ErrRecordTooLarge
 	}
 	id := r.RecordID
 	if id == 0 {
@@ -248,9 +252,6 @@ func (w *Writer) Write(r Record) error {
 			w.err = err
 			return err
 		}
-	}
-	if tooLarge(&r) {
-		return ErrRecordTooLarge
 	}
 	if w.encode(&r, id, sid) {
 		w.commit(id)
