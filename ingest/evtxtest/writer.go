@@ -19,6 +19,19 @@
 // All checksums (file header, chunk header, records) are correct, so libevtx
 // (evtxinfo/evtxexport), python-evtx and golang-evtx read the files as clean.
 //
+// A record written here is byte-identical to the one Windows (and the
+// generated scenario files) hold for the same event, except for the System
+// template's GUID, which is derived from an MD5 of the provider, channel and
+// computer (it only has to be distinct per template).
+//
+// Things readers care about:
+//   - record ids are contiguous within a chunk: a RecordID jump starts a new
+//     chunk (libevtx reports a gap inside a chunk as corruption);
+//   - a chunk is never filled to exactly 65536 bytes (libevtx then silently
+//     drops its last record);
+//   - a record with no Data strings gets a null string array, so <Data> is
+//     omitted; Data{""} gives one empty <Data/>.
+//
 // Writing is streaming: memory use is bounded by one 64 KiB chunk plus the
 // per-chunk string/template dictionaries.
 package evtxtest
