@@ -110,8 +110,8 @@ func TestFindEvents(t *testing.T) {
 		t.Fatalf("got %+v", got)
 	}
 	next, err := db.FindEvents(ctx, store.EventFilter{Computer: "PCA", After: got[1].Seq})
-	if err != nil || len(next) != 3 {
-		t.Fatalf("after cursor: %d events, %v; want 3", len(next), err)
+	if err != nil || len(next) != 2 || next[0].RecordID != 7 {
+		t.Fatalf("after cursor: %d events, %v; want 2 starting at record 7", len(next), err)
 	}
 	an, err := db.AnalysisEvents(ctx, store.EventFilter{})
 	if err != nil || len(an) != 10 {
