@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -156,7 +155,7 @@ func Detect(head []byte) string {
 	case bytes.HasPrefix(head, []byte("PK\x03\x04")), bytes.HasPrefix(head, []byte("PK\x05\x06")):
 		return FormatZip
 	}
-	t := bytes.TrimLeft(trimBOM(head), " \t\r\n")
+	t := bytes.TrimLeft(decodeHead(head), " \t\r\n")
 	switch {
 	case len(t) == 0:
 		return ""
@@ -174,19 +173,10 @@ func trimBOM(b []byte) []byte {
 	return bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
 }
 
-// looksLikeEventViewerCSV accepts the Event Viewer header: five or more
-// comma-separated names whose second mentions a date. Headers are localized,
-// so the check is on shape, not on exact English words.
-func looksLikeEventViewerCSV(t []byte) bool {
-	line, _, _ := bytes.Cut(t, []byte("\n"))
-	fields := strings.Split(strings.TrimSpace(string(line)), ",")
-	if len(fields) < 5 {
-		return false
-	}
-	return strings.EqualFold(strings.TrimSpace(fields[0]), "Level") || strings.Contains(strings.ToLower(line2str(fields[1])), "date")
-}
-
-func line2str(s string) string { return strings.Trim(strings.TrimSpace(s), `"`) }
+// looksLikeEventViewerCSV accepts the Event Viewer CSV shape (see
+// looksLikeEventViewerCSVHead in csv.go). Headers are localized, so the
+// check is on shape, not on exact English words.
+func looksLikeEventViewerCSV(t []byte) bool { return looksLikeEventViewerCSVHead(t) }
 
 func describeHead(head []byte) string {
 	if len(head) == 0 {

@@ -1,0 +1,369 @@
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// readXML reads Windows event XML as wevtutil prints it: concatenated
+// <Event> elements with no root (/f:xml, often one per line), the same with
+// <RenderingInfo> (/f:RenderedXml), or wrapped in an <Events> root
+// (/e:Events). The input is cut into single <Event> elements at the byte
+// level and each is decoded on its own, so memory stays bounded by
+// Limits.MaxLine and a malformed event costs only itself: a warning with its
+// line, then the reader resynchronises on the next <Event>.
+func readXML(ctx context.Context, r io.Reader, opts Options, res *Result, emit EmitFunc) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(4096)
+	if root := firstElementName(head); root != "" && root != "Event" && root != "Events" {
+		return &FormatError{Format: FormatXML, Msg: fmt.Sprintf("not Windows event XML: root element <%s>, want <Event> or <Events>", root)}
+	}
+	sp := newXMLSplitter(br, opts.Limits.MaxLine)
+	rendered := false
+	for n := 0; ; n++ {
+		if n%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		chunk, line, err := sp.next()
+		if err == io.EOF {
+			break
+		}
+		var sw splitWarning
+		if errors.As(err, &sw) {
+			res.warn(Warning{File: opts.Name, Line: sw.line, Msg: sw.msg})
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read xml: %w", err)
+		}
+		ev, hasRendering, err := parseXMLEvent(chunk, line)
+		if err != nil {
+			res.warn(Warning{File: opts.Name, Line: line, Msg: err.Error()})
+			continue
+		}
+		rendered = rendered || hasRendering
+		if err := emitEvent(res, emit, ev); err != nil {
+			return err
+		}
+	}
+	if rendered {
+		res.Format = FormatXML + " (rendered)"
+	}
+	return nil
+}
+
+// firstElementName returns the local name of the first element in head, ""
+// if head holds none yet (declarations, comments and text are skipped).
+func firstElementName(head []byte) string {
+	for {
+		i := bytes.IndexByte(head, '<')
+		if i < 0 || i+1 >= len(head) {
+			return ""
+		}
+		head = head[i+1:]
+		if head[0] == '?' || head[0] == '!' {
+			continue
+		}
+		end := bytes.IndexAny(head, " \t\r\n/>")
+		if end < 0 {
+			return ""
+		}
+		name := string(head[:end])
+		if _, local, ok := strings.Cut(name, ":"); ok {
+			name = local
+		}
+		return name
+	}
+}
+
+// splitWarning reports damage found while cutting the input into items.
+type splitWarning struct {
+	line int
+	msg  string
+}
+
+func (w splitWarning) Error() string { return fmt.Sprintf("line %d: %s", w.line, w.msg) }
+
+// xmlSplitter cuts a byte stream into <Event>…</Event> elements.
+type xmlSplitter struct {
+	r       io.Reader
+	data    []byte
+	lo, hi  int // data[lo:hi] is buffered and not yet consumed
+	line    int // line of data[lo]
+	pending int // bytes of the last returned chunk, consumed on the next call
+	eof     bool
+	err     error
+	max     int
+}
+
+func newXMLSplitter(r io.Reader, max int) *xmlSplitter {
+	return &xmlSplitter{r: r, data: make([]byte, 64<<10), line: 1, max: max}
+}
+
+func (s *xmlSplitter) buf() []byte { return s.data[s.lo:s.hi] }
+
+func (s *xmlSplitter) drop(n int) {
+	s.line += bytes.Count(s.data[s.lo:s.lo+n], []byte{'\n'})
+	s.lo += n
+}
+
+// fill reads more input; it sets eof at the end.
+func (s *xmlSplitter) fill() {
+	if s.lo > 0 && (s.lo >= len(s.data)/2 || s.hi == len(s.data)) {
+		n := copy(s.data, s.data[s.lo:s.hi])
+		s.lo, s.hi = 0, n
+	}
+	if s.hi == len(s.data) {
+		grown := make([]byte, 2*len(s.data))
+		copy(grown, s.data[s.lo:s.hi])
+		s.lo, s.hi, s.data = 0, s.hi-s.lo, grown
+	}
+	n, err := s.r.Read(s.data[s.hi:])
+	s.hi += n
+	if err == io.EOF {
+		s.eof = true
+	} else if err != nil {
+		s.err = err
+		s.eof = true
+	}
+}
+
+// next returns the next <Event> element and its first line. Damage comes
+// back as a splitWarning; the end of input as io.EOF.
+func (s *xmlSplitter) next() ([]byte, int, error) {
+	if s.pending > 0 {
+		s.drop(s.pending)
+		s.pending = 0
+	}
+	// Find the start of an event, discarding what lies between events
+	// (the <Events> root, declarations, whitespace).
+	for {
+		b := s.buf()
+		if i := findEventStart(b, 0); i >= 0 {
+			s.drop(i)
+			break
+		}
+		if s.eof {
+			s.drop(len(b))
+			if s.err != nil {
+				return nil, 0, s.err
+			}
+			return nil, 0, io.EOF
+		}
+		if keep := len("<Event"); len(b) > keep {
+			s.drop(len(b) - keep)
+		}
+		s.fill()
+	}
+	// Find its end.
+	from := len("<Event")
+	for {
+		b := s.buf()
+		end := findEventEnd(b, from)
+		nxt := findEventStart(b, from)
+		if nxt >= 0 && (end < 0 || nxt < end) {
+			line := s.line
+			s.drop(nxt)
+			return nil, 0, splitWarning{line, "event has no </Event> before the next <Event>; skipped"}
+		}
+		if end > s.max {
+			line := s.line
+			s.drop(end)
+			return nil, 0, splitWarning{line, fmt.Sprintf("event longer than %s; skipped", sizeText(s.max))}
+		}
+		if end >= 0 {
+			s.pending = end
+			return b[:end], s.line, nil
+		}
+		if len(b) > s.max {
+			line := s.line
+			s.drop(len(b) - len("</Event>"))
+			return nil, 0, splitWarning{line, fmt.Sprintf("event longer than %s; skipped", sizeText(s.max))}
+		}
+		if s.eof {
+			line := s.line
+			s.drop(len(b))
+			if s.err != nil {
+				return nil, 0, s.err
+			}
+			return nil, 0, splitWarning{line, "input ends inside an event (truncated); event skipped"}
+		}
+		from = max(len("<Event"), len(b)-len("</Event >"))
+		s.fill()
+	}
+}
+
+func isXMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// findEventStart returns the index of the next "<Event" start tag (not
+// <Events> or <EventData>) at or after from, or -1.
+func findEventStart(b []byte, from int) int {
+	for from < len(b) {
+		i := bytes.Index(b[from:], []byte("<Event"))
+		if i < 0 {
+			return -1
+		}
+		i += from
+		j := i + len("<Event")
+		if j < len(b) && (b[j] == '>' || isXMLSpace(b[j])) {
+			return i
+		}
+		from = j
+	}
+	return -1
+}
+
+// findEventEnd returns the index just past the next "</Event>" at or after
+// from, or -1.
+func findEventEnd(b []byte, from int) int {
+	for from < len(b) {
+		i := bytes.Index(b[from:], []byte("</Event"))
+		if i < 0 {
+			return -1
+		}
+		j := from + i + len("</Event")
+		for j < len(b) && isXMLSpace(b[j]) {
+			j++
+		}
+		if j < len(b) && b[j] == '>' {
+			return j + 1
+		}
+		from = j
+	}
+	return -1
+}
+
+// xmlEvent holds the parts of the event schema idletrace uses. Element
+// names match in any namespace.
+type xmlEvent struct {
+	System struct {
+		Provider struct {
+			Name string `xml:"Name,attr"`
+		}
+		EventID struct {
+			Qualifiers string `xml:"Qualifiers,attr"`
+			Value      string `xml:",chardata"`
+		}
+		Level       string
+		TimeCreated struct {
+			SystemTime string `xml:"SystemTime,attr"`
+		}
+		EventRecordID string
+		Channel       string
+		Computer      string
+	}
+	EventData struct {
+		Data []string `xml:"Data"`
+	}
+	RenderingInfo *struct {
+		Message string
+	}
+}
+
+// parseXMLEvent decodes one <Event> element that starts on line.
+func parseXMLEvent(chunk []byte, line int) (Event, bool, error) {
+	var x xmlEvent
+	d := xml.NewDecoder(bytes.NewReader(chunk))
+	if err := d.Decode(&x); err != nil {
+		var se *xml.SyntaxError
+		if errors.As(err, &se) {
+			return Event{}, false, fmt.Errorf("malformed event XML at line %d: %s; event skipped", line+se.Line-1, se.Msg)
+		}
+		return Event{}, false, fmt.Errorf("malformed event XML: %v; event skipped", err)
+	}
+	sys := &x.System
+	ev := Event{
+		Computer:   strings.TrimSpace(sys.Computer),
+		Channel:    strings.TrimSpace(sys.Channel),
+		Provider:   strings.TrimSpace(sys.Provider.Name),
+		Qualifiers: -1,
+		Precision:  100 * time.Nanosecond,
+	}
+	if ev.Provider == "" {
+		return Event{}, false, errors.New("event has no Provider Name; skipped")
+	}
+	id, err := strconv.ParseUint(strings.TrimSpace(sys.EventID.Value), 10, 32)
+	if err != nil {
+		return Event{}, false, fmt.Errorf("bad EventID %q; event skipped", clip(sys.EventID.Value))
+	}
+	ev.EventID, ev.Qualifiers = splitEventID(id)
+	if q := strings.TrimSpace(sys.EventID.Qualifiers); q != "" {
+		qv, err := strconv.ParseUint(q, 10, 16)
+		if err != nil {
+			return Event{}, false, fmt.Errorf("bad EventID Qualifiers %q; event skipped", clip(q))
+		}
+		ev.Qualifiers = int(qv)
+	}
+	if lv := strings.TrimSpace(sys.Level); lv != "" {
+		if n, err := strconv.Atoi(lv); err == nil && n >= 0 && n < 256 {
+			ev.Level = n
+		}
+	}
+	ev.Time, err = parseSystemTime(sys.TimeCreated.SystemTime)
+	if err != nil {
+		return Event{}, false, fmt.Errorf("bad TimeCreated SystemTime %q; event skipped", clip(sys.TimeCreated.SystemTime))
+	}
+	if rid := strings.TrimSpace(sys.EventRecordID); rid != "" {
+		ev.RecordID, err = strconv.ParseInt(rid, 10, 64)
+		if err != nil || ev.RecordID < 0 {
+			return Event{}, false, fmt.Errorf("bad EventRecordID %q; event skipped", clip(rid))
+		}
+	}
+	if x.RenderingInfo != nil && strings.TrimSpace(x.RenderingInfo.Message) != "" {
+		ev.Message = strings.TrimSpace(x.RenderingInfo.Message)
+	} else {
+		ev.Message = joinInserts(x.EventData.Data)
+	}
+	return ev, x.RenderingInfo != nil, nil
+}
+
+// splitEventID splits a legacy 32-bit event id into its low 16 bits and its
+// qualifiers (upper 16 bits, -1 when zero).
+func splitEventID(id uint64) (int, int) {
+	q := -1
+	if id > 0xffff {
+		q = int(id>>16) & 0xffff
+	}
+	return int(id & 0xffff), q
+}
+
+// joinInserts makes a message from insertion strings.
+func joinInserts(data []string) string {
+	parts := make([]string, 0, len(data))
+	for _, d := range data {
+		if d = strings.TrimSpace(d); d != "" {
+			parts = append(parts, d)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// parseSystemTime parses TimeCreated/@SystemTime: RFC 3339 in UTC with up
+// to 9 fractional digits (wevtutil prints 7; Vista-era logs drop the "Z").
+func parseSystemTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t, err = time.ParseInLocation("2006-01-02T15:04:05.999999999", s, time.UTC)
+	}
+	return t.UTC(), err
+}
+
+// clip shortens a value quoted in a warning.
+func clip(s string) string {
+	const n = 40
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
