@@ -304,7 +304,9 @@ func TestUploadErrors(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			status, body := post(c.ct, c.body)
-			var e struct{ Error struct{ Code, Message string } }
+			var e struct {
+				Error struct{ Code, Message string }
+			}
 			json.Unmarshal([]byte(body), &e)
 			if status != c.status || e.Error.Code != c.code || e.Error.Message == "" {
 				t.Fatalf("status %d body %s; want %d %s", status, body, c.status, c.code)
