@@ -98,7 +98,29 @@ func (a *analyzer) findOutages() {
 		ot := &outage{background: mu}
 		got := map[int32]bool{}
 		var downs []int64
-		for _, c := range cs[wn.i:wn.j] {
+		// Trim stragglers: a member separated from the rest of the burst by
+		// a gap much longer than the burst's median gap (and over 20 s) is
+		// background.
+		i0, j0 := wn.i, wn.j
+		for j0-i0 > need {
+			gaps := make([]int64, 0, j0-i0-1)
+			for k := i0 + 1; k < j0; k++ {
+				gaps = append(gaps, cs[k].t-cs[k-1].t)
+			}
+			slices.Sort(gaps)
+			typical := gaps[len(gaps)/2]
+			limit := max(int64(20*time.Second), 8*typical)
+			switch {
+			case cs[i0+1].t-cs[i0].t > limit:
+				i0++
+				continue
+			case cs[j0-1].t-cs[j0-2].t > limit:
+				j0--
+				continue
+			}
+			break
+		}
+		for _, c := range cs[i0:j0] {
 			if got[c.host] {
 				continue
 			}
@@ -123,7 +145,7 @@ func (a *analyzer) findOutages() {
 			slices.Sort(downs)
 			ot.end = time.Unix(0, downs[len(downs)/4]).UTC()
 		} else {
-			ot.end = time.Unix(0, cs[wn.j-1].t).UTC()
+			ot.end = time.Unix(0, cs[j0-1].t).UTC()
 		}
 		taken = append(taken, [2]int64{t0, t1})
 		a.outages = append(a.outages, ot)

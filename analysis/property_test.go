@@ -1,0 +1,253 @@
+package analysis_test
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"idletrace/analysis"
+	"idletrace/analysis/fleetsim"
+)
+
+// checkFleet compares an analysis with the generator's truth: exactly the
+// expected diagnoses, timeouts within ±2 %, silent drops bounded by the
+// ping, computers ≥ 95 % right, outage windows within minutes.
+func checkFleet(t *testing.T, f *fleetsim.Fleet, res *analysis.Result) {
+	t.Helper()
+	rep := res.Report
+	if rep.Pairs != f.Truth.Pairs {
+		t.Errorf("pairs = %d, want %d", rep.Pairs, f.Truth.Pairs)
+	}
+	used := make([]bool, len(rep.Diagnoses))
+	for _, want := range f.Truth.Diagnoses {
+		found := -1
+		for i, got := range rep.Diagnoses {
+			if !used[i] && got.Kind == want.Kind && computerOverlap(got.Computers, want.Computers, "") >= 0.5 {
+				found = i
+				break
+			}
+		}
+		if found < 0 {
+			t.Errorf("missing %s %s %s %gs (%d computers)", want.Kind, want.Site, want.Drop, want.TimeoutSeconds, len(want.Computers))
+			continue
+		}
+		used[found] = true
+		got := rep.Diagnoses[found]
+		td := truthDiagnosis{Kind: want.Kind, TimeoutSeconds: want.TimeoutSeconds, Observed: want.ObservedSeconds, Drop: want.Drop, Site: want.Site,
+			Start: want.Start.Format(time.RFC3339Nano), End: want.End.Format(time.RFC3339Nano), Computers: want.Computers}
+		checkDiagnosis(t, got, td, "")
+	}
+	for i, got := range rep.Diagnoses {
+		if !used[i] {
+			t.Errorf("extra diagnosis %s: %s", got.ID, got.Summary)
+		}
+	}
+	if t.Failed() {
+		for _, c := range rep.Clusters {
+			t.Logf("cluster %s center %.1f [%.1f, %.1f] n=%d computers=%d", c.Kind, c.CenterSeconds, c.LowSeconds, c.HighSeconds, c.Intervals, len(c.Computers))
+		}
+		for _, d := range rep.Diagnoses {
+			t.Logf("diagnosis %s (%d computers): %s", d.ID, len(d.Computers), d.Summary)
+		}
+	}
+}
+
+// TestRandomFleets: random fleets with T from the DOMAIN §2 candidates,
+// reset and silent drops, healthy sites, outages, noise and anomalies,
+// two or three sites: all diagnosed right.
+func TestRandomFleets(t *testing.T) {
+	n := 60
+	if testing.Short() {
+		n = 15
+	}
+	for seed := uint64(1); seed <= uint64(n); seed++ {
+		spec := fleetsim.Random(seed)
+		t.Run(spec.String(), func(t *testing.T) {
+			t.Parallel()
+			f := fleetsim.Generate(spec)
+			res := analysis.Analyze(f.AnalysisEvents(), analysis.Options{})
+			checkFleet(t, f, res)
+		})
+	}
+}
+
+// TestEveryCandidate: every device default of DOMAIN §2, reset and
+// silent, with another site and an outage.
+func TestEveryCandidate(t *testing.T) {
+	for _, T := range fleetsim.Candidates {
+		for _, drop := range []string{"reset", "silent"} {
+			spec := fleetsim.Spec{
+				Seed: uint64(T) * 7, NoisePerHour: 3,
+				Sites: []fleetsim.Site{
+					{Prefix: "HQ-PC", Clients: 12, TimeoutSeconds: T, Drop: drop},
+					{Prefix: "LAB-", Clients: 6, RandomPerDay: 0.5},
+				},
+				Outages:    []fleetsim.Outage{{At: time.Date(2024, 3, 6, 11, 7, 0, 0, time.UTC), Minutes: 12}},
+				Duplicates: 2, UnpairedDisconnects: 1, OrphanReconnects: 1, Overnight: 1, RPCClientAccess26: 4,
+			}
+			t.Run(spec.String()+" "+drop, func(t *testing.T) {
+				t.Parallel()
+				f := fleetsim.Generate(spec)
+				res := analysis.Analyze(f.AnalysisEvents(), analysis.Options{})
+				checkFleet(t, f, res)
+				if drop == "silent" && T >= 720 && hasKind(res, analysis.KindIdleTimeout) {
+					t.Errorf("a silent %g s device behind a 720 s ping kills nothing, yet diagnosed", T)
+				}
+			})
+		}
+	}
+}
+
+func hasKind(res *analysis.Result, kind string) bool {
+	for _, d := range res.Report.Diagnoses {
+		if d.Kind == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// TestHealthyFleetsGetNothing: fleets with only random disconnects.
+func TestHealthyFleetsGetNothing(t *testing.T) {
+	for seed := uint64(1); seed <= 10; seed++ {
+		spec := fleetsim.Spec{Seed: seed, Days: 10, NoisePerHour: 2, Sites: []fleetsim.Site{
+			{Prefix: "HQ-PC", Clients: 40, RandomPerDay: 1},
+			{Prefix: "BR-PC", Clients: 10, RandomPerDay: 3},
+		}, Duplicates: 3, OrphanReconnects: 2, UnpairedDisconnects: 2}
+		f := fleetsim.Generate(spec)
+		res := analysis.Analyze(f.AnalysisEvents(), analysis.Options{})
+		if len(res.Report.Diagnoses) != 0 {
+			t.Errorf("seed %d: healthy fleet diagnosed: %+v", seed, res.Report.Diagnoses[0].Summary)
+		}
+	}
+}
+
+// TestOrderAndDuplicatesDoNotMatter: shuffled events with repeated
+// records (as when the same log is uploaded twice) give the same result.
+func TestOrderAndDuplicatesDoNotMatter(t *testing.T) {
+	f := fleetsim.Generate(fleetsim.Random(7))
+	evs := f.AnalysisEvents()
+	want := analysis.Analyze(evs, analysis.Options{})
+	for i := range 3 {
+		ev := slices.Clone(evs)
+		r := rand.New(rand.NewPCG(uint64(i), 9))
+		ev = append(ev, ev[:r.IntN(len(ev))]...)
+		r.Shuffle(len(ev), func(a, b int) { ev[a], ev[b] = ev[b], ev[a] })
+		// Case of names must not matter either.
+		for j := range ev {
+			if r.IntN(5) == 0 {
+				ev[j].Computer = strings.ToUpper(ev[j].Computer)
+			}
+		}
+		got := analysis.Analyze(ev, analysis.Options{})
+		a, _ := json.Marshal(want.Report)
+		b, _ := json.Marshal(got.Report)
+		if string(a) != string(b) {
+			t.Fatalf("run %d: report differs", i)
+		}
+		if len(got.Pairs) != len(want.Pairs) {
+			t.Fatalf("run %d: %d pairs, want %d", i, len(got.Pairs), len(want.Pairs))
+		}
+		for k := range got.Pairs {
+			g, w := got.Pairs[k], want.Pairs[k]
+			if !g.Disconnect.Equal(w.Disconnect) || !g.Reconnect.Equal(w.Reconnect) || g.DiagnosisID != w.DiagnosisID || g.Excluded != w.Excluded {
+				t.Fatalf("run %d: pair %d differs: %+v vs %+v", i, k, g, w)
+			}
+		}
+	}
+}
+
+// TestGrowingDataKeepsIDs: diagnosis ids do not change as more days come in.
+func TestGrowingDataKeepsIDs(t *testing.T) {
+	spec := fleetsim.Spec{Seed: 3, Days: 10, Sites: []fleetsim.Site{
+		{Prefix: "HQ-PC", Clients: 10, TimeoutSeconds: 900},
+		{Prefix: "BR-LT", Clients: 8, TimeoutSeconds: 240, Drop: "silent"},
+		{Prefix: "DC-PC", Clients: 6, TimeoutSeconds: 350},
+	}}
+	f := fleetsim.Generate(spec)
+	evs := f.AnalysisEvents()
+	var ids []string
+	start := f.Spec.Start
+	for _, cut := range []time.Time{start.AddDate(0, 0, 2), start.AddDate(0, 0, 4), start.AddDate(0, 0, 10)} {
+		var part []analysis.Event
+		for _, e := range evs {
+			if e.Time.Before(cut) {
+				part = append(part, e)
+			}
+		}
+		res := analysis.Analyze(part, analysis.Options{})
+		var got []string
+		for _, d := range res.Report.Diagnoses {
+			got = append(got, d.ID)
+		}
+		slices.Sort(got)
+		if ids != nil && !slices.Equal(ids, got) {
+			t.Errorf("ids changed as data grew: %v → %v", ids, got)
+		}
+		ids = got
+	}
+	want := []string{"idle-timeout-350s", "idle-timeout-900s", "idle-timeout-silent-720s"}
+	if !slices.Equal(ids, want) {
+		t.Errorf("ids = %v, want %v", ids, want)
+	}
+}
+
+// TestTwoSitesSameTimeout: two sites behind devices with the same
+// timeout get a diagnosis each, told apart by the name prefix.
+func TestTwoSitesSameTimeout(t *testing.T) {
+	f := fleetsim.Generate(fleetsim.Spec{Seed: 11, Sites: []fleetsim.Site{
+		{Prefix: "HQ-PC", Clients: 10, TimeoutSeconds: 300},
+		{Prefix: "BR-PC", Clients: 6, TimeoutSeconds: 300},
+	}})
+	res := analysis.Analyze(f.AnalysisEvents(), analysis.Options{})
+	checkFleet(t, f, res)
+	var ids []string
+	for _, d := range res.Report.Diagnoses {
+		ids = append(ids, d.ID)
+	}
+	slices.Sort(ids)
+	if want := []string{"idle-timeout-300s-br-pc", "idle-timeout-300s-hq-pc"}; !slices.Equal(ids, want) {
+		t.Errorf("ids = %v, want %v", ids, want)
+	}
+}
+
+var (
+	benchOnce   sync.Once
+	benchEvents []analysis.Event
+)
+
+// benchFleet is ≈ 1 M Outlook 25/26 events over 10 000 computers.
+func benchFleet() []analysis.Event {
+	benchOnce.Do(func() {
+		f := fleetsim.Generate(fleetsim.Spec{Seed: 42, Days: 5, Sites: []fleetsim.Site{
+			{Prefix: "HQ-PC", Clients: 2500, TimeoutSeconds: 900},
+			{Prefix: "BR-LT", Clients: 1500, TimeoutSeconds: 240, Drop: "silent"},
+			{Prefix: "FW-PC", Clients: 3000, TimeoutSeconds: 3600},
+			{Prefix: "LAB-", Clients: 3000, RandomPerDay: 1},
+		}, Outages: []fleetsim.Outage{{At: time.Date(2024, 3, 6, 10, 27, 0, 0, time.UTC), Minutes: 20}},
+			Duplicates: 50, OrphanReconnects: 50, UnpairedDisconnects: 50})
+		benchEvents = f.AnalysisEvents()
+		if len(benchEvents) > 1_000_000 {
+			benchEvents = benchEvents[:1_000_000]
+		}
+	})
+	return benchEvents
+}
+
+// BenchmarkAnalyze1M: full analysis of 1 M events over 10 000 computers.
+func BenchmarkAnalyze1M(b *testing.B) {
+	evs := benchFleet()
+	b.ReportAllocs()
+	b.ResetTimer()
+	var res *analysis.Result
+	for b.Loop() {
+		res = analysis.Analyze(evs, analysis.Options{})
+	}
+	b.ReportMetric(float64(len(evs)), "events")
+	b.ReportMetric(float64(res.Report.Computers), "computers")
+	b.ReportMetric(float64(len(res.Report.Diagnoses)), "diagnoses")
+}
