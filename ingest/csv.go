@@ -550,15 +550,16 @@ func looksLikeEventViewerCSVHead(t []byte) bool {
 			return false
 		}
 	}
-	second, _, _ := bytes.Cut(rest, []byte("\n"))
-	if second = bytes.TrimRight(second, "\r"); len(second) > 0 {
-		return isCSVDataRecord(splitCSVRecord(second, delim))
-	}
-	// Only a header (an empty log): accept the English and common words.
 	level := strings.ToLower(strings.TrimSpace(h[0]))
 	date := strings.ToLower(h[1])
-	return level == "level" || level == "ebene" || level == "niveau" || level == "nivel" || level == "livello" ||
-		strings.Contains(date, "date") || strings.Contains(date, "datum") || strings.Contains(date, "fecha") || strings.Contains(date, "data")
+	if level == "level" || level == "ebene" || level == "niveau" || level == "nivel" || level == "livello" ||
+		strings.Contains(date, "date") || strings.Contains(date, "datum") || strings.Contains(date, "fecha") || strings.Contains(date, "data") {
+		return true
+	}
+	// Other languages: the next line must be a record.
+	second, _, _ := bytes.Cut(rest, []byte("\n"))
+	second = bytes.TrimRight(second, "\r")
+	return isCSVDataRecord(splitCSVRecord(second, delim))
 }
 
 func isCSVDataRecord(f []string) bool {
