@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+	"github.com/mattn/go-sqlite3"
 
 	"idletrace/migrations"
 )
@@ -24,7 +25,50 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
+	// ErrFull means the database cannot grow: the disk is full or the
+	// configured size limit is reached. Nothing was written.
+	ErrFull = errors.New("database full")
+	// ErrReadOnly means the database file cannot be written.
+	ErrReadOnly = errors.New("database is read-only")
+	// ErrBusy means the database stayed locked past the busy timeout.
+	ErrBusy = errors.New("database busy")
 )
+
+// Options tune how a database is opened. The zero value is the default.
+type Options struct {
+	// MaxBytes caps the database file's size (0 = no cap). Writes past it
+	// fail with ErrFull, exactly as on a full disk.
+	MaxBytes int64
+}
+
+// classifySQLite wraps SQLite's storage errors in the sentinels above so
+// that callers can answer "disk full" rather than "internal error".
+func classifySQLite(err error) error {
+	var se sqlite3.Error
+	if err == nil || !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code {
+	case sqlite3.ErrFull:
+		return fmt.Errorf("%w: %v", ErrFull, err)
+	case sqlite3.ErrReadonly, sqlite3.ErrPerm, sqlite3.ErrCantOpen:
+		return fmt.Errorf("%w: %v", ErrReadOnly, err)
+	case sqlite3.ErrBusy, sqlite3.ErrLocked:
+		return fmt.Errorf("%w: %v", ErrBusy, err)
+	}
+	return err
+}
+
+// connector opens connections with the driver's per-connection hook, so
+// settings that have no DSN parameter (max_page_count) reach every pooled
+// connection too.
+type connector struct {
+	dsn string
+	drv *sqlite3.SQLiteDriver
+}
+
+func (c *connector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
+func (c *connector) Driver() driver.Driver                        { return c.drv }
 
 // DB is an open idletrace database.
 type DB struct {
@@ -41,6 +85,11 @@ type DB struct {
 // migrations. Per-connection settings live in the DSN so that every pooled
 // connection gets them.
 func Open(ctx context.Context, path string) (*DB, error) {
+	return OpenWithOptions(ctx, path, Options{})
+}
+
+// OpenWithOptions is Open with settings.
+func OpenWithOptions(ctx context.Context, path string, opts Options) (*DB, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("open database: need a file path, got %q", path)
 	}
@@ -51,16 +100,21 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	q.Set("_synchronous", "NORMAL")
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
-	sdb, err := sql.Open("sqlite3", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+	drv := &sqlite3.SQLiteDriver{}
+	if opts.MaxBytes > 0 {
+		drv.ConnectHook = func(c *sqlite3.SQLiteConn) error {
+			// max_page_count is in pages; page_size is 4096 by default.
+			_, err := c.Exec(fmt.Sprintf("PRAGMA max_page_count = %d", max(opts.MaxBytes/4096, 16)), nil)
+			return err
+		}
 	}
+	sdb := sql.OpenDB(&connector{dsn: dsn, drv: drv})
 	sdb.SetMaxOpenConns(8)
 	sdb.SetConnMaxIdleTime(5 * time.Minute)
 	db := &DB{sql: sdb, path: path, Now: time.Now}
 	if err := sdb.PingContext(ctx); err != nil {
 		sdb.Close()
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		return nil, fmt.Errorf("open database %s: %w", path, classifySQLite(err))
 	}
 	if err := db.migrate(ctx); err != nil {
 		sdb.Close()
@@ -138,14 +192,27 @@ func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	defer db.writeMu.Unlock()
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return fmt.Errorf("begin: %w", classifySQLite(err))
 	}
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
-		return err
+		return classifySQLite(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", classifySQLite(err))
+	}
+	return nil
+}
+
+// IntegrityCheck runs SQLite's integrity check and returns an error unless
+// it reports "ok".
+func (db *DB) IntegrityCheck(ctx context.Context) error {
+	var res string
+	if err := db.sql.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&res); err != nil {
+		return fmt.Errorf("integrity check: %w", err)
+	}
+	if res != "ok" {
+		return fmt.Errorf("integrity check: %s", res)
 	}
 	return nil
 }

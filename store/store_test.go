@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"path/filepath"
 	"testing"
 	"time"
@@ -140,5 +142,62 @@ func TestUploads(t *testing.T) {
 	}
 	if _, err := db.FindUploadByID(ctx, 999); err == nil {
 		t.Fatal("want ErrNotFound")
+	}
+}
+
+// TestFull fills a database capped in size: the write fails with ErrFull,
+// nothing half-written remains, and the database stays readable and sound.
+func TestFull(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.OpenWithOptions(ctx, filepath.Join(t.TempDir(), "full.db"), store.Options{MaxBytes: 256 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	t0 := time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC)
+	var full error
+	stored := 0
+	for b := 0; b < 100 && full == nil; b++ {
+		batch := make([]ingest.Event, 500)
+		for i := range batch {
+			batch[i] = outlook("PC-with-a-long-name.corp.example", 25, int64(b*500+i+1), t0.Add(time.Duration(b*500+i)*time.Second))
+		}
+		n, _, err := db.InsertEvents(ctx, 0, batch)
+		if err != nil {
+			full = err
+			break
+		}
+		stored += n
+	}
+	if !errors.Is(full, store.ErrFull) {
+		t.Fatalf("err = %v, want ErrFull", full)
+	}
+	s, err := db.Stats(ctx)
+	if err != nil || s.Events != stored {
+		t.Fatalf("after full: stats %+v, %v; want %d events (the failed batch rolled back)", s, err, stored)
+	}
+	if err := db.IntegrityCheck(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFailRunningUploads(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenDB(t)
+	running := &store.Upload{Name: "cut.evtx"}
+	done := &store.Upload{Name: "ok.evtx"}
+	db.CreateUpload(ctx, running)
+	db.CreateUpload(ctx, done)
+	db.FinishUpload(ctx, done)
+	n, err := db.FailRunningUploads(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("n = %d, %v; want 1", n, err)
+	}
+	got, _ := db.FindUploadByID(ctx, running.ID)
+	if got.Status != store.UploadFailed || !strings.Contains(got.Error, "interrupted") {
+		t.Fatalf("running upload after restart: %+v", got)
+	}
+	if got, _ := db.FindUploadByID(ctx, done.ID); got.Status != store.UploadDone {
+		t.Fatalf("done upload changed: %+v", got)
 	}
 }

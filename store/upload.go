@@ -138,3 +138,28 @@ func (db *DB) FindUploads(ctx context.Context, before int64, limit int) ([]*Uplo
 	}
 	return out, rows.Err()
 }
+
+// InterruptedMessage is the error recorded on uploads that were still
+// running when the server stopped.
+const InterruptedMessage = "interrupted: the server stopped before this ingest finished; upload the file again (events already stored are not counted twice)"
+
+// FailRunningUploads marks every upload still "running" as failed. The
+// server calls it at start: an upload can only be running in a live
+// process, so these were cut off by a crash or kill, and must not be shown
+// as complete. It returns how many were marked.
+func (db *DB) FailRunningUploads(ctx context.Context) (int, error) {
+	var n int64
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE uploads SET status = ?, error = ?, finished_at = ? WHERE status = ?`,
+			UploadFailed, InterruptedMessage, db.Now().Unix(), UploadRunning)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("fail running uploads: %w", err)
+	}
+	return int(n), nil
+}

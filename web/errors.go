@@ -50,6 +50,12 @@ func classify(err error) *apiError {
 		return &apiError{status: http.StatusNotFound, code: "not_found", msg: "not found"}
 	case errors.Is(err, store.ErrConflict):
 		return &apiError{status: http.StatusConflict, code: "conflict", msg: "conflict"}
+	case errors.Is(err, store.ErrFull):
+		return &apiError{status: http.StatusInsufficientStorage, code: "storage_full", msg: "the database is full (disk full or its size limit reached): nothing more was stored; free space or raise -db-max-size, then send the data again"}
+	case errors.Is(err, store.ErrReadOnly):
+		return &apiError{status: http.StatusServiceUnavailable, code: "read_only", msg: "the database cannot be written (read-only file or disk): nothing was stored"}
+	case errors.Is(err, store.ErrBusy):
+		return &apiError{status: http.StatusServiceUnavailable, code: "busy", msg: "the database is busy: retry shortly"}
 	}
 	return &apiError{status: http.StatusInternalServerError, code: "internal", msg: "internal error"}
 }
@@ -58,6 +64,9 @@ func classify(err error) *apiError {
 // an HTML page elsewhere.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := classify(err)
+	if ae.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
 	if ae.status >= 500 {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "request_id", middleware.GetReqID(r.Context()), "err", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path"
 	"strings"
@@ -57,7 +58,7 @@ func (s *Server) ingestFile(ctx context.Context, filePath, name, source string, 
 	u.Format, u.Records, u.Warnings = res.Format, res.Records, res.Warnings
 	if err != nil {
 		u.Error = classify(err).msg
-		if ae := classify(err); ae.status >= 500 {
+		if ae := classify(err); ae.status == http.StatusInternalServerError {
 			u.Error = "ingest stopped: " + errorSummary(err)
 		}
 	}

@@ -17,6 +17,7 @@ type serveConfig struct {
 	addr      string
 	db        string
 	maxUpload string
+	dbMaxSize string
 	displayTZ string
 	noAuth    bool
 	log       logConfig
@@ -28,6 +29,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", envOr("IDLETRACE_ADDR", "localhost:8080"), "listen address (env IDLETRACE_ADDR)")
 	fs.StringVar(&c.db, "db", envOr("IDLETRACE_DB", "./idletrace.db"), "SQLite database file, created if missing (env IDLETRACE_DB)")
+	fs.StringVar(&c.dbMaxSize, "db-max-size", envOr("IDLETRACE_DB_MAX_SIZE", ""), "cap on the database file's size, e.g. 50GiB; writes past it answer 507 (env IDLETRACE_DB_MAX_SIZE; default none)")
 	fs.StringVar(&c.maxUpload, "max-upload", envOr("IDLETRACE_MAX_UPLOAD", "2GiB"), "largest upload request body (env IDLETRACE_MAX_UPLOAD)")
 	fs.StringVar(&c.displayTZ, "display-tz", envOr("IDLETRACE_DISPLAY_TZ", "UTC"), "time zone for pages, e.g. Europe/Berlin or Local (env IDLETRACE_DISPLAY_TZ)")
 	fs.BoolVar(&c.noAuth, "no-auth", envOr("IDLETRACE_NO_AUTH", "") == "1", "allow listening on a non-loopback address without authentication (env IDLETRACE_NO_AUTH=1)")
@@ -83,12 +85,27 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			"Listen on localhost, or pass -no-auth to accept the risk.\n", c.addr)
 		return 2
 	}
-	db, err := store.Open(ctx, c.db)
+	var dbOpts store.Options
+	if c.dbMaxSize != "" {
+		if dbOpts.MaxBytes, err = parseSize(c.dbMaxSize); err != nil {
+			fmt.Fprintln(stderr, "server: -db-max-size:", err)
+			return 2
+		}
+	}
+	db, err := store.OpenWithOptions(ctx, c.db, dbOpts)
 	if err != nil {
 		fmt.Fprintln(stderr, "server:", err)
 		return 1
 	}
 	defer db.Close()
+	// Uploads still "running" were cut off when a previous server died:
+	// never show them as complete.
+	if n, err := db.FailRunningUploads(ctx); err != nil {
+		fmt.Fprintln(stderr, "server:", err)
+		return 1
+	} else if n > 0 {
+		logger.Warn("marked uploads interrupted by a previous stop as failed", "uploads", n)
+	}
 	srv, err := web.NewServer(web.Config{Addr: c.addr, MaxUpload: maxUpload, DisplayTZ: tz}, db, logger)
 	if err != nil {
 		fmt.Fprintln(stderr, "server:", err)
