@@ -83,19 +83,12 @@ const (
 	minPeak  = 3    // a peak needs this many neighbours
 )
 
-func findClusters(pts []cpoint, kind string, o Options, reqComputers int, hostTotals map[int32]int) []*cluster {
+// findClusters finds the clusters of pts, which must be sorted by value
+// (ties in a fixed order, see sortPoints).
+func findClusters(pts []cpoint, kind string, o Options, reqComputers int, hostTotals []int32) []*cluster {
 	if len(pts) == 0 {
 		return nil
 	}
-	slices.SortFunc(pts, func(a, b cpoint) int {
-		if c := cmp.Compare(a.x, b.x); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.host, b.host); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.pair, b.pair)
-	})
 	n := len(pts)
 	eps := math.Log1p(o.ClusterTolerance)
 	dens := make([]int32, n)
@@ -109,20 +102,18 @@ func findClusters(pts []cpoint, kind string, o Options, reqComputers int, hostTo
 		}
 		dens[i] = int32(hi - lo)
 	}
-	order := make([]int32, n)
+	// Peaks in order of density (densest first, then lowest value): one
+	// sort of packed integers, not a sort with a comparison function.
+	maxD := slices.Max(dens)
+	order := make([]uint64, n)
 	for i := range order {
-		order[i] = int32(i)
+		order[i] = uint64(maxD-dens[i])<<32 | uint64(i)
 	}
-	slices.SortFunc(order, func(a, b int32) int {
-		if c := cmp.Compare(dens[b], dens[a]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
+	radixSort(order)
 	assigned := make([]bool, n)
 	var out []*cluster
 	for _, pk := range order {
-		p := int(pk)
+		p := int(uint32(pk))
 		if assigned[p] {
 			continue
 		}
@@ -140,12 +131,64 @@ func findClusters(pts []cpoint, kind string, o Options, reqComputers int, hostTo
 			continue
 		}
 		c := newCluster(kind, pts[l:r+1], o, hostTotals)
-		if len(c.hosts) < reqComputers {
+		if len(c.hosts) < reqComputers || !standsOut(pts, l, r, eps) {
 			continue
 		}
 		out = append(out, c)
 	}
 	slices.SortFunc(out, func(a, b *cluster) int { return cmp.Compare(a.center, b.center) })
+	return out
+}
+
+// standsOut reports whether the cluster pts[l..r] is a concentration and
+// not a bump in a continuum: it must hold at least 4 times as many
+// intervals as the sparser of its two flanks of the same width on the log
+// axis (plus counting noise). A device timeout is a spike among sparse
+// neighbours; random disconnects spread smoothly over decades and have
+// dense flanks on both sides. (The sparser flank, because a neighbouring
+// site's cluster may sit on the other.)
+func standsOut(pts []cpoint, l, r int, eps float64) bool {
+	w := max(pts[r].x-pts[l].x, 2*eps)
+	lo, hi := pts[l].x-w, pts[r].x+w
+	left := l - lowerBound(pts, lo)
+	right := lowerBound(pts, math.Nextafter(hi, math.Inf(1))) - (r + 1)
+	f := float64(min(left, right))
+	return float64(r-l+1) >= 4*f+4*math.Sqrt(f+1)
+}
+
+// lowerBound is the first index with x >= v.
+func lowerBound(pts []cpoint, v float64) int {
+	i, _ := slices.BinarySearchFunc(pts, v, func(p cpoint, v float64) int { return cmp.Compare(p.x, v) })
+	return i
+}
+
+// sortPoints sorts intervals by value (to the microsecond), ties by their
+// index in pts, which callers fill in pair order (pairs are in a canonical
+// order, so the result does not depend on input order). It packs
+// microseconds and the index into one integer and sorts those.
+func sortPoints(pts []cpoint) []cpoint {
+	const idxBits = 26
+	if len(pts) >= 1<<idxBits {
+		slices.SortStableFunc(pts, func(a, b cpoint) int { return cmp.Compare(a.sec, b.sec) })
+		for i := range pts {
+			pts[i].x = math.Log(pts[i].sec)
+		}
+		return pts
+	}
+	keys := make([]uint64, 0, len(pts))
+	for i, p := range pts {
+		us := uint64(p.sec * 1e6)
+		if us == 0 || us >= 1<<(64-idxBits) {
+			continue // over 76 hours: never cluster material
+		}
+		keys = append(keys, us<<idxBits|uint64(i))
+	}
+	radixSort(keys)
+	out := make([]cpoint, len(keys))
+	for k, key := range keys {
+		out[k] = pts[key&(1<<idxBits-1)]
+		out[k].x = math.Log(float64(key>>idxBits) / 1e6)
+	}
 	return out
 }
 
@@ -174,8 +217,8 @@ func grow(pts []cpoint, dens []int32, assigned []bool, p, dir int, eps float64, 
 	}
 }
 
-func newCluster(kind string, members []cpoint, o Options, hostTotals map[int32]int) *cluster {
-	c := &cluster{kind: kind, pts: slices.Clone(members), hostIn: map[int32]int{}}
+func newCluster(kind string, members []cpoint, o Options, hostTotals []int32) *cluster {
+	c := &cluster{kind: kind, pts: members, hostIn: map[int32]int{}}
 	secs := make([]float64, len(members))
 	for i, m := range members {
 		secs[i] = m.sec
@@ -189,7 +232,7 @@ func newCluster(kind string, members []cpoint, o Options, hostTotals map[int32]i
 	c.p90 = quantile(secs, 0.90)
 	var in, total int
 	for h, k := range c.hostIn {
-		t := hostTotals[h]
+		t := int(hostTotals[h])
 		// A computer belongs to the cluster its own intervals support:
 		// at least MinHostIntervals of them, and a fifth of all it has.
 		if k >= o.MinHostIntervals && 5*k >= t {

@@ -42,8 +42,9 @@ func (a *analyzer) diagnose() {
 
 // clusters finds the clusters of one interval kind over the pairs that count.
 func (a *analyzer) clusters(kind string) []*cluster {
-	var pts []cpoint
-	totals := map[int32]int{}
+	pts := make([]cpoint, 0, len(a.pairs))
+	totals := make([]int32, len(a.hosts))
+	withIntervals := 0
 	for i := range a.pairs {
 		p := &a.pairs[i]
 		var d float64
@@ -60,18 +61,18 @@ func (a *analyzer) clusters(kind string) []*cluster {
 			d = p.Downtime.Seconds()
 		}
 		h := a.pairHost[i]
+		if totals[h] == 0 {
+			withIntervals++
+		}
 		totals[h]++
-		pts = append(pts, cpoint{x: math.Log(d), sec: d, host: h, pair: int32(i)})
+		pts = append(pts, cpoint{sec: d, host: h, pair: int32(i)})
 	}
 	if kind == ClusterUptime {
-		for _, hs := range a.hosts {
-			hs.counted = 0
-		}
-		for h, n := range totals {
-			a.hosts[h].counted = n
+		for h, hs := range a.hosts {
+			hs.counted = int(totals[h])
 		}
 	}
-	return findClusters(pts, kind, a.o, a.required(len(totals)), totals)
+	return findClusters(sortPoints(pts), kind, a.o, a.required(withIntervals), totals)
 }
 
 // required is how many computers a cluster needs: MinComputers, or all of
@@ -134,8 +135,12 @@ func (a *analyzer) timeoutDiagnoses() {
 		for _, h := range ow.hosts {
 			a.hosts[h].h.DiagnosisIDs = append(a.hosts[h].h.DiagnosisIDs, id)
 		}
+		member := make([]bool, len(a.hosts))
+		for _, h := range ow.hosts {
+			member[h] = true
+		}
 		for _, m := range ow.c.pts {
-			if _, ok := slices.BinarySearch(ow.hosts, m.host); ok {
+			if member[m.host] {
 				a.pairs[m.pair].DiagnosisID = id
 			}
 		}
@@ -240,9 +245,13 @@ func ptr(v float64) *float64 { return &v }
 // timeoutDiagnosis builds the idle-timeout diagnosis of cluster c for the
 // given computers.
 func (a *analyzer) timeoutDiagnosis(c *cluster, hosts []int32, site string, split bool) Diagnosis {
-	var secs []float64
+	member := make([]bool, len(a.hosts))
+	for _, h := range hosts {
+		member[h] = true
+	}
+	secs := make([]float64, 0, len(c.pts))
 	for _, m := range c.pts {
-		if _, ok := slices.BinarySearch(hosts, m.host); ok {
+		if member[m.host] {
 			secs = append(secs, m.sec)
 		}
 	}

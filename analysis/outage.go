@@ -14,10 +14,6 @@ type outage struct {
 	background float64 // expected disconnects in the window without an outage
 }
 
-// backgroundSpan is how far on each side of a candidate window the
-// background disconnect rate is measured.
-const backgroundSpan = 3 * time.Hour
-
 // outageAlpha is the chance, under the local background rate, of seeing a
 // window as busy as an outage by coincidence that we accept.
 const outageAlpha = 1e-9
@@ -29,18 +25,26 @@ const outageAlpha = 1e-9
 // outage (they reconnected together, so their idle timers run in step), and
 // those disconnects are the device's, not a second outage. A window is an
 // outage when it holds at least MinOutageComputers computers and more than
-// the local background rate (measured over ±3 h, so working hours and
-// nights set their own) makes plausible: P(Poisson(μ) ≥ k) < 1e-9.
+// the local background rate (measured over ±1 h and ±10 min around the
+// window, the higher of the two) makes plausible: P(Poisson(μ) ≥ k) < 1e-9.
 func (a *analyzer) findOutages() {
 	type cand struct {
 		t    int64
 		host int32
 		pair int32
 	}
-	var cs []cand
+	// Host membership of the uptime clusters, for explained().
+	members := make([][]bool, len(a.upClusters))
+	for k, c := range a.upClusters {
+		members[k] = make([]bool, len(a.hosts))
+		for _, h := range c.hosts {
+			members[k][h] = true
+		}
+	}
+	cs := make([]cand, 0, len(a.pairs)/8)
 	for i := range a.pairs {
 		p := &a.pairs[i]
-		if p.Excluded == ExcludedInterleaved || a.explained(i) {
+		if p.Excluded == ExcludedInterleaved || a.explained(i, members) {
 			continue
 		}
 		cs = append(cs, cand{p.Disconnect.UnixNano(), a.pairHost[i], int32(i)})
@@ -55,25 +59,51 @@ func (a *analyzer) findOutages() {
 	type win struct {
 		i, j     int // cs[i:j]
 		distinct int
+		need     int
+		mu       float64
 	}
+	// Sweep the windows [t_i, t_i + w] in time order; keep those busier
+	// than the background allows. Background: the rate of disconnects
+	// around the window, outside it, over ±1 h and over ±10 min (which
+	// follows the morning ramp of a large fleet); the higher rate counts.
+	spans := [2]int64{int64(time.Hour), int64(10 * time.Minute)}
+	var lo, hi [2]int
 	var wins []win
-	seen := map[int32]int{}
+	seen := make([]int32, len(a.hosts))
+	distinct := 0
 	j := 0
 	for i := range cs {
 		for j < len(cs) && cs[j].t-cs[i].t <= w {
+			if seen[cs[j].host] == 0 {
+				distinct++
+			}
 			seen[cs[j].host]++
 			j++
 		}
-		if len(seen) >= a.o.MinOutageComputers {
-			wins = append(wins, win{i, j, len(seen)})
+		if distinct >= a.o.MinOutageComputers {
+			t0, t1 := cs[i].t, cs[i].t+w
+			mu := 0.0
+			for k, span := range spans {
+				for lo[k] < len(cs) && cs[lo[k]].t < t0-span {
+					lo[k]++
+				}
+				for hi[k] < len(cs) && cs[hi[k]].t <= t1+span {
+					hi[k]++
+				}
+				around := (hi[k] - lo[k]) - (j - i)
+				mu = max(mu, float64(around)*float64(w)/float64(2*span))
+			}
+			need := max(a.o.MinOutageComputers, poissonThreshold(mu, outageAlpha))
+			if distinct >= need {
+				wins = append(wins, win{i, j, distinct, need, mu})
+			}
 		}
 		if seen[cs[i].host]--; seen[cs[i].host] == 0 {
-			delete(seen, cs[i].host)
+			distinct--
 		}
 	}
 	slices.SortStableFunc(wins, func(x, y win) int { return cmp.Compare(y.distinct, x.distinct) })
 	var taken [][2]int64
-	span := int64(backgroundSpan)
 	for _, wn := range wins {
 		t0, t1 := cs[wn.i].t, cs[wn.i].t+w
 		overlap := false
@@ -86,15 +116,7 @@ func (a *analyzer) findOutages() {
 		if overlap {
 			continue
 		}
-		// Background: disconnects around the window, outside it.
-		lo, _ := slices.BinarySearchFunc(cs, t0-span, func(c cand, t int64) int { return cmp.Compare(c.t, t) })
-		hi, _ := slices.BinarySearchFunc(cs, t1+span+1, func(c cand, t int64) int { return cmp.Compare(c.t, t) })
-		around := (hi - lo) - (wn.j - wn.i)
-		mu := float64(around) * float64(w) / float64(2*span)
-		need := max(a.o.MinOutageComputers, poissonThreshold(mu, outageAlpha))
-		if wn.distinct < need {
-			continue
-		}
+		mu, need := wn.mu, wn.need
 		ot := &outage{background: mu}
 		got := map[int32]bool{}
 		var downs []int64
@@ -159,19 +181,17 @@ func (a *analyzer) findOutages() {
 }
 
 // explained reports whether pair i's uptime falls in an uptime cluster its
-// computer belongs to.
-func (a *analyzer) explained(i int) bool {
+// computer belongs to (members[k][host] for cluster k).
+func (a *analyzer) explained(i int, members [][]bool) bool {
 	p := &a.pairs[i]
 	if p.Uptime <= 0 {
 		return false
 	}
 	s := p.Uptime.Seconds()
 	h := a.pairHost[i]
-	for _, c := range a.upClusters {
-		if c.contains(s) && c.hostIn[h] > 0 {
-			if _, ok := slices.BinarySearch(c.hosts, h); ok {
-				return true
-			}
+	for k, c := range a.upClusters {
+		if members[k][h] && c.contains(s) {
+			return true
 		}
 	}
 	return false

@@ -216,24 +216,23 @@ func TestTwoSitesSameTimeout(t *testing.T) {
 }
 
 var (
-	benchOnce   sync.Once
-	benchEvents []analysis.Event
+	benchOnce       sync.Once
+	benchEvents     []analysis.Event
+	benchFleetTruth *fleetsim.Fleet
 )
 
 // benchFleet is ≈ 1 M Outlook 25/26 events over 10 000 computers.
 func benchFleet() []analysis.Event {
 	benchOnce.Do(func() {
-		f := fleetsim.Generate(fleetsim.Spec{Seed: 42, Days: 5, Sites: []fleetsim.Site{
-			{Prefix: "HQ-PC", Clients: 2500, TimeoutSeconds: 900},
-			{Prefix: "BR-LT", Clients: 1500, TimeoutSeconds: 240, Drop: "silent"},
-			{Prefix: "FW-PC", Clients: 3000, TimeoutSeconds: 3600},
-			{Prefix: "LAB-", Clients: 3000, RandomPerDay: 1},
-		}, Outages: []fleetsim.Outage{{At: time.Date(2024, 3, 6, 10, 27, 0, 0, time.UTC), Minutes: 20}},
+		f := fleetsim.Generate(fleetsim.Spec{Seed: 42, Days: 2, Sites: []fleetsim.Site{
+			{Prefix: "HQ-PC", Clients: 3500, TimeoutSeconds: 900},
+			{Prefix: "BR-LT", Clients: 2500, TimeoutSeconds: 240, Drop: "silent"},
+			{Prefix: "FW-PC", Clients: 2500, TimeoutSeconds: 3600},
+			{Prefix: "LAB-", Clients: 1500, RandomPerDay: 1},
+		}, Outages: []fleetsim.Outage{{At: time.Date(2024, 3, 5, 10, 27, 0, 0, time.UTC), Minutes: 20}},
 			Duplicates: 50, OrphanReconnects: 50, UnpairedDisconnects: 50})
+		benchFleetTruth = f
 		benchEvents = f.AnalysisEvents()
-		if len(benchEvents) > 1_000_000 {
-			benchEvents = benchEvents[:1_000_000]
-		}
 	})
 	return benchEvents
 }
@@ -250,4 +249,14 @@ func BenchmarkAnalyze1M(b *testing.B) {
 	b.ReportMetric(float64(len(evs)), "events")
 	b.ReportMetric(float64(res.Report.Computers), "computers")
 	b.ReportMetric(float64(len(res.Report.Diagnoses)), "diagnoses")
+}
+
+// TestBenchFleetDiagnosed: the benchmark's fleet is diagnosed right too.
+func TestBenchFleetDiagnosed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large fleet")
+	}
+	evs := benchFleet()
+	t.Logf("%d events, %d computers", len(evs), len(benchFleetTruth.Truth.Computers))
+	checkFleet(t, benchFleetTruth, analysis.Analyze(evs, analysis.Options{}))
 }
