@@ -421,3 +421,9 @@ func TestSecurityHeadersAndHealthz(t *testing.T) {
 		t.Fatalf("cross-site POST: %d, want 403", resp.StatusCode)
 	}
 }
+
+func newHTTPTest(t testing.TB, srv *web.Server) *httptest.Server {
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	return ts
+}
