@@ -46,7 +46,9 @@ func TestDatabaseFull(t *testing.T) {
 				}
 			}
 		case status == http.StatusInsufficientStorage:
-			var e struct{ Error struct{ Code, Message string } }
+			var e struct {
+				Error struct{ Code, Message string }
+			}
 			json.Unmarshal(raw, &e)
 			if e.Error.Code != "storage_full" || e.Error.Message == "" {
 				t.Fatalf("507 body: %s", raw)
