@@ -1,0 +1,124 @@
+package fleetsim
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"idletrace/analysis"
+)
+
+// Tolerances of Check.
+const (
+	// TimeoutTolerance is how far (relative) a reported timeout may be from
+	// the device's.
+	TimeoutTolerance = 0.02
+	// ComputersRight is the least share of a diagnosis' computers that must
+	// be right (|got ∩ want| / max(|got|, |want|)).
+	ComputersRight = 0.95
+	// WindowTolerance is how far an outage's start and end may be off.
+	WindowTolerance = 3 * time.Minute
+)
+
+// Check compares a report with the fleet's truth and returns what is wrong
+// (nothing when the analysis is right): exactly the expected diagnoses,
+// timeouts within ±2 %, silent drops reported as a bound at the ping,
+// computers ≥ 95 % right, outage windows within minutes.
+func (f *Fleet) Check(rep analysis.Report) []string {
+	var probs []string
+	bad := func(format string, args ...any) { probs = append(probs, fmt.Sprintf(format, args...)) }
+	if rep.Pairs != f.Truth.Pairs {
+		bad("pairs = %d, want %d", rep.Pairs, f.Truth.Pairs)
+	}
+	used := make([]bool, len(rep.Diagnoses))
+	for _, want := range f.Truth.Diagnoses {
+		found := -1
+		for i, got := range rep.Diagnoses {
+			if !used[i] && got.Kind == want.Kind && Overlap(got.Computers, want.Computers) >= 0.5 {
+				found = i
+				break
+			}
+		}
+		if found < 0 {
+			bad("missing %s %s %s %gs (%d computers)", want.Kind, want.Site, want.Drop, want.TimeoutSeconds, len(want.Computers))
+			continue
+		}
+		used[found] = true
+		got := rep.Diagnoses[found]
+		if ov := Overlap(got.Computers, want.Computers); ov < ComputersRight {
+			bad("%s: computers %.0f %% right (got %d, want %d)", got.ID, 100*ov, len(got.Computers), len(want.Computers))
+		}
+		if got.Confidence <= 0 || got.Confidence > 1 {
+			bad("%s: confidence %v", got.ID, got.Confidence)
+		}
+		switch want.Kind {
+		case analysis.KindIdleTimeout:
+			if got.Drop != want.Drop {
+				bad("%s: drop %q, want %q", got.ID, got.Drop, want.Drop)
+			}
+			if want.Drop == "silent" {
+				if got.TimeoutSeconds != nil {
+					bad("%s: timeout_seconds %v, want null", got.ID, *got.TimeoutSeconds)
+				}
+				if got.TimeoutMaxSeconds == nil || *got.TimeoutMaxSeconds != want.ObservedSeconds {
+					bad("%s: timeout_max_seconds %v, want %v", got.ID, val(got.TimeoutMaxSeconds), want.ObservedSeconds)
+				}
+				if got.ObservedSeconds == nil || rel(*got.ObservedSeconds, want.ObservedSeconds) > TimeoutTolerance {
+					bad("%s: observed_seconds %v, want ≈ %v", got.ID, val(got.ObservedSeconds), want.ObservedSeconds)
+				}
+			} else if got.TimeoutSeconds == nil || rel(*got.TimeoutSeconds, want.TimeoutSeconds) > TimeoutTolerance {
+				bad("%s: timeout_seconds %v, want %v ± 2 %%", got.ID, val(got.TimeoutSeconds), want.TimeoutSeconds)
+			}
+		case analysis.KindSharedOutage:
+			if got.Start == nil || got.End == nil {
+				bad("%s: no window", got.ID)
+				continue
+			}
+			if d := got.Start.Sub(want.Start); d.Abs() > WindowTolerance {
+				bad("%s: start %v, want ≈ %v", got.ID, got.Start, want.Start)
+			}
+			if d := got.End.Sub(want.End); d.Abs() > WindowTolerance {
+				bad("%s: end %v, want ≈ %v", got.ID, got.End, want.End)
+			}
+			if got.TimeoutSeconds != nil {
+				bad("%s: an outage has no timeout", got.ID)
+			}
+		}
+	}
+	for i, got := range rep.Diagnoses {
+		if !used[i] {
+			bad("extra diagnosis %s: %s", got.ID, got.Summary)
+		}
+	}
+	return probs
+}
+
+// Overlap is |got ∩ want| / max(|got|, |want|), names compared
+// case-insensitively.
+func Overlap(got, want []string) float64 {
+	w := map[string]bool{}
+	for _, c := range want {
+		w[strings.ToLower(c)] = true
+	}
+	n := 0
+	for _, c := range got {
+		if w[strings.ToLower(c)] {
+			n++
+		}
+	}
+	d := max(len(got), len(want))
+	if d == 0 {
+		return 1
+	}
+	return float64(n) / float64(d)
+}
+
+func rel(got, want float64) float64 { return math.Abs(got-want) / want }
+
+func val(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}

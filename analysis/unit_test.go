@@ -1,0 +1,268 @@
+package analysis
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC)
+
+func ev(computer string, id int, sec float64, rec int64) Event {
+	return Event{Computer: computer, EventID: id, Time: t0.Add(time.Duration(sec * float64(time.Second))), RecordID: rec}
+}
+
+func TestPairing(t *testing.T) {
+	type want struct {
+		up, down float64 // seconds; -1 = unknown / open
+		repeats  int
+		excluded string
+	}
+	cases := []struct {
+		name   string
+		events []Event
+		pairs  []want
+		host   Host
+	}{
+		{
+			name:   "simple",
+			events: []Event{ev("A", 25, 0, 1), ev("A", 26, 30, 2), ev("A", 25, 930, 3), ev("A", 26, 940, 4)},
+			pairs:  []want{{-1, 30, 0, ""}, {900, 10, 0, ""}},
+			host:   Host{Disconnects: 2, Reconnects: 2, Pairs: 2},
+		},
+		{
+			name:   "repeats while disconnected",
+			events: []Event{ev("A", 26, 0, 1), ev("A", 25, 900, 2), ev("A", 25, 960, 3), ev("A", 25, 1000, 4), ev("A", 26, 1020, 5)},
+			pairs:  []want{{900, 120, 2, ""}},
+			host:   Host{Disconnects: 3, Reconnects: 2, Pairs: 1, Repeats: 2, Orphans: 1},
+		},
+		{
+			name:   "26 without 25 starts an uptime",
+			events: []Event{ev("A", 26, 0, 1), ev("A", 25, 300, 2), ev("A", 26, 310, 3)},
+			pairs:  []want{{300, 10, 0, ""}},
+			host:   Host{Disconnects: 1, Reconnects: 2, Pairs: 1, Orphans: 1},
+		},
+		{
+			name:   "open disconnect is censored",
+			events: []Event{ev("A", 26, 0, 1), ev("A", 25, 300, 2)},
+			pairs:  []want{{300, -1, 0, ""}},
+			host:   Host{Disconnects: 1, Reconnects: 1, Open: 1, Orphans: 1},
+		},
+		{
+			name: "a 25 long after an open one starts a new disconnect",
+			events: []Event{ev("A", 26, 0, 1), ev("A", 25, 300, 2),
+				ev("A", 25, 300+15*3600, 3), ev("A", 26, 300+15*3600+20, 4)},
+			pairs: []want{{300, -1, 0, ""}, {-1, 20, 0, ""}},
+			host:  Host{Disconnects: 2, Reconnects: 2, Pairs: 1, Open: 1, Orphans: 1},
+		},
+		{
+			name:   "exact duplicates are one record",
+			events: []Event{ev("A", 26, 0, 1), ev("A", 25, 900, 2), ev("A", 25, 900, 2), ev("A", 26, 910, 3), ev("A", 26, 910, 3)},
+			pairs:  []want{{900, 10, 0, ""}},
+			host:   Host{Disconnects: 1, Reconnects: 2, Pairs: 1, Orphans: 1},
+		},
+		{
+			name:   "a record without id duplicates one with (same second)",
+			events: []Event{ev("A", 26, 0, 1), ev("A", 25, 900.4, 2), ev("A", 25, 900, 0), ev("A", 26, 910, 3)},
+			pairs:  []want{{900, 10, 0, ""}},
+			host:   Host{Disconnects: 1, Reconnects: 2, Pairs: 1, Orphans: 1},
+		},
+		{
+			name:   "duplicate 26 is not an orphan",
+			events: []Event{ev("A", 26, 0, 1), ev("A", 25, 900, 2), ev("A", 26, 910, 3), ev("A", 26, 910.5, 4)},
+			pairs:  []want{{900, 10, 0, ""}},
+			host:   Host{Disconnects: 1, Reconnects: 3, Pairs: 1, Orphans: 1},
+		},
+		{
+			name:   "an uptime over a night is unknown",
+			events: []Event{ev("A", 26, 0, 1), ev("A", 25, 16*3600, 2), ev("A", 26, 16*3600+10, 3)},
+			pairs:  []want{{-1, 10, 0, ExcludedOvernight}},
+			host:   Host{Disconnects: 1, Reconnects: 2, Pairs: 1, Orphans: 1},
+		},
+		{
+			name: "names are grouped case-insensitively",
+			events: []Event{ev("pc1.corp", 26, 0, 1), ev("PC1.corp", 25, 900, 2), ev("PC1.corp", 26, 905, 3),
+				ev("PC1.CORP", 25, 1805, 4), ev("PC1.corp", 26, 1810, 5)},
+			pairs: []want{{900, 5, 0, ""}, {900, 5, 0, ""}},
+			host:  Host{Name: "PC1.corp", Disconnects: 2, Reconnects: 3, Pairs: 2, Orphans: 1},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res := Analyze(tc.events, Options{})
+			if len(res.Pairs) != len(tc.pairs) {
+				t.Fatalf("%d pairs, want %d: %+v", len(res.Pairs), len(tc.pairs), res.Pairs)
+			}
+			for i, w := range tc.pairs {
+				p := res.Pairs[i]
+				up := -1.0
+				if !p.UpSince.IsZero() {
+					up = p.Uptime.Seconds()
+				}
+				down := -1.0
+				if !p.Open() {
+					down = p.Downtime.Seconds()
+				}
+				if up != w.up || down != w.down || p.Repeats != w.repeats || p.Excluded != w.excluded {
+					t.Errorf("pair %d: up %v down %v repeats %d excluded %q; want %+v", i, up, down, p.Repeats, p.Excluded, w)
+				}
+			}
+			if len(res.Hosts) != 1 {
+				t.Fatalf("%d hosts", len(res.Hosts))
+			}
+			h := res.Hosts[0]
+			if tc.host.Name != "" && h.Name != tc.host.Name {
+				t.Errorf("name %q, want %q", h.Name, tc.host.Name)
+			}
+			if h.Disconnects != tc.host.Disconnects || h.Reconnects != tc.host.Reconnects || h.Pairs != tc.host.Pairs ||
+				h.Open != tc.host.Open || h.Repeats != tc.host.Repeats || h.Orphans != tc.host.Orphans {
+				t.Errorf("host %+v, want %+v", h, tc.host)
+			}
+		})
+	}
+}
+
+// TestInterleaved: an RDS host whose sessions' 25/26 interleave is flagged
+// and kept out of the statistics.
+func TestInterleaved(t *testing.T) {
+	var evs []Event
+	rec := int64(1)
+	// Two sessions whose disconnects overlap: 25 25 26 26.
+	for _, off := range []float64{0, 10} {
+		for k := range 20 {
+			base := off + float64(k)*930
+			evs = append(evs, ev("RDS01", 25, base+900, rec), ev("RDS01", 26, base+930, rec+1))
+			rec += 2
+		}
+	}
+	res := Analyze(evs, Options{})
+	if !res.Hosts[0].Interleaved {
+		t.Fatalf("not flagged: %+v", res.Hosts[0])
+	}
+	for _, p := range res.Pairs {
+		if p.Excluded != ExcludedInterleaved {
+			t.Fatalf("pair not excluded: %+v", p)
+		}
+	}
+	if len(res.Report.Diagnoses) != 0 {
+		t.Errorf("diagnosed from an interleaved host: %v", res.Report.Diagnoses[0].Summary)
+	}
+}
+
+// TestDeviceMatchTolerance pins the device-match tolerance: ±3 %.
+func TestDeviceMatchTolerance(t *testing.T) {
+	o := Options{}.withDefaults()
+	if o.MatchTolerance != 0.03 {
+		t.Fatalf("default MatchTolerance %v, want 0.03", o.MatchTolerance)
+	}
+	names := func(ms []Match) []string {
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.Device+"@"+num(m.DefaultSeconds))
+		}
+		return out
+	}
+	cases := []struct {
+		t    float64
+		want []string
+	}{
+		{900.6, []string{"Squid@900"}},
+		{300, []string{"F5 BIG-IP LTM@300", "ISA/TMG 2010 SP2@300", "Home/Internet gateway@300"}},
+		{308.9, []string{"F5 BIG-IP LTM@300", "ISA/TMG 2010 SP2@300", "Home/Internet gateway@300"}}, // +2.97 %
+		{309.1, nil}, // +3.03 %
+		{355, []string{"Oracle OCI NLB@360", "AWS NLB@350", "AWS Network Firewall@350"}}, // nearest first
+		{240.5, []string{"Azure Load Balancer@240"}},
+		{61, []string{"HAProxy@60", "NGINX (http)@60", "AWS Classic ELB@60", "AWS ALB@60"}},
+		{3600.6, []string{"Cisco ASA@3600", "Palo Alto PAN-OS@3600", "Fortinet FortiGate@3600", "Check Point@3600", "Microsoft BPOS load balancer@3600"}},
+		{1500, nil},
+	}
+	for _, c := range cases {
+		got := names(MatchDevices(c.t, o.MatchTolerance))
+		if !slices.Equal(got, c.want) {
+			t.Errorf("MatchDevices(%v) = %v, want %v", c.t, got, c.want)
+		}
+	}
+}
+
+func TestKeepAliveRecommendation(t *testing.T) {
+	cases := []struct {
+		t      float64
+		ms     int
+		caveat bool
+	}{
+		{3600, 1800000, false}, // Exchange's 30 min is below T
+		{9000, 1800000, false},
+		{900, 720000, true}, // 12 min: under 15 min
+		{300, 240000, true},
+		{60, 40000, true},
+	}
+	for _, c := range cases {
+		if got := keepAliveBelow(c.t); got != c.ms {
+			t.Errorf("keepAliveBelow(%v) = %d, want %d", c.t, got, c.ms)
+		}
+		recs := strings.Join(resetRecommendations(c.t, nil), "\n")
+		if strings.Contains(recs, "under 15 min (900000 ms)") != c.caveat {
+			t.Errorf("T=%v: caveat %v wanted; got %s", c.t, c.caveat, recs)
+		}
+		for _, must := range []string{`HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters`, "REG_DWORD", "hosts-file", "120 min"} {
+			if !strings.Contains(recs, must) {
+				t.Errorf("T=%v: recommendations lack %q", c.t, must)
+			}
+		}
+		if strings.Contains(strings.ToLower(recs), "caused by") {
+			t.Errorf("recommendations say 'caused by'")
+		}
+	}
+}
+
+// TestEmptyJSON: empty lists marshal as [], never null.
+func TestEmptyJSON(t *testing.T) {
+	for _, evs := range [][]Event{nil, {ev("A", 25, 0, 1)}} {
+		res := Analyze(evs, Options{})
+		b, err := json.Marshal(res.Report)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "null") {
+			t.Errorf("null in %s", b)
+		}
+	}
+}
+
+func TestPoissonThreshold(t *testing.T) {
+	cases := []struct {
+		mu   float64
+		want int
+	}{{0, 1}, {0.05, 6}, {1, 12}}
+	for _, c := range cases {
+		if got := poissonThreshold(c.mu, 1e-9); got != c.want {
+			t.Errorf("poissonThreshold(%v) = %d, want %d", c.mu, got, c.want)
+		}
+	}
+	if got := poissonThreshold(1000, 1e-9); got < 1190 || got > 1200 {
+		t.Errorf("poissonThreshold(1000) = %d", got)
+	}
+}
+
+func TestIDValueAndHelpers(t *testing.T) {
+	if got := idValue(902, nil); got != 900 {
+		t.Errorf("idValue(902) = %d", got)
+	}
+	if got := idValue(1834, nil); got != 1830 {
+		t.Errorf("idValue(1834) = %d", got)
+	}
+	if got := idValue(61.4, []Match{{DefaultSeconds: 60}}); got != 60 {
+		t.Errorf("idValue with match = %d", got)
+	}
+	if got := sitePrefix("HQ-PC01.corp.example"); got != "HQ-PC" {
+		t.Errorf("sitePrefix = %q", got)
+	}
+	if got := slug("LAB-"); got != "lab" {
+		t.Errorf("slug = %q", got)
+	}
+	if got := human(900); got != "15 min" {
+		t.Errorf("human(900) = %q", got)
+	}
+}
