@@ -74,6 +74,17 @@ func DecodeItems(ctx context.Context, r io.Reader, opts Options, fn func(index i
 	return jsonFormat(shapes), err
 }
 
+// DecodeItem decodes one JSON object of any shape DecodeItems recognises,
+// for callers that already hold one event's JSON (the Beats listener). The
+// format names its shape, e.g. "json (winlogbeat)", when recognised.
+func DecodeItem(raw []byte, opts Options) (ev Event, format string, err error) {
+	ev, shape, err := decodeJSONItem(raw, opts)
+	if shape == "" {
+		return ev, FormatJSON, err
+	}
+	return ev, jsonFormat([]string{shape}), err
+}
+
 // readJSON reads JSON events; unusable items become warnings.
 func readJSON(ctx context.Context, r io.Reader, opts Options, res *Result, emit EmitFunc) error {
 	shapes, err := iterJSON(ctx, r, opts, func(it jsonItemResult) error {
