@@ -194,12 +194,21 @@ func (a *analyzer) group(events []Event) {
 	keyIdx := make(map[string]int32)
 	var keys []string
 	evs := make([]cev, 0, len(events))
+	lastRaw := int32(-1)
 	for i := range events {
 		e := &events[i]
 		if e.EventID != EventDisconnected && e.EventID != EventRestored {
 			continue
 		}
-		ri, ok := rawIdx[e.Computer]
+		// Events mostly come grouped by computer (one file per computer):
+		// skip the map while the name repeats.
+		var ri int32
+		var ok bool
+		if lastRaw >= 0 && e.Computer == a.names[lastRaw] {
+			ri, ok = lastRaw, true
+		} else {
+			ri, ok = rawIdx[e.Computer]
+		}
 		if !ok {
 			ri = int32(len(a.names))
 			rawIdx[e.Computer] = ri
@@ -213,6 +222,7 @@ func (a *analyzer) group(events []Event) {
 			}
 			rawHost = append(rawHost, ki)
 		}
+		lastRaw = ri
 		evs = append(evs, cev{t: e.Time.UnixNano(), rec: e.RecordID, host: rawHost[ri], id: int8(e.EventID), name: ri})
 	}
 	// Order hosts by key so that output order does not depend on input order.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"time"
 )
 
 // Cluster kinds.
@@ -25,10 +26,10 @@ type cluster struct {
 	kind       string
 	pts        []cpoint // members, sorted by value
 	hosts      []int32  // computers whose own intervals support the cluster
-	hostIn     map[int32]int
-	center     float64 // median
-	lo, hi     float64 // edges
-	p02        float64 // lower envelope
+	hostIn     []int32  // intervals per computer (indexed by host)
+	center     float64  // median
+	lo, hi     float64  // edges
+	p02        float64  // lower envelope
 	p10, p90   float64
 	regularity float64 // share of the supporting computers' intervals inside
 }
@@ -84,7 +85,7 @@ const (
 )
 
 // findClusters finds the clusters of pts, which must be sorted by value
-// (ties in a fixed order, see sortPoints).
+// (ties in a fixed order, see pointKeys).
 func findClusters(pts []cpoint, kind string, o Options, reqComputers int, hostTotals []int32) []*cluster {
 	if len(pts) == 0 {
 		return nil
@@ -162,32 +163,35 @@ func lowerBound(pts []cpoint, v float64) int {
 	return i
 }
 
-// sortPoints sorts intervals by value (to the microsecond), ties by their
-// index in pts, which callers fill in pair order (pairs are in a canonical
-// order, so the result does not depend on input order). It packs
-// microseconds and the index into one integer and sorts those.
-func sortPoints(pts []cpoint) []cpoint {
-	const idxBits = 26
-	if len(pts) >= 1<<idxBits {
-		slices.SortStableFunc(pts, func(a, b cpoint) int { return cmp.Compare(a.sec, b.sec) })
-		for i := range pts {
-			pts[i].x = math.Log(pts[i].sec)
-		}
-		return pts
+// pointKeys collects intervals as sortable keys: microseconds in the high
+// bits, the pair index in the low ones, so that one integer sort orders
+// them by value and ties by pair (pairs are in a canonical order, so the
+// result does not depend on input order).
+type pointKeys struct {
+	keys []uint64
+}
+
+const idxBits = 26 // pair index bits: 67 M pairs
+
+// maxKeyMicros: intervals of 76 hours and more are never cluster material.
+const maxKeyMicros = 1 << (64 - idxBits)
+
+func (pk *pointKeys) add(d time.Duration, pair int) {
+	us := uint64(d / time.Microsecond)
+	if us == 0 || us >= maxKeyMicros || pair >= 1<<idxBits {
+		return
 	}
-	keys := make([]uint64, 0, len(pts))
-	for i, p := range pts {
-		us := uint64(p.sec * 1e6)
-		if us == 0 || us >= 1<<(64-idxBits) {
-			continue // over 76 hours: never cluster material
-		}
-		keys = append(keys, us<<idxBits|uint64(i))
-	}
-	radixSort(keys)
-	out := make([]cpoint, len(keys))
-	for k, key := range keys {
-		out[k] = pts[key&(1<<idxBits-1)]
-		out[k].x = math.Log(float64(key>>idxBits) / 1e6)
+	pk.keys = append(pk.keys, us<<idxBits|uint64(pair))
+}
+
+// points sorts the keys and returns the intervals in order.
+func (pk *pointKeys) points(pairHost []int32) []cpoint {
+	radixSort(pk.keys)
+	out := make([]cpoint, len(pk.keys))
+	for k, key := range pk.keys {
+		sec := float64(key>>idxBits) / 1e6
+		pair := int32(key & (1<<idxBits - 1))
+		out[k] = cpoint{x: math.Log(sec), sec: sec, host: pairHost[pair], pair: pair}
 	}
 	return out
 }
@@ -218,25 +222,25 @@ func grow(pts []cpoint, dens []int32, assigned []bool, p, dir int, eps float64, 
 }
 
 func newCluster(kind string, members []cpoint, o Options, hostTotals []int32) *cluster {
-	c := &cluster{kind: kind, pts: members, hostIn: map[int32]int{}}
+	c := &cluster{kind: kind, pts: members, hostIn: make([]int32, len(hostTotals))}
 	secs := make([]float64, len(members))
 	for i, m := range members {
 		secs[i] = m.sec
 		c.hostIn[m.host]++
 	}
-	slices.Sort(secs)
+	// members are sorted by value already
 	c.lo, c.hi = secs[0], secs[len(secs)-1]
 	c.center = quantile(secs, 0.5)
 	c.p02 = quantile(secs, 0.02)
 	c.p10 = quantile(secs, 0.10)
 	c.p90 = quantile(secs, 0.90)
 	var in, total int
-	for h, k := range c.hostIn {
-		t := int(hostTotals[h])
+	for h, k32 := range c.hostIn {
+		k, t := int(k32), int(hostTotals[h])
 		// A computer belongs to the cluster its own intervals support:
 		// at least MinHostIntervals of them, and a fifth of all it has.
-		if k >= o.MinHostIntervals && 5*k >= t {
-			c.hosts = append(c.hosts, h)
+		if k > 0 && k >= o.MinHostIntervals && 5*k >= t {
+			c.hosts = append(c.hosts, int32(h))
 			in += k
 			total += t
 		}

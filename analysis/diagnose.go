@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 )
 
@@ -33,46 +34,84 @@ func (a *analyzer) diagnose() {
 	a.upClusters = a.clusters(ClusterUptime)
 	a.findOutages()
 	if len(a.outages) > 0 {
-		a.upClusters = a.clusters(ClusterUptime)
+		a.dropOutageIntervals()
 	}
 	a.downClusters = a.clusters(ClusterDowntime)
 	a.timeoutDiagnoses()
 	a.outageDiagnoses()
 }
 
+// dropOutageIntervals takes the intervals of shared outages out of the
+// uptime clusters: the density peaks stay where they are, their members,
+// statistics and computers are recomputed without the outage pairs.
+func (a *analyzer) dropOutageIntervals() {
+	totals := make([]int32, len(a.hosts))
+	withIntervals := 0
+	for i := range a.pairs {
+		if p := &a.pairs[i]; p.Excluded == "" && p.Uptime > 0 {
+			h := a.pairHost[i]
+			if totals[h] == 0 {
+				withIntervals++
+			}
+			totals[h]++
+		}
+	}
+	for h, hs := range a.hosts {
+		hs.counted = int(totals[h])
+	}
+	req := a.required(withIntervals)
+	var kept []*cluster
+	for _, c := range a.upClusters {
+		m := make([]cpoint, 0, len(c.pts))
+		for _, p := range c.pts {
+			if a.pairs[p.pair].Excluded == "" {
+				m = append(m, p)
+			}
+		}
+		if len(m) < a.o.MinIntervals {
+			continue
+		}
+		if nc := newCluster(ClusterUptime, m, a.o, totals); len(nc.hosts) >= req {
+			kept = append(kept, nc)
+		}
+	}
+	a.upClusters = kept
+}
+
 // clusters finds the clusters of one interval kind over the pairs that count.
 func (a *analyzer) clusters(kind string) []*cluster {
-	pts := make([]cpoint, 0, len(a.pairs))
+	var pk pointKeys
+	pk.keys = make([]uint64, 0, len(a.pairs))
 	totals := make([]int32, len(a.hosts))
 	withIntervals := 0
 	for i := range a.pairs {
 		p := &a.pairs[i]
-		var d float64
+		var d time.Duration
 		switch kind {
 		case ClusterUptime:
 			if p.Excluded != "" || p.Uptime <= 0 {
 				continue
 			}
-			d = p.Uptime.Seconds()
+			d = p.Uptime
 		default:
 			if (p.Excluded != "" && p.Excluded != ExcludedOvernight) || p.Downtime <= 0 {
 				continue
 			}
-			d = p.Downtime.Seconds()
+			d = p.Downtime
 		}
 		h := a.pairHost[i]
 		if totals[h] == 0 {
 			withIntervals++
 		}
 		totals[h]++
-		pts = append(pts, cpoint{sec: d, host: h, pair: int32(i)})
+		pk.add(d, i)
 	}
 	if kind == ClusterUptime {
 		for h, hs := range a.hosts {
 			hs.counted = int(totals[h])
 		}
 	}
-	return findClusters(sortPoints(pts), kind, a.o, a.required(withIntervals), totals)
+	return findClusters(pk.points(a.pairHost), kind, a.o, a.required(withIntervals), totals)
 }
 
 // required is how many computers a cluster needs: MinComputers, or all of
@@ -87,8 +126,8 @@ type ivStats struct {
 	lo, hi, p02, p10, p50, p90 float64
 }
 
+// statsOf summarizes sorted interval values.
 func statsOf(secs []float64) ivStats {
-	slices.Sort(secs)
 	return ivStats{
 		n: len(secs), lo: secs[0], hi: secs[len(secs)-1],
 		p02: quantile(secs, 0.02), p10: quantile(secs, 0.10),
@@ -258,7 +297,7 @@ func (a *analyzer) timeoutDiagnosis(c *cluster, hosts []int32, site string, spli
 	st := statsOf(secs)
 	in, total := 0, 0
 	for _, h := range hosts {
-		in += c.hostIn[h]
+		in += int(c.hostIn[h])
 		total += a.hosts[h].counted
 	}
 	regularity := 1.0

@@ -198,10 +198,10 @@ var (
 func benchFleet() []analysis.Event {
 	benchOnce.Do(func() {
 		f := fleetsim.Generate(fleetsim.Spec{Seed: 42, Days: 2, Sites: []fleetsim.Site{
-			{Prefix: "HQ-PC", Clients: 3500, TimeoutSeconds: 900},
-			{Prefix: "BR-LT", Clients: 2500, TimeoutSeconds: 240, Drop: "silent"},
-			{Prefix: "FW-PC", Clients: 2500, TimeoutSeconds: 3600},
-			{Prefix: "LAB-", Clients: 1500, RandomPerDay: 1},
+			{Prefix: "HQ-PC", Clients: 4000, TimeoutSeconds: 900},
+			{Prefix: "BR-LT", Clients: 2900, TimeoutSeconds: 240, Drop: "silent"},
+			{Prefix: "FW-PC", Clients: 2100, TimeoutSeconds: 3600},
+			{Prefix: "LAB-", Clients: 1000, RandomPerDay: 1},
 		}, Outages: []fleetsim.Outage{{At: time.Date(2024, 3, 5, 10, 27, 0, 0, time.UTC), Minutes: 20}},
 			Duplicates: 50, OrphanReconnects: 50, UnpairedDisconnects: 50})
 		benchFleetTruth = f
