@@ -32,6 +32,13 @@ func (s *Server) ingestFile(ctx context.Context, filePath, name, source string, 
 	if err := s.db.CreateUpload(ctx, u); err != nil {
 		return nil, err
 	}
+	return s.ingestInto(ctx, u, filePath, opts)
+}
+
+// ingestInto reads the file at filePath into the database under the upload
+// row u (created by the caller, status running) and finishes the row.
+func (s *Server) ingestInto(ctx context.Context, u *store.Upload, filePath string, opts ingest.Options) (*store.Upload, error) {
+	name := u.Name
 	opts.Name = name
 	batch := make([]ingest.Event, 0, insertBatch)
 	flush := func() error {
@@ -41,7 +48,7 @@ func (s *Server) ingestFile(ctx context.Context, filePath, name, source string, 
 		batch = batch[:0]
 		return err
 	}
-	res, err := ingest.ReadFile(ctx, filePath, opts, func(e ingest.Event) error {
+	res, err := s.readWithProgress(ctx, u, filePath, opts, func(e ingest.Event) error {
 		if !e.IsConnectivity() {
 			return nil
 		}

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"math"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
@@ -49,9 +48,10 @@ func parsePages(funcs template.FuncMap) (*pageSet, error) {
 
 // layoutData is what the layout needs around every page.
 type layoutData struct {
-	Title string
-	Nav   string
-	Page  any
+	Title   string
+	Nav     string
+	Page    any
+	Refresh int // seconds; > 0 reloads the page (a running upload, without script)
 }
 
 // titled lets a page name its <title> and highlighted nav entry.
@@ -67,8 +67,12 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 		return
 	}
 	title, nav := data.title()
+	ld := &layoutData{Title: title, Nav: nav, Page: data}
+	if rf, ok := data.(interface{ refresh() int }); ok {
+		ld.Refresh = rf.refresh()
+	}
 	var buf bytes.Buffer
-	if err := t.Execute(&buf, &layoutData{Title: title, Nav: nav, Page: data}); err != nil {
+	if err := t.Execute(&buf, ld); err != nil {
 		s.log.Error("render page", "page", page, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
@@ -120,7 +124,14 @@ func (s *Server) funcs() template.FuncMap {
 			}
 			return many
 		},
-		"displayTZ": func() string { return tz().String() },
+		"displayTZ":    func() string { return tz().String() },
+		"computerHref": computerPath,
+		"pct": func(n, total int64) int64 {
+			if total <= 0 {
+				return 0
+			}
+			return min(100, n*100/total)
+		},
 	}
 }
 
@@ -172,18 +183,35 @@ type uploadListPage struct {
 
 func (p *uploadListPage) title() (string, string) { return "Uploads", "uploads" }
 
-type uploadDetailPage struct{ Upload *store.Upload }
+type uploadDetailPage struct {
+	Upload   *store.Upload
+	Progress int64 // bytes read so far while running
+}
+
+func (p *uploadDetailPage) refresh() int {
+	if p.Upload.Status == store.UploadRunning {
+		return 2
+	}
+	return 0
+}
 
 func (p *uploadDetailPage) title() (string, string) { return "Upload " + p.Upload.Name, "uploads" }
 
 // dashboardPage is the fleet overview.
 type dashboardPage struct {
-	Report     *analysis.Report
-	Stats      store.Stats
-	Diagnoses  []analysis.Diagnosis
-	TopHosts   []analysis.Host
-	AnalysisMs float64
-	Empty      bool
+	Report        *analysis.Report
+	Stats         store.Stats
+	Diagnoses     []analysis.Diagnosis
+	TopRows       []computerRow
+	AnalysisMs    float64
+	Empty         bool
+	UptimeChart   template.HTML
+	UptimeN       int
+	FleetChart    template.HTML
+	TimelineShown int
+	TimelineTotal int
+	LastUpload    *store.Upload
+	Age           string // how long ago the newest event was logged
 }
 
 func (p *dashboardPage) title() (string, string) { return "Dashboard", "dashboard" }
@@ -192,18 +220,19 @@ func newDashboardPage(snap *analysisSnapshot) *dashboardPage {
 	rep := &snap.Result.Report
 	p := &dashboardPage{Report: rep, Stats: snap.Stats, Diagnoses: rep.Diagnoses,
 		AnalysisMs: float64(snap.Took.Microseconds()) / 1000, Empty: snap.Stats.Events == 0}
-	hosts := append([]analysis.Host(nil), snap.Result.Hosts...)
-	sort.SliceStable(hosts, func(i, j int) bool { return hosts[i].Disconnects > hosts[j].Disconnects })
-	p.TopHosts = hosts[:min(len(hosts), 10)]
 	return p
 }
 
 // diagnosisPage explains one diagnosis with its evidence.
 type diagnosisPage struct {
-	D         *analysis.Diagnosis
-	Evidence  []analysis.Pair
-	EvidenceN int
-	IsTimeout bool
+	D             *analysis.Diagnosis
+	Evidence      []analysis.Pair
+	EvidenceN     int
+	IsTimeout     bool
+	Chart         template.HTML
+	Fix           []string
+	Confirm       []string
+	ComputerLinks []computerLink
 }
 
 func (p *diagnosisPage) title() (string, string) { return "Diagnosis " + p.D.ID, "dashboard" }

@@ -69,7 +69,15 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "dashboard", newDashboardPage(snap))
+	p := newDashboardPage(snap)
+	if !p.Empty {
+		var last *store.Upload
+		if ups, err := s.db.FindUploads(r.Context(), 0, 1); err == nil && len(ups) > 0 {
+			last = ups[0]
+		}
+		s.newDashboardCharts(p, snap, last)
+	}
+	s.render(w, r, http.StatusOK, "dashboard", p)
 }
 
 func (s *Server) handleDiagnosisDetail(w http.ResponseWriter, r *http.Request) {
@@ -82,7 +90,9 @@ func (s *Server) handleDiagnosisDetail(w http.ResponseWriter, r *http.Request) {
 	for i := range snap.Result.Report.Diagnoses {
 		d := &snap.Result.Report.Diagnoses[i]
 		if d.ID == id {
-			s.render(w, r, http.StatusOK, "diagnosis", newDiagnosisPage(snap, d))
+			p := newDiagnosisPage(snap, d)
+			s.diagnosisCharts(p, snap)
+			s.render(w, r, http.StatusOK, "diagnosis", p)
 			return
 		}
 	}

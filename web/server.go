@@ -38,6 +38,7 @@ type Server struct {
 	log    *slog.Logger
 	pages  *pageSet
 	report reportCache
+	views  viewCache // per-analysis indexes for the pages (pages_views.go)
 
 	httpSrv  *http.Server
 	listener net.Listener

@@ -117,10 +117,13 @@ func (s *Server) receiveOne(ctx context.Context, body io.Reader, name, source st
 	if err != nil {
 		return fileOutcome{Name: name, Err: err}
 	}
-	defer os.Remove(tmp)
 	if opts.Computer == "" {
 		opts.Computer = fileStem(name)
 	}
+	if isAsync(ctx) {
+		return s.startAsyncIngest(ctx, tmp, name, source, opts) // owns tmp
+	}
+	defer os.Remove(tmp)
 	u, err := s.ingestFile(ctx, tmp, name, source, opts)
 	return fileOutcome{Upload: u, Name: name, Err: err}
 }
@@ -146,6 +149,10 @@ type errorBody struct {
 
 // handleAPIUploadCreate handles POST /api/v1/uploads.
 func (s *Server) handleAPIUploadCreate(w http.ResponseWriter, r *http.Request) {
+	status := http.StatusCreated
+	if wantAsync(r) { // ingest in the background; poll GET /api/v1/uploads/{id}
+		r, status = r.WithContext(withAsync(r.Context())), http.StatusAccepted
+	}
 	outs, err := s.receiveUploads(w, r, "api")
 	if err != nil {
 		s.writeError(w, r, err)
@@ -167,7 +174,7 @@ func (s *Server) handleAPIUploadCreate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, outs[0].Err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"items": items})
+	writeJSON(w, status, map[string]any{"items": items})
 }
 
 // handleUploadForm handles the upload page's plain form POST: ingest, then
@@ -220,5 +227,9 @@ func (s *Server) handleUploadDetail(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "upload_detail", &uploadDetailPage{Upload: u})
+	p := &uploadDetailPage{Upload: u}
+	if u.Status == store.UploadRunning {
+		p.Progress, _ = s.db.UploadProgress(r.Context(), id)
+	}
+	s.render(w, r, http.StatusOK, "upload_detail", p)
 }

@@ -20,6 +20,7 @@ type serveConfig struct {
 	dbMaxSize string
 	displayTZ string
 	noAuth    bool
+	demo      bool
 	log       logConfig
 }
 
@@ -33,6 +34,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.StringVar(&c.maxUpload, "max-upload", envOr("IDLETRACE_MAX_UPLOAD", "2GiB"), "largest upload request body (env IDLETRACE_MAX_UPLOAD)")
 	fs.StringVar(&c.displayTZ, "display-tz", envOr("IDLETRACE_DISPLAY_TZ", "UTC"), "time zone for pages, e.g. Europe/Berlin or Local (env IDLETRACE_DISPLAY_TZ)")
 	fs.BoolVar(&c.noAuth, "no-auth", envOr("IDLETRACE_NO_AUTH", "") == "1", "allow listening on a non-loopback address without authentication (env IDLETRACE_NO_AUTH=1)")
+	fs.BoolVar(&c.demo, "demo", false, "load generated demo data (a fleet of 33 computers) into the database at start")
 	c.log.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -110,6 +112,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		fmt.Fprintln(stderr, "server:", err)
 		return 1
+	}
+	if c.demo {
+		n, err := srv.LoadDemo(ctx)
+		if err != nil {
+			fmt.Fprintln(stderr, "server: -demo:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "idletrace: demo data loaded (%d new events)\n", n)
 	}
 	if err := srv.Open(); err != nil {
 		fmt.Fprintln(stderr, "server:", err)

@@ -1,0 +1,531 @@
+package web
+
+import (
+	"fmt"
+	"html"
+	"html/template"
+	"math"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"idletrace/analysis"
+)
+
+// Charts are inline SVG built here, server-side: no script, no chart
+// library, nothing fetched from elsewhere, and they print. Every piece of
+// text that reaches the SVG goes through svgDoc.text / svgDoc.tip /
+// svgDoc.link, which escape it: computer names come from event logs, which
+// an attacker can write.
+
+// deviceDefaults are the default idle timeouts of DOMAIN.md §2 (seconds),
+// marked on every uptime histogram.
+var deviceDefaults = []float64{60, 180, 240, 300, 350, 360, 600, 660, 900, 3600, 9000}
+
+// svgDoc accumulates one SVG element.
+type svgDoc struct {
+	b strings.Builder
+}
+
+func svgEsc(s string) string { return html.EscapeString(s) }
+
+// f formats a coordinate compactly.
+func svgNum(v float64) string { return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64) }
+
+func (d *svgDoc) open(id string, w, h int, title, desc string) {
+	fmt.Fprintf(&d.b, `<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 %d %d" role="img" aria-labelledby="%s-t %s-d" preserveAspectRatio="xMinYMin meet">`, w, h, svgEsc(id), svgEsc(id))
+	fmt.Fprintf(&d.b, `<title id="%s-t">%s</title><desc id="%s-d">%s</desc>`, svgEsc(id), svgEsc(title), svgEsc(id), svgEsc(desc))
+}
+
+func (d *svgDoc) close() template.HTML {
+	d.b.WriteString(`</svg>`)
+	// Every string in the document was escaped on its way in.
+	return template.HTML(d.b.String())
+}
+
+// text writes escaped text. anchor is start, middle or end.
+func (d *svgDoc) text(x, y float64, anchor, class, s string) {
+	fmt.Fprintf(&d.b, `<text x="%s" y="%s" text-anchor="%s" class="%s">%s</text>`, svgNum(x), svgNum(y), anchor, class, svgEsc(s))
+}
+
+// vtext writes text rotated to read bottom-up, anchored at (x, y).
+func (d *svgDoc) vtext(x, y float64, anchor, class, s string) {
+	fmt.Fprintf(&d.b, `<text transform="translate(%s %s) rotate(-90)" text-anchor="%s" class="%s">%s</text>`, svgNum(x), svgNum(y), anchor, class, svgEsc(s))
+}
+
+// rect writes a rectangle; a non-empty tip becomes its tooltip.
+func (d *svgDoc) rect(x, y, w, h float64, class, tip string) {
+	if w <= 0 || h <= 0 {
+		return
+	}
+	if tip == "" {
+		fmt.Fprintf(&d.b, `<rect x="%s" y="%s" width="%s" height="%s" class="%s"/>`, svgNum(x), svgNum(y), svgNum(w), svgNum(h), class)
+		return
+	}
+	fmt.Fprintf(&d.b, `<rect x="%s" y="%s" width="%s" height="%s" class="%s"><title>%s</title></rect>`, svgNum(x), svgNum(y), svgNum(w), svgNum(h), class, svgEsc(tip))
+}
+
+func (d *svgDoc) line(x1, y1, x2, y2 float64, class string) {
+	fmt.Fprintf(&d.b, `<line x1="%s" y1="%s" x2="%s" y2="%s" class="%s"/>`, svgNum(x1), svgNum(y1), svgNum(x2), svgNum(y2), class)
+}
+
+// link opens an <a> to a same-site path; close it with endLink.
+func (d *svgDoc) link(href, label string) {
+	fmt.Fprintf(&d.b, `<a href="%s" aria-label="%s">`, svgEsc(href), svgEsc(label))
+}
+
+func (d *svgDoc) endLink() { d.b.WriteString(`</a>`) }
+
+// legend draws swatches with labels from (x, y) to the right.
+func (d *svgDoc) legend(x, y float64, items [][2]string) {
+	for _, it := range items {
+		class, label := it[0], it[1]
+		if strings.HasPrefix(class, "line:") {
+			d.line(x, y-4, x+16, y-4, strings.TrimPrefix(class, "line:"))
+		} else {
+			d.rect(x, y-10, 14, 10, class, "")
+		}
+		d.text(x+20, y, "start", "legend", label)
+		x += 20 + 6.2*float64(len([]rune(label))) + 18
+	}
+}
+
+// computerPath is the page of one computer; the name is path-escaped.
+func computerPath(name string) string { return "/computers/" + url.PathEscape(name) }
+
+// shortSeconds labels a duration compactly: "45 s", "15 min", "2.5 h".
+func shortSeconds(s float64) string {
+	switch {
+	case s < 120:
+		return fmt.Sprintf("%.0f s", s)
+	case s < 3600 || (s < 7200 && math.Mod(s, 3600) != 0):
+		m := s / 60
+		if math.Abs(m-math.Round(m)) < 0.05 {
+			return fmt.Sprintf("%.0f min", m)
+		}
+		return fmt.Sprintf("%.0f s", s)
+	default:
+		h := s / 3600
+		if math.Abs(h-math.Round(h)) < 0.05 {
+			return fmt.Sprintf("%.0f h", h)
+		}
+		return fmt.Sprintf("%.1f h", h)
+	}
+}
+
+// histBand is a shaded range of a histogram (a cluster).
+type histBand struct {
+	Low, High float64
+	Label     string
+}
+
+// histMark is a vertical marker (a device default, an estimate).
+type histMark struct {
+	Seconds float64
+	Label   string
+	Class   string
+}
+
+// histogram is an uptime histogram on a log time axis.
+type histogram struct {
+	ID, Title, Desc string
+	XLabel, YLabel  string
+	Values          []float64 // seconds
+	Bands           []histBand
+	Marks           []histMark // drawn as dashed lines, labelled on top
+	Width, Height   int
+	HighlightBands  bool // colour bars inside a band
+}
+
+const (
+	histLo            = 10.0    // s
+	histHi            = 36000.0 // 10 h
+	histBinsPerDecade = 30
+)
+
+// svg renders the histogram.
+func (h *histogram) svg() template.HTML {
+	w, ht := h.Width, h.Height
+	if w == 0 {
+		w = 960
+	}
+	if ht == 0 {
+		ht = 340
+	}
+	const ml, mr, mt, mb = 64.0, 16.0, 84.0, 70.0
+	pw, ph := float64(w)-ml-mr, float64(ht)-mt-mb
+	lmin, lmax := math.Log10(histLo), math.Log10(histHi)
+	x := func(sec float64) float64 {
+		sec = math.Min(math.Max(sec, histLo), histHi)
+		return ml + (math.Log10(sec)-lmin)/(lmax-lmin)*pw
+	}
+	nb := int(math.Ceil((lmax - lmin) * histBinsPerDecade))
+	counts := make([]int, nb)
+	for _, v := range h.Values {
+		if v <= 0 || math.IsNaN(v) {
+			continue
+		}
+		i := int((math.Log10(math.Min(math.Max(v, histLo), histHi*0.9999)) - lmin) * histBinsPerDecade)
+		counts[max(0, min(nb-1, i))]++
+	}
+	maxC := 0
+	for _, c := range counts {
+		maxC = max(maxC, c)
+	}
+	yMax, yStep := niceScale(maxC)
+	y := func(c float64) float64 { return mt + ph - c/float64(yMax)*ph }
+
+	var d svgDoc
+	d.open(h.ID, w, ht, h.Title, h.Desc)
+	d.rect(ml, mt, pw, ph, "plot-bg", "")
+	// Bands (clusters) behind the bars.
+	for i, b := range h.Bands {
+		x1, x2 := x(b.Low), x(b.High)
+		if x2-x1 < 6 {
+			c := (x1 + x2) / 2
+			x1, x2 = c-3, c+3
+		}
+		d.rect(x1, mt, x2-x1, ph, "band", b.Label)
+		// Labels inside the plot, left of the band, one line each.
+		if x1-ml > 200 {
+			d.text(x1-5, mt+16+float64(i)*16, "end", "band-label", b.Label)
+		} else {
+			d.text(x2+5, mt+16+float64(i)*16, "start", "band-label", b.Label)
+		}
+	}
+	// Y grid and labels.
+	for c := 0; c <= yMax; c += yStep {
+		yy := y(float64(c))
+		d.line(ml, yy, ml+pw, yy, "grid")
+		d.text(ml-6, yy+4, "end", "tick", strconv.Itoa(c))
+	}
+	// X ticks.
+	for _, t := range []float64{10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 18000, 36000} {
+		xx := x(t)
+		d.line(xx, mt+ph, xx, mt+ph+5, "axis")
+		d.text(xx, mt+ph+18, "middle", "tick", shortSeconds(t))
+	}
+	// Bars.
+	for i, c := range counts {
+		if c == 0 {
+			continue
+		}
+		lo := math.Pow(10, lmin+float64(i)/histBinsPerDecade)
+		hi := math.Pow(10, lmin+float64(i+1)/histBinsPerDecade)
+		class := "bar"
+		if h.HighlightBands {
+			mid := math.Sqrt(lo * hi)
+			for _, b := range h.Bands {
+				if mid >= b.Low*0.97 && mid <= b.High*1.03 {
+					class = "bar bar-hit"
+				}
+			}
+		}
+		x1, x2 := x(lo), x(hi)
+		d.rect(x1+0.5, y(float64(c)), math.Max(1, x2-x1-1), y(0)-y(float64(c)), class,
+			fmt.Sprintf("%d %s between %s and %s", c, pluralWord(c, "interval", "intervals"), fmtSeconds(lo), fmtSeconds(hi)))
+	}
+	// Marks: dashed lines, labels on top; close labels are merged.
+	marks := append([]histMark(nil), h.Marks...)
+	sort.SliceStable(marks, func(i, j int) bool { return marks[i].Seconds < marks[j].Seconds })
+	type lab struct {
+		x     float64
+		text  string
+		class string
+	}
+	var labels []lab
+	for _, m := range marks {
+		xx := x(m.Seconds)
+		cls := m.Class
+		if cls == "" {
+			cls = "mark"
+		}
+		d.line(xx, mt, xx, mt+ph, cls)
+		if n := len(labels); n > 0 && xx-labels[n-1].x < 12 && labels[n-1].class == cls {
+			labels[n-1].text += "/" + m.Label
+			continue
+		}
+		labels = append(labels, lab{xx, m.Label, cls})
+	}
+	for _, l := range labels {
+		d.vtext(l.x+4, mt-4, "start", "mark-label "+l.class+"-label", l.text)
+	}
+	d.line(ml, mt+ph, ml+pw, mt+ph, "axis")
+	d.line(ml, mt, ml, mt+ph, "axis")
+	d.text(ml+pw/2, mt+ph+36, "middle", "axis-label", h.XLabel)
+	d.vtext(16, mt+ph/2, "middle", "axis-label", h.YLabel)
+	items := [][2]string{{"bar", "disconnects"}}
+	if h.HighlightBands && len(h.Bands) > 0 {
+		items = append(items, [2]string{"bar-hit", "in a cluster"}, [2]string{"band", "cluster range"})
+	}
+	items = append(items, [2]string{"line:mark", "default idle timeout of a common device"})
+	for _, m := range h.Marks {
+		if m.Class == "mark-estimate" {
+			items = append(items, [2]string{"line:mark-estimate", "estimate"})
+			break
+		}
+	}
+	d.legend(ml, mt+ph+60, items)
+	return d.close()
+}
+
+// niceScale picks an axis maximum ≥ n and a step giving about 4–6 grid lines.
+func niceScale(n int) (maxV, step int) {
+	if n <= 4 {
+		return max(n, 1), 1
+	}
+	raw := float64(n) / 5
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	for _, m := range []float64{1, 2, 2.5, 5, 10} {
+		if s := m * mag; s >= raw {
+			step = max(1, int(s))
+			break
+		}
+	}
+	maxV = (n + step - 1) / step * step
+	return maxV, step
+}
+
+func pluralWord(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// deviceMarks marks the DOMAIN §2 device defaults.
+func deviceMarks() []histMark {
+	ms := make([]histMark, 0, len(deviceDefaults))
+	for _, s := range deviceDefaults {
+		ms = append(ms, histMark{Seconds: s, Label: shortSeconds(s)})
+	}
+	return ms
+}
+
+// timeAxis maps times onto [x0, x0+w] and picks ticks in the display zone.
+type timeAxis struct {
+	start, end time.Time
+	x0, w      float64
+	tz         *time.Location
+}
+
+func (a timeAxis) x(t time.Time) float64 {
+	span := a.end.Sub(a.start).Seconds()
+	if span <= 0 {
+		return a.x0
+	}
+	return a.x0 + t.Sub(a.start).Seconds()/span*a.w
+}
+
+// ticks returns tick times and their labels: at most about maxTicks of
+// them, aligned to local hours or days.
+func (a timeAxis) ticks(maxTicks int) ([]time.Time, []string) {
+	span := a.end.Sub(a.start)
+	steps := []time.Duration{time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 48 * time.Hour, 7 * 24 * time.Hour, 14 * 24 * time.Hour, 28 * 24 * time.Hour}
+	step := steps[len(steps)-1]
+	for _, s := range steps {
+		if span/s <= time.Duration(maxTicks) {
+			step = s
+			break
+		}
+	}
+	var ts []time.Time
+	var ls []string
+	l := a.start.In(a.tz)
+	t := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, a.tz) // steps count from midnight
+	for ; !t.After(a.end); t = advance(t, step) {
+		if t.Before(a.start) {
+			continue
+		}
+		ts = append(ts, t)
+		switch {
+		case step >= 24*time.Hour:
+			ls = append(ls, t.Format("Mon 01-02"))
+		case t.Hour() == 0:
+			ls = append(ls, t.Format("Mon 01-02"))
+		default:
+			ls = append(ls, t.Format("15:04"))
+		}
+	}
+	return ts, ls
+}
+
+// advance steps local time, by calendar days for day steps (DST-safe).
+func advance(t time.Time, step time.Duration) time.Time {
+	if step >= 24*time.Hour && step%(24*time.Hour) == 0 {
+		return t.AddDate(0, 0, int(step/(24*time.Hour)))
+	}
+	return t.Add(step)
+}
+
+// timelineRow is one computer of the fleet timeline.
+type timelineRow struct {
+	Name  string
+	Marks []timelineMark
+}
+
+type timelineMark struct {
+	T    time.Time
+	Kind int // markOther, markTimeout, markOutage
+}
+
+const (
+	markOther = iota
+	markTimeout
+	markOutage
+)
+
+// fleetTimeline shows disconnects by computer over time, with shared
+// outages as shaded columns across every row.
+type fleetTimeline struct {
+	ID, Title, Desc string
+	Start, End      time.Time
+	Rows            []timelineRow
+	Outages         []analysis.Outage
+	TZ              *time.Location
+	Width           int
+}
+
+func (ft *fleetTimeline) svg() template.HTML {
+	w := ft.Width
+	if w == 0 {
+		w = 960
+	}
+	const ml, mr, mt, rowH = 190.0, 16.0, 30.0, 16.0
+	mb := 62.0
+	pw := float64(w) - ml - mr
+	ph := rowH * float64(max(1, len(ft.Rows)))
+	ht := int(mt + ph + mb)
+	ax := timeAxis{start: ft.Start, end: ft.End, x0: ml, w: pw, tz: ft.TZ}
+	var d svgDoc
+	d.open(ft.ID, w, ht, ft.Title, ft.Desc)
+	d.rect(ml, mt, pw, ph, "plot-bg", "")
+	ts, ls := ax.ticks(10)
+	for i, t := range ts {
+		xx := ax.x(t)
+		d.line(xx, mt, xx, mt+ph+5, "grid")
+		d.text(xx, mt+ph+18, "middle", "tick", ls[i])
+	}
+	for _, o := range ft.Outages {
+		x1, x2 := ax.x(o.Start), ax.x(o.End)
+		if x2-x1 < 4 {
+			c := (x1 + x2) / 2
+			x1, x2 = c-2, c+2
+		}
+		tip := fmt.Sprintf("Shared outage %s – %s: %d computers", o.Start.In(ft.TZ).Format("Mon 01-02 15:04"), o.End.In(ft.TZ).Format("15:04"), len(o.Computers))
+		d.rect(x1, mt-8, x2-x1, ph+8, "outage-band", tip)
+		d.text(x1, mt-12, "middle", "outage-label", "outage "+o.Start.In(ft.TZ).Format("15:04"))
+	}
+	// Marks, merged per 2-pixel bucket, the strongest kind winning.
+	const bucket = 2.0
+	nb := int(pw/bucket) + 1
+	cells := make([]int8, nb)
+	for ri, row := range ft.Rows {
+		yy := mt + float64(ri)*rowH
+		if ri%2 == 1 {
+			d.rect(ml, yy, pw, rowH, "row-alt", "")
+		}
+		for i := range cells {
+			cells[i] = -1
+		}
+		for _, m := range row.Marks {
+			i := int((ax.x(m.T) - ml) / bucket)
+			if i < 0 || i >= nb {
+				continue
+			}
+			cells[i] = max(cells[i], int8(m.Kind))
+		}
+		for i, c := range cells {
+			if c < 0 {
+				continue
+			}
+			class := [...]string{"tick-other", "tick-timeout", "tick-outage"}[c]
+			d.rect(ml+float64(i)*bucket, yy+3, bucket, rowH-6, class, "")
+		}
+		label := row.Name
+		if r := []rune(label); len(r) > 26 {
+			label = string(r[:25]) + "…"
+		}
+		d.link(computerPath(row.Name), "Computer "+row.Name)
+		d.text(ml-6, yy+rowH-4, "end", "row-label", label)
+		d.endLink()
+	}
+	d.line(ml, mt+ph, ml+pw, mt+ph, "axis")
+	d.text(ml+pw/2, mt+ph+36, "middle", "axis-label", "Time ("+ft.TZ.String()+")")
+	d.legend(ml, mt+ph+56, [][2]string{{"tick-timeout", "disconnect: idle timeout"}, {"tick-outage", "disconnect: shared outage"}, {"tick-other", "other disconnect"}, {"outage-band", "shared outage window"}})
+	return d.close()
+}
+
+// daySegment is a connected or disconnected period of one computer.
+type daySegment struct {
+	From, To time.Time
+	Kind     string // "up", "down", "open"
+	Tip      string
+}
+
+// dayTimeline shows one computer's connected and disconnected periods, one
+// row per local day.
+type dayTimeline struct {
+	ID, Title, Desc string
+	Days            []time.Time // local midnights, in order
+	Segments        []daySegment
+	Disconnects     []time.Time
+	TZ              *time.Location
+	Width           int
+}
+
+func (dt *dayTimeline) svg() template.HTML {
+	w := dt.Width
+	if w == 0 {
+		w = 960
+	}
+	const ml, mr, mt, rowH = 110.0, 16.0, 14.0, 22.0
+	pw := float64(w) - ml - mr
+	ph := rowH * float64(max(1, len(dt.Days)))
+	ht := int(mt + ph + 60)
+	var d svgDoc
+	d.open(dt.ID, w, ht, dt.Title, dt.Desc)
+	d.rect(ml, mt, pw, ph, "plot-bg", "")
+	hx := func(h float64) float64 { return ml + h/24*pw }
+	for h := 0; h <= 24; h += 2 {
+		d.line(hx(float64(h)), mt, hx(float64(h)), mt+ph+5, "grid")
+		d.text(hx(float64(h)), mt+ph+18, "middle", "tick", fmt.Sprintf("%02d:00", h))
+	}
+	for ri, day := range dt.Days {
+		yy := mt + float64(ri)*rowH
+		next := day.AddDate(0, 0, 1)
+		dayLen := next.Sub(day).Seconds()
+		xAt := func(t time.Time) float64 { return ml + t.Sub(day).Seconds()/dayLen*pw }
+		d.text(ml-8, yy+rowH-7, "end", "row-label", day.Format("Mon 2006-01-02"))
+		for _, s := range dt.Segments {
+			if !s.To.After(day) || !s.From.Before(next) {
+				continue
+			}
+			from, to := s.From, s.To
+			if from.Before(day) {
+				from = day
+			}
+			if to.After(next) {
+				to = next
+			}
+			x1, x2 := xAt(from), xAt(to)
+			if x2-x1 < 1.5 {
+				x2 = x1 + 1.5
+			}
+			d.rect(x1, yy+4, x2-x1, rowH-8, "seg-"+s.Kind, s.Tip)
+		}
+		for _, t := range dt.Disconnects {
+			if t.Before(day) || !t.Before(next) {
+				continue
+			}
+			xx := xAt(t)
+			d.line(xx, yy+1, xx, yy+rowH-1, "seg-mark")
+		}
+	}
+	d.line(ml, mt+ph, ml+pw, mt+ph, "axis")
+	d.text(ml+pw/2, mt+ph+36, "middle", "axis-label", "Time of day ("+dt.TZ.String()+")")
+	d.legend(ml, mt+ph+54, [][2]string{{"seg-up", "connected (26 → 25)"}, {"seg-down", "disconnected (25 → 26)"}, {"seg-open", "disconnected, no 26 logged"}, {"line:seg-mark", "disconnect (event 25)"}})
+	return d.close()
+}

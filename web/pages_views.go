@@ -1,0 +1,439 @@
+package web
+
+import (
+	"fmt"
+	"html/template"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"idletrace/analysis"
+	"idletrace/store"
+)
+
+// viewCache holds indexes derived from one analysis result, rebuilt when
+// the result changes (the analysis is cached on the ingest sequence).
+type viewCache struct {
+	mu   sync.Mutex
+	res  *analysis.Result
+	idx  *hostIndex
+	rows []computerRow
+}
+
+// hostIndex finds a computer's host summary and pairs by name.
+type hostIndex struct {
+	host  map[string]int    // lower-case name → index in Result.Hosts
+	pairs map[string][2]int // lower-case name → range of Result.Pairs
+}
+
+func (s *Server) viewsOf(res *analysis.Result) (*hostIndex, []computerRow) {
+	c := &s.views
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.res == res {
+		return c.idx, c.rows
+	}
+	idx := &hostIndex{host: make(map[string]int, len(res.Hosts)), pairs: make(map[string][2]int, len(res.Hosts))}
+	for i, h := range res.Hosts {
+		idx.host[strings.ToLower(h.Name)] = i
+	}
+	for i := 0; i < len(res.Pairs); {
+		j := i + 1
+		for j < len(res.Pairs) && res.Pairs[j].Computer == res.Pairs[i].Computer {
+			j++
+		}
+		idx.pairs[strings.ToLower(res.Pairs[i].Computer)] = [2]int{i, j}
+		i = j
+	}
+	rows := make([]computerRow, 0, len(res.Hosts))
+	for _, h := range res.Hosts {
+		r := computerRow{Host: h, Href: computerPath(h.Name)}
+		var ups []float64
+		for _, p := range idx.pairsOf(res, h.Name) {
+			if p.Uptime > 0 && p.Excluded == "" {
+				ups = append(ups, p.Uptime.Seconds())
+			}
+		}
+		if len(ups) > 0 {
+			slices.Sort(ups)
+			r.MedianUptime = ups[len(ups)/2]
+		}
+		rows = append(rows, r)
+	}
+	c.res, c.idx, c.rows = res, idx, rows
+	return idx, rows
+}
+
+func (x *hostIndex) pairsOf(res *analysis.Result, name string) []analysis.Pair {
+	r, ok := x.pairs[strings.ToLower(name)]
+	if !ok {
+		return nil
+	}
+	return res.Pairs[r[0]:r[1]]
+}
+
+// markKind classifies a disconnect for the fleet timeline.
+func markKind(p *analysis.Pair) int {
+	switch {
+	case p.Excluded == analysis.ExcludedOutage || strings.HasPrefix(p.DiagnosisID, analysis.KindSharedOutage):
+		return markOutage
+	case p.DiagnosisID != "":
+		return markTimeout
+	}
+	return markOther
+}
+
+// countedUptimes are the uptimes the statistics use (not outages,
+// interleaved sessions or overnight gaps).
+func countedUptimes(pairs []analysis.Pair, keep func(*analysis.Pair) bool) []float64 {
+	var out []float64
+	for i := range pairs {
+		p := &pairs[i]
+		if p.Uptime > 0 && p.Excluded == "" && (keep == nil || keep(p)) {
+			out = append(out, p.Uptime.Seconds())
+		}
+	}
+	return out
+}
+
+// clusterBands turns the uptime clusters into shaded bands.
+func clusterBands(cs []analysis.Cluster) []histBand {
+	var bs []histBand
+	for _, c := range cs {
+		if c.Kind != analysis.ClusterUptime {
+			continue
+		}
+		bs = append(bs, histBand{Low: c.LowSeconds, High: c.HighSeconds,
+			Label: fmt.Sprintf("cluster ≈ %s · %d %s", shortSeconds(c.CenterSeconds), len(c.Computers), pluralWord(len(c.Computers), "computer", "computers"))})
+	}
+	return bs
+}
+
+// fleetRows builds timeline rows for the named computers (in that order).
+func fleetRows(res *analysis.Result, idx *hostIndex, names []string, from, to time.Time) []timelineRow {
+	rows := make([]timelineRow, 0, len(names))
+	for _, n := range names {
+		row := timelineRow{Name: n}
+		for _, p := range idx.pairsOf(res, n) {
+			if (!from.IsZero() && p.Disconnect.Before(from)) || (!to.IsZero() && p.Disconnect.After(to)) {
+				continue
+			}
+			row.Marks = append(row.Marks, timelineMark{T: p.Disconnect, Kind: markKind(&p)})
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// timelineLimit is how many computers a fleet timeline shows at most.
+const timelineLimit = 60
+
+// newDashboardCharts adds the charts and freshness to the dashboard.
+func (s *Server) newDashboardCharts(p *dashboardPage, snap *analysisSnapshot, lastUpload *store.Upload) {
+	res := snap.Result
+	idx, rows := s.viewsOf(res)
+	tz := s.cfg.DisplayTZ
+	ups := countedUptimes(res.Pairs, nil)
+	p.UptimeN = len(ups)
+	h := &histogram{ID: "uptime-hist", Title: "How long connections lived before Outlook lost them",
+		Desc:   fmt.Sprintf("Histogram of %d uptimes (Outlook event 26 to the next 25) on a logarithmic time axis. Shaded: interval clusters shared by many computers. Dashed lines: default idle timeouts of common load balancers and firewalls.", len(ups)),
+		XLabel: "Uptime before the disconnect (log scale)", YLabel: "Disconnects",
+		Values: ups, Bands: clusterBands(res.Report.Clusters), Marks: deviceMarks(), HighlightBands: true}
+	p.UptimeChart = h.svg()
+
+	// Fleet timeline: every computer up to the limit, else the most affected.
+	sel := slices.Clone(rows)
+	if len(sel) > timelineLimit {
+		sort.SliceStable(sel, func(i, j int) bool { return sel[i].Disconnects > sel[j].Disconnects })
+		sel = sel[:timelineLimit]
+	}
+	names := make([]string, len(sel))
+	for i, r := range sel {
+		names[i] = r.Name
+	}
+	sort.Slice(names, func(i, j int) bool { return strings.ToLower(names[i]) < strings.ToLower(names[j]) })
+	p.TimelineShown, p.TimelineTotal = len(names), len(rows)
+	if !snap.Stats.First.IsZero() && len(names) > 0 {
+		ft := &fleetTimeline{ID: "fleet-timeline", Title: "Disconnects by computer over time",
+			Desc:  "Each mark is an Outlook disconnect (event 25) of one computer. Shared outages show as shaded columns across many computers; idle timeouts as marks spread through the working day.",
+			Start: snap.Stats.First, End: snap.Stats.Last.Add(time.Minute), Rows: fleetRows(res, idx, names, time.Time{}, time.Time{}),
+			Outages: res.Report.Outages, TZ: tz}
+		p.FleetChart = ft.svg()
+	}
+	p.TopRows = topRows(rows, 10)
+	if lastUpload != nil {
+		p.LastUpload = lastUpload
+	}
+	if !snap.Stats.Last.IsZero() {
+		p.Age = fmtAge(time.Since(snap.Stats.Last))
+	}
+}
+
+func topRows(rows []computerRow, n int) []computerRow {
+	out := slices.Clone(rows)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Disconnects > out[j].Disconnects })
+	return out[:min(n, len(out))]
+}
+
+// fmtAge says how long ago something was, roughly.
+func fmtAge(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "in the future (check the computers' clocks)"
+	case d < 2*time.Minute:
+		return "just now"
+	case d < 2*time.Hour:
+		return fmt.Sprintf("%d minutes ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d hours ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+}
+
+// computerRow is one line of the computers list.
+type computerRow struct {
+	analysis.Host
+	Href         string
+	MedianUptime float64 // seconds, 0 = none counted
+}
+
+// sortCol is a sortable column header.
+type sortCol struct {
+	Label    string
+	Href     string
+	AriaSort string // "ascending", "descending" or ""
+	Num      bool
+}
+
+// pager links pages of a list.
+type pager struct {
+	Page, Pages int
+	Total       int
+	First, Last int // 1-based rows shown
+	PrevHref    string
+	NextHref    string
+}
+
+func newPager(base url.Values, path string, page, pageSize, total int) pager {
+	pages := max(1, (total+pageSize-1)/pageSize)
+	page = max(1, min(page, pages))
+	pg := pager{Page: page, Pages: pages, Total: total, First: (page-1)*pageSize + 1, Last: min(page*pageSize, total)}
+	if total == 0 {
+		pg.First = 0
+	}
+	link := func(n int) string {
+		q := url.Values{}
+		for k, v := range base {
+			q[k] = v
+		}
+		q.Set("page", strconv.Itoa(n))
+		return path + "?" + q.Encode()
+	}
+	if page > 1 {
+		pg.PrevHref = link(page - 1)
+	}
+	if page < pages {
+		pg.NextHref = link(page + 1)
+	}
+	return pg
+}
+
+// computersPage lists computers, sortable and paginated.
+type computersPage struct {
+	Q       string
+	Cols    []sortCol
+	Rows    []computerRow
+	Pager   pager
+	Total   int
+	Diagns  map[string]string // diagnosis id → short label
+	Matched int
+}
+
+func (p *computersPage) title() (string, string) { return "Computers", "computers" }
+
+// computerPage is one computer: its timeline, uptimes and disconnects.
+type computerPage struct {
+	Row         computerRow
+	Diagnoses   []analysis.Diagnosis
+	DayChart    template.HTML
+	DaysShown   int
+	DaysTotal   int
+	UptimeChart template.HTML
+	UptimeN     int
+	Pairs       []analysis.Pair
+	PairsTotal  int
+	EventsHref  string
+}
+
+func (p *computerPage) title() (string, string) { return p.Row.Name, "computers" }
+
+// newComputerPage builds the page of one computer.
+func (s *Server) newComputerPage(res *analysis.Result, idx *hostIndex, row computerRow) *computerPage {
+	tz := s.cfg.DisplayTZ
+	pairs := idx.pairsOf(res, row.Name)
+	p := &computerPage{Row: row, PairsTotal: len(pairs),
+		EventsHref: "/events?" + url.Values{"computer": {row.Name}}.Encode()}
+	for _, d := range res.Report.Diagnoses {
+		if slices.Contains(row.DiagnosisIDs, d.ID) {
+			p.Diagnoses = append(p.Diagnoses, d)
+		}
+	}
+	// Newest first in the table.
+	for i := len(pairs) - 1; i >= 0 && len(p.Pairs) < 200; i-- {
+		p.Pairs = append(p.Pairs, pairs[i])
+	}
+	// Day rows in the display zone, the most recent 31 days.
+	if !row.First.IsZero() {
+		first, last := row.First.In(tz), row.Last.In(tz)
+		d0 := time.Date(first.Year(), first.Month(), first.Day(), 0, 0, 0, 0, tz)
+		var days []time.Time
+		for d := d0; !d.After(last); d = d.AddDate(0, 0, 1) {
+			days = append(days, d)
+		}
+		p.DaysTotal = len(days)
+		if len(days) > 31 {
+			days = days[len(days)-31:]
+		}
+		p.DaysShown = len(days)
+		dt := &dayTimeline{ID: "day-timeline", Title: "Connected and disconnected periods of " + row.Name,
+			Desc: "One row per day. Green: Outlook connected (from event 26 to the next 25). Red: disconnected (25 to 26). Each dark line is a disconnect.",
+			Days: days, TZ: tz}
+		for i, pr := range pairs {
+			dt.Disconnects = append(dt.Disconnects, pr.Disconnect)
+			if !pr.UpSince.IsZero() {
+				dt.Segments = append(dt.Segments, daySegment{From: pr.UpSince, To: pr.Disconnect, Kind: "up",
+					Tip: fmt.Sprintf("connected %s – %s (%s)", pr.UpSince.In(tz).Format("15:04:05"), pr.Disconnect.In(tz).Format("15:04:05"), fmtSeconds(pr.Uptime.Seconds()))})
+			}
+			if !pr.Open() {
+				dt.Segments = append(dt.Segments, daySegment{From: pr.Disconnect, To: pr.Reconnect, Kind: "down",
+					Tip: fmt.Sprintf("disconnected %s – %s (%s)", pr.Disconnect.In(tz).Format("15:04:05"), pr.Reconnect.In(tz).Format("15:04:05"), fmtSeconds(pr.Downtime.Seconds()))})
+			} else {
+				end := pr.Disconnect.Add(15 * time.Minute)
+				if i+1 < len(pairs) && pairs[i+1].Disconnect.Before(end) {
+					end = pairs[i+1].Disconnect
+				}
+				dt.Segments = append(dt.Segments, daySegment{From: pr.Disconnect, To: end, Kind: "open",
+					Tip: fmt.Sprintf("disconnected at %s, no reconnect (26) logged", pr.Disconnect.In(tz).Format("15:04:05"))})
+			}
+		}
+		p.DayChart = dt.svg()
+	}
+	ups := countedUptimes(pairs, nil)
+	p.UptimeN = len(ups)
+	marks := deviceMarks()
+	for _, d := range p.Diagnoses {
+		if d.ObservedSeconds != nil {
+			marks = append(marks, histMark{Seconds: *d.ObservedSeconds, Label: "fleet " + shortSeconds(*d.ObservedSeconds), Class: "mark-estimate"})
+		}
+	}
+	h := &histogram{ID: "host-uptime-hist", Title: "Uptimes of " + row.Name,
+		Desc:   fmt.Sprintf("%d uptimes of this computer on a logarithmic axis, with device default timeouts dashed and the fleet's diagnosed interval marked.", len(ups)),
+		XLabel: "Uptime before the disconnect (log scale)", YLabel: "Disconnects", Values: ups, Marks: marks, Height: 300}
+	p.UptimeChart = h.svg()
+	return p
+}
+
+// diagnosisCharts adds the histogram (idle timeout) or the outage window
+// timeline (shared outage) to a diagnosis page.
+func (s *Server) diagnosisCharts(p *diagnosisPage, snap *analysisSnapshot) {
+	res := snap.Result
+	d := p.D
+	tz := s.cfg.DisplayTZ
+	for _, r := range d.Recommendations {
+		if strings.HasPrefix(r, "Confirm") || strings.HasPrefix(r, "What would change") {
+			p.Confirm = append(p.Confirm, r)
+		} else {
+			p.Fix = append(p.Fix, r)
+		}
+	}
+	for _, c := range d.Computers {
+		p.ComputerLinks = append(p.ComputerLinks, computerLink{Name: c, Href: computerPath(c)})
+	}
+	idx, _ := s.viewsOf(res)
+	if d.Kind == analysis.KindIdleTimeout {
+		ups := countedUptimes(res.Pairs, func(pr *analysis.Pair) bool { return pr.DiagnosisID == d.ID })
+		var bands []histBand
+		for _, c := range res.Report.Clusters {
+			if c.Kind == analysis.ClusterUptime && d.ObservedSeconds != nil && *d.ObservedSeconds >= c.LowSeconds && *d.ObservedSeconds <= c.HighSeconds {
+				bands = clusterBands([]analysis.Cluster{c})
+			}
+		}
+		marks := deviceMarks()
+		if d.TimeoutSeconds != nil {
+			marks = append(marks, histMark{Seconds: *d.TimeoutSeconds, Label: "estimate " + shortSeconds(*d.TimeoutSeconds), Class: "mark-estimate"})
+		} else if d.TimeoutMaxSeconds != nil {
+			marks = append(marks, histMark{Seconds: *d.TimeoutMaxSeconds, Label: "bound " + shortSeconds(*d.TimeoutMaxSeconds), Class: "mark-estimate"})
+		}
+		h := &histogram{ID: "dx-hist", Title: "Uptimes behind this diagnosis",
+			Desc:   fmt.Sprintf("%d uptimes of the %d computers on a logarithmic axis; the shaded band is the cluster, dashed lines are device defaults, the solid line is the estimate.", len(ups), len(d.Computers)),
+			XLabel: "Uptime before the disconnect (log scale)", YLabel: "Disconnects", Values: ups, Bands: bands, Marks: marks, HighlightBands: true}
+		p.Chart = h.svg()
+		return
+	}
+	if d.Start != nil && d.End != nil {
+		from, to := d.Start.Add(-time.Hour), d.End.Add(time.Hour)
+		names := slices.Clone(d.Computers)
+		if len(names) > timelineLimit {
+			names = names[:timelineLimit]
+		}
+		var outs []analysis.Outage
+		for _, o := range res.Report.Outages {
+			if o.Start.Equal(*d.Start) {
+				outs = append(outs, o)
+			}
+		}
+		ft := &fleetTimeline{ID: "dx-timeline", Title: "Disconnects around the outage",
+			Desc:  "Disconnects of the computers involved, from one hour before the outage to one hour after it; the shaded column is the outage window.",
+			Start: from, End: to, Rows: fleetRows(res, idx, names, from, to), Outages: outs, TZ: tz}
+		p.Chart = ft.svg()
+	}
+}
+
+type computerLink struct{ Name, Href string }
+
+// eventsPage browses the stored events with filters.
+type eventsPage struct {
+	Computer, EventID, Since, Until, Upload string
+	Order                                   string // "desc" (newest first) or "asc"
+	Events                                  []eventRow
+	NewerHref, OlderHref, ResetHref         string
+	OrderHref                               string
+	Err                                     string
+	Limit                                   int
+}
+
+func (p *eventsPage) title() (string, string) { return "Events", "events" }
+
+type eventRow struct {
+	store.StoredEvent
+	ComputerHref string
+	Label        string
+}
+
+// apiPage documents the REST API for people.
+type apiPage struct {
+	Base string
+}
+
+func (p *apiPage) title() (string, string) { return "API", "api" }
+
+// diagnosisLabel names a diagnosis in a few words.
+func diagnosisLabel(d *analysis.Diagnosis) string {
+	if d.Kind == analysis.KindIdleTimeout {
+		switch {
+		case d.TimeoutSeconds != nil:
+			return "Idle timeout ≈ " + shortSeconds(*d.TimeoutSeconds)
+		case d.TimeoutMaxSeconds != nil:
+			return "Idle timeout below " + shortSeconds(*d.TimeoutMaxSeconds)
+		}
+		return "Idle timeout"
+	}
+	if d.Start != nil {
+		return "Shared outage " + d.Start.UTC().Format("01-02 15:04Z")
+	}
+	return "Shared outage"
+}
