@@ -26,6 +26,17 @@ type Config struct {
 	DisplayTZ *time.Location
 	// TempDir is where uploads are spooled ("" = os.TempDir()).
 	TempDir string
+	// NoAuth lets the server be open (no token created yet) to connections
+	// from other hosts, not only loopback ones. Once a token exists every
+	// request must authenticate regardless (auth.go).
+	NoAuth bool
+	// TLSCert and TLSKey are PEM files; when set the server speaks HTTPS.
+	TLSCert, TLSKey string
+	// RateLimit is requests a minute per token (or per address when no
+	// token is sent): 0 = DefaultRateLimit, negative = no limit.
+	RateLimit int
+	// Push forwards new diagnoses to a Splunk HEC or a webhook (push.go).
+	Push PushConfig
 }
 
 // DefaultMaxUpload is the default upload body limit (2 GiB).
@@ -38,7 +49,8 @@ type Server struct {
 	log    *slog.Logger
 	pages  *pageSet
 	report reportCache
-	views  viewCache // per-analysis indexes for the pages (pages_views.go)
+
+	apiState // auth, rate limit, metrics, push (api_state.go)
 
 	httpSrv  *http.Server
 	listener net.Listener
@@ -66,6 +78,7 @@ func NewServer(cfg Config, db *store.DB, logger *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("parse templates: %w", err)
 	}
 	s.pages = pages
+	s.initAPI()
 	return s, nil
 }
 
@@ -75,6 +88,9 @@ func (s *Server) Open() error {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	if ln, err = s.listenTLS(ln); err != nil {
+		return err
 	}
 	s.listener = ln
 	s.httpSrv = &http.Server{
@@ -92,6 +108,7 @@ func (s *Server) Open() error {
 			s.log.Error("http server stopped", "err", err)
 		}
 	}()
+	s.startBackground()
 	return nil
 }
 
@@ -100,7 +117,7 @@ func (s *Server) URL() string {
 	if s.listener == nil {
 		return ""
 	}
-	return "http://" + s.listener.Addr().String()
+	return s.scheme() + "://" + s.listener.Addr().String()
 }
 
 // Close stops accepting requests and waits up to the ctx deadline for
@@ -110,6 +127,7 @@ func (s *Server) Close(ctx context.Context) error {
 		return nil
 	}
 	err := s.httpSrv.Shutdown(ctx)
+	s.stopBackground()
 	s.wg.Wait()
 	return err
 }

@@ -26,6 +26,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return runAnalyze(ctx, args[1:], stdout, stderr)
 		case "serve":
 			return runServe(ctx, args[1:], stdout, stderr)
+		case "token":
+			return runToken(ctx, args[1:], stdout, stderr)
 		case "help", "-h", "-help", "--help":
 			fmt.Fprint(stdout, usage)
 			return 0
@@ -40,6 +42,9 @@ Usage:
   server [serve] [flags]                 serve the dashboard and API (default)
   server analyze [--json] [--tz ZONE] PATH...
                                          analyze files or directories offline
+  server token create --name NAME --scope ingest|read|admin
+  server token list
+  server token revoke ID|NAME           manage API tokens (each takes -db)
   server help                            this text
 
 Run "server serve -h" or "server analyze -h" for the flags.

@@ -20,7 +20,7 @@ type serveConfig struct {
 	dbMaxSize string
 	displayTZ string
 	noAuth    bool
-	demo      bool
+	sec       securityConfig // TLS, rate limit, push (serve_security.go)
 	log       logConfig
 }
 
@@ -34,8 +34,8 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.StringVar(&c.maxUpload, "max-upload", envOr("IDLETRACE_MAX_UPLOAD", "2GiB"), "largest upload request body (env IDLETRACE_MAX_UPLOAD)")
 	fs.StringVar(&c.displayTZ, "display-tz", envOr("IDLETRACE_DISPLAY_TZ", "UTC"), "time zone for pages, e.g. Europe/Berlin or Local (env IDLETRACE_DISPLAY_TZ)")
 	fs.BoolVar(&c.noAuth, "no-auth", envOr("IDLETRACE_NO_AUTH", "") == "1", "allow listening on a non-loopback address without authentication (env IDLETRACE_NO_AUTH=1)")
-	fs.BoolVar(&c.demo, "demo", false, "load generated demo data (a fleet of 33 computers) into the database at start")
 	c.log.register(fs)
+	c.sec.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -82,9 +82,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "server: -display-tz:", err)
 		return 2
 	}
-	if !isLoopback(c.addr) && !c.noAuth {
-		fmt.Fprintf(stderr, "server: refusing to listen on %s without authentication: anyone on the network could read and upload data.\n"+
-			"Listen on localhost, or pass -no-auth to accept the risk.\n", c.addr)
+	if err := c.sec.validate(); err != nil {
+		fmt.Fprintln(stderr, "server:", err)
 		return 2
 	}
 	var dbOpts store.Options
@@ -108,18 +107,24 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	} else if n > 0 {
 		logger.Warn("marked uploads interrupted by a previous stop as failed", "uploads", n)
 	}
-	srv, err := web.NewServer(web.Config{Addr: c.addr, MaxUpload: maxUpload, DisplayTZ: tz}, db, logger)
+	// Off loopback, refuse to serve open: a token must exist (then every
+	// request authenticates), or -no-auth must say the risk is accepted.
+	if !isLoopback(c.addr) && !c.noAuth {
+		if n, err := db.CountTokens(ctx); err != nil {
+			fmt.Fprintln(stderr, "server:", err)
+			return 1
+		} else if n == 0 {
+			fmt.Fprintf(stderr, "server: refusing to listen on %s without authentication: anyone on the network could read and upload data.\n"+
+				"Create a token first (server token create --name NAME --scope admin -db %s), listen on localhost, or pass -no-auth to accept the risk.\n", c.addr, c.db)
+			return 2
+		}
+	}
+	wcfg := web.Config{Addr: c.addr, MaxUpload: maxUpload, DisplayTZ: tz, NoAuth: c.noAuth}
+	c.sec.apply(&wcfg)
+	srv, err := web.NewServer(wcfg, db, logger)
 	if err != nil {
 		fmt.Fprintln(stderr, "server:", err)
 		return 1
-	}
-	if c.demo {
-		n, err := srv.LoadDemo(ctx)
-		if err != nil {
-			fmt.Fprintln(stderr, "server: -demo:", err)
-			return 1
-		}
-		fmt.Fprintf(stdout, "idletrace: demo data loaded (%d new events)\n", n)
 	}
 	if err := srv.Open(); err != nil {
 		fmt.Fprintln(stderr, "server:", err)

@@ -1,0 +1,135 @@
+package web
+
+import (
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"idletrace/store"
+)
+
+// metrics are the server's Prometheus metrics, in a registry of its own
+// (not the global one), so that several servers in one process (tests)
+// do not collide.
+type metrics struct {
+	reg              *prometheus.Registry
+	ingestEvents     *prometheus.CounterVec
+	ingestBytes      prometheus.Counter
+	ingestErrors     prometheus.Counter
+	ingestDuration   prometheus.Histogram
+	analysisDuration prometheus.Histogram
+	httpDuration     *prometheus.HistogramVec
+	pushed           *prometheus.CounterVec
+}
+
+func newMetrics(db *store.DB) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		ingestEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idletrace_ingest_events_total",
+			Help: "Outlook events ingested, by result: new or duplicate (already stored).",
+		}, []string{"result"}),
+		ingestBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "idletrace_ingest_bytes_total",
+			Help: "Bytes of input ingested (uploaded files and batches).",
+		}),
+		ingestErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "idletrace_ingest_errors_total",
+			Help: "Ingests that failed or stopped early.",
+		}),
+		ingestDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "idletrace_ingest_duration_seconds",
+			Help:    "Time to ingest one input.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 4, 9), // 10 ms … 11 min
+		}),
+		analysisDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "idletrace_analysis_duration_seconds",
+			Help:    "Time to load and analyze the stored events.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 9), // 1 ms … 66 s
+		}),
+		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "idletrace_http_request_duration_seconds",
+			Help:    "HTTP request latency by route pattern, method and status.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route", "method", "status"}),
+		pushed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idletrace_push_total",
+			Help: "Diagnoses forwarded to push targets, by target kind and result.",
+		}, []string{"target", "result"}),
+	}
+	dbSize := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "idletrace_database_size_bytes",
+		Help: "Size of the SQLite database file and its write-ahead log.",
+	}, func() float64 {
+		var n int64
+		for _, suffix := range []string{"", "-wal"} {
+			if st, err := os.Stat(db.Path() + suffix); err == nil {
+				n += st.Size()
+			}
+		}
+		return float64(n)
+	})
+	m.reg.MustRegister(m.ingestEvents, m.ingestBytes, m.ingestErrors, m.ingestDuration, m.analysisDuration,
+		m.httpDuration, m.pushed, dbSize,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.ingestEvents.WithLabelValues("new")
+	m.ingestEvents.WithLabelValues("duplicate")
+	return m
+}
+
+// observeIngest records one finished ingest of u (nil when it never began).
+func (m *metrics) observeIngest(u *store.Upload, took time.Duration, err error) {
+	if u != nil {
+		m.ingestEvents.WithLabelValues("new").Add(float64(u.NewEvents))
+		m.ingestEvents.WithLabelValues("duplicate").Add(float64(u.DuplicateEvents))
+		m.ingestBytes.Add(float64(u.Bytes))
+	}
+	if err != nil {
+		m.ingestErrors.Inc()
+	}
+	m.ingestDuration.Observe(took.Seconds())
+}
+
+func (m *metrics) observeAnalysis(took time.Duration) { m.analysisDuration.Observe(took.Seconds()) }
+
+// handler serves the registry in the Prometheus text format.
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// instrument times every request by its chi route pattern (bounded label
+// values: "/api/v1/computers/{name}", never the name itself).
+func (m *metrics) instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		start := time.Now()
+		defer func() {
+			route := "unmatched"
+			if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+				route = rc.RoutePattern()
+			}
+			status := ww.Status()
+			if status == 0 {
+				status = http.StatusOK
+			}
+			m.httpDuration.WithLabelValues(route, methodLabel(r.Method), strconv.Itoa(status)).Observe(time.Since(start).Seconds())
+		}()
+		next.ServeHTTP(ww, r)
+	})
+}
+
+// methodLabel bounds the method label: clients may send any token.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
+}
