@@ -40,6 +40,7 @@ func (s *Server) ingestFile(ctx context.Context, filePath, name, source string, 
 func (s *Server) ingestInto(ctx context.Context, u *store.Upload, filePath string, opts ingest.Options) (*store.Upload, error) {
 	name := u.Name
 	opts.Name = name
+	start := time.Now()
 	batch := make([]ingest.Event, 0, insertBatch)
 	flush := func() error {
 		n, d, err := s.db.InsertEvents(ctx, u.ID, batch)
@@ -75,6 +76,7 @@ func (s *Server) ingestInto(ctx context.Context, u *store.Upload, filePath strin
 	if ferr := s.db.FinishUpload(fctx, u); ferr != nil && err == nil {
 		err = ferr
 	}
+	s.metrics.observeIngest(u, time.Since(start), err)
 	if err != nil {
 		return u, fmt.Errorf("ingest %s: %w", name, err)
 	}

@@ -49,6 +49,7 @@ func (s *Server) currentAnalysis(ctx context.Context) (*analysisSnapshot, error)
 		return nil, err
 	}
 	res := analysis.Analyze(events, analysis.Options{})
+	s.metrics.observeAnalysis(time.Since(start))
 	c.result, c.stats, c.lastSeq, c.valid, c.took = res, st, st.LastSeq, true, time.Since(start)
 	return &analysisSnapshot{Result: res, Stats: st, Took: c.took}, nil
 }
