@@ -283,7 +283,7 @@ func (s *Server) newComputerPage(res *analysis.Result, idx *hostIndex, row compu
 		}
 	}
 	// Newest first in the table.
-	for i := len(pairs) - 1; i >= 0 && len(p.Pairs) < 200; i-- {
+	for i := len(pairs) - 1; i >= 0 && len(p.Pairs) < 50; i-- {
 		p.Pairs = append(p.Pairs, pairs[i])
 	}
 	// Day rows in the display zone, the most recent 31 days.

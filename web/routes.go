@@ -36,10 +36,16 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/uploads", s.handleUploadList)
 	r.Get("/uploads/{uploadID}", s.handleUploadDetail)
 	r.Get("/diagnoses/{diagnosisID}", s.handleDiagnosisDetail)
+	r.Get("/computers", s.handleComputers)
+	r.Get("/computers/{name}", s.handleComputer)
+	r.Get("/events", s.handleEvents)
+	r.Get("/api", s.handleAPIDocs)
+	r.Post("/demo", s.handleDemo)
 
 	// REST API.
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Post("/uploads", s.handleAPIUploadCreate)
+		r.Get("/uploads/{uploadID}", s.handleAPIUploadGet) // progress of ?async=1 uploads
 		r.Get("/report", s.handleAPIReportV1)
 		r.Get("/events", s.handleAPIEventList)
 		r.Get("/computers", s.handleAPIComputers)

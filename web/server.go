@@ -49,6 +49,7 @@ type Server struct {
 	log    *slog.Logger
 	pages  *pageSet
 	report reportCache
+	views  viewCache // per-analysis indexes for the pages (pages_views.go)
 
 	apiState // auth, rate limit, metrics, push (api_state.go)
 

@@ -21,6 +21,7 @@ type serveConfig struct {
 	displayTZ string
 	noAuth    bool
 	sec       securityConfig // TLS, rate limit, push (serve_security.go)
+	demo      bool
 	log       logConfig
 }
 
@@ -34,6 +35,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.StringVar(&c.maxUpload, "max-upload", envOr("IDLETRACE_MAX_UPLOAD", "2GiB"), "largest upload request body (env IDLETRACE_MAX_UPLOAD)")
 	fs.StringVar(&c.displayTZ, "display-tz", envOr("IDLETRACE_DISPLAY_TZ", "UTC"), "time zone for pages, e.g. Europe/Berlin or Local (env IDLETRACE_DISPLAY_TZ)")
 	fs.BoolVar(&c.noAuth, "no-auth", envOr("IDLETRACE_NO_AUTH", "") == "1", "allow listening on a non-loopback address without authentication (env IDLETRACE_NO_AUTH=1)")
+	fs.BoolVar(&c.demo, "demo", false, "load generated demo data (a fleet of 33 computers) into the database at start")
 	c.log.register(fs)
 	c.sec.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -125,6 +127,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		fmt.Fprintln(stderr, "server:", err)
 		return 1
+	}
+	if c.demo {
+		n, err := srv.LoadDemo(ctx)
+		if err != nil {
+			fmt.Fprintln(stderr, "server: -demo:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "idletrace: demo data loaded (%d new events)\n", n)
 	}
 	if err := srv.Open(); err != nil {
 		fmt.Fprintln(stderr, "server:", err)
