@@ -22,6 +22,7 @@ type serveConfig struct {
 	noAuth    bool
 	sec       securityConfig // TLS, rate limit, push (serve_security.go)
 	demo      bool
+	beats     beatsConfig // Winlogbeat output.logstash listener (beats.go)
 	log       logConfig
 }
 
@@ -37,12 +38,17 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.BoolVar(&c.noAuth, "no-auth", envOr("IDLETRACE_NO_AUTH", "") == "1", "allow listening on a non-loopback address without authentication (env IDLETRACE_NO_AUTH=1)")
 	fs.BoolVar(&c.demo, "demo", false, "load generated demo data (a fleet of 33 computers) into the database at start")
 	c.log.register(fs)
+	c.beats.register(fs)
 	c.sec.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	c.beats.inheritTLS(c.sec.tlsCert, c.sec.tlsKey)
+	if err := c.beats.check(); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -140,6 +146,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "server:", err)
 		return 1
 	}
+	stopBeats, err := startBeats(&c.beats, srv, logger)
+	if err != nil {
+		fmt.Fprintln(stderr, "server:", err)
+		srv.Close(context.Background())
+		return 1
+	}
+	defer stopBeats() // runs before the deferred db.Close
 	logger.Info("idletrace listening", "url", srv.URL(), "db", c.db)
 	fmt.Fprintf(stdout, "idletrace: dashboard on %s (database %s)\n", srv.URL(), c.db)
 	<-ctx.Done()
