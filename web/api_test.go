@@ -418,15 +418,15 @@ func TestExports(t *testing.T) {
 // parser, including the header.
 func TestCEFParserRejects(t *testing.T) {
 	for _, bad := range []string{
-		"CEF:0|a|b|1|x|name|3|msg=a=b",          // unescaped = in a value
-		"CEF:0|a|b|1|x|na|me|3|msg=a",           // unescaped | in the header
-		"CEF:0|a|b|1|x|name|3|msg=a\\qb",        // unknown escape
-		"CEF:0|a|b|1|x|name|3|msg=line\nbreak",  // raw newline
-		"CEF:0|a|b|1|x|name|3|m sg=a",           // bad key
-		"CEF:0|a|b|1|x|name|3|msg=a\\",          // dangling backslash
-		"CEF:1|a|b|1|x|name|3|msg=a",            // version
-		"CEF:0|a|b|1|x|na\\=me|3|msg=a",         // \= is no header escape
-		"CEF:0|a|b|1|x|name|11|msg=a",           // severity
+		"CEF:0|a|b|1|x|name|3|msg=a=b",         // unescaped = in a value
+		"CEF:0|a|b|1|x|na|me|3|msg=a",          // unescaped | in the header
+		"CEF:0|a|b|1|x|name|3|msg=a\\qb",       // unknown escape
+		"CEF:0|a|b|1|x|name|3|msg=line\nbreak", // raw newline
+		"CEF:0|a|b|1|x|name|3|m sg=a",          // bad key
+		"CEF:0|a|b|1|x|name|3|msg=a\\",         // dangling backslash
+		"CEF:1|a|b|1|x|name|3|msg=a",           // version
+		"CEF:0|a|b|1|x|na\\=me|3|msg=a",        // \= is no header escape
+		"CEF:0|a|b|1|x|name|11|msg=a",          // severity
 	} {
 		if _, err := parseCEF(bad); err == nil {
 			t.Errorf("parser accepted %q", bad)

@@ -45,22 +45,22 @@ var publicRoutes = map[string]bool{
 // apiScopes is the scope policy of the API, written out: the scopes of
 // which a token needs one.
 var apiScopes = map[string][]string{
-	"POST /api/v1/uploads":            {"ingest"},
-	"POST /api/v1/events":             {"ingest"},
-	"GET /api/v1/uploads/{uploadID}":  {"ingest", "read"},
-	"GET /api/v1/report":              {"read"},
-	"GET /api/v1/events":              {"read"},
-	"GET /api/v1/computers":           {"read"},
-	"GET /api/v1/computers/{name}":    {"read"},
-	"GET /api/v1/pairs":               {"read"},
-	"GET /api/v1/diagnoses":           {"read"},
+	"POST /api/v1/uploads":                {"ingest"},
+	"POST /api/v1/events":                 {"ingest"},
+	"GET /api/v1/uploads/{uploadID}":      {"ingest", "read"},
+	"GET /api/v1/report":                  {"read"},
+	"GET /api/v1/events":                  {"read"},
+	"GET /api/v1/computers":               {"read"},
+	"GET /api/v1/computers/{name}":        {"read"},
+	"GET /api/v1/pairs":                   {"read"},
+	"GET /api/v1/diagnoses":               {"read"},
 	"GET /api/v1/diagnoses/{diagnosisID}": {"read"},
-	"GET /api/v1/export":              {"read"},
-	"GET /api/v1/openapi.json":        {"read"},
-	"GET /api/v1/tokens":              {"admin"},
-	"POST /api/v1/tokens":             {"admin"},
-	"DELETE /api/v1/tokens/{tokenID}": {"admin"},
-	"GET /metrics":                    {"read"},
+	"GET /api/v1/export":                  {"read"},
+	"GET /api/v1/openapi.json":            {"read"},
+	"GET /api/v1/tokens":                  {"admin"},
+	"POST /api/v1/tokens":                 {"admin"},
+	"DELETE /api/v1/tokens/{tokenID}":     {"admin"},
+	"GET /metrics":                        {"read"},
 }
 
 // scopesFor is the policy for a route: the API's as listed, pages by
