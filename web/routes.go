@@ -45,7 +45,7 @@ func (s *Server) Handler() http.Handler {
 	// REST API.
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Post("/uploads", s.handleAPIUploadCreate)
-		r.Post("/events", s.handleAPIAgentEvents) // agents and shippers (api_agent.go)
+		r.Post("/events", s.handleAPIAgentEvents)          // agents and shippers (api_agent.go)
 		r.Get("/uploads/{uploadID}", s.handleAPIUploadGet) // progress of ?async=1 uploads
 		r.Get("/report", s.handleAPIReportV1)
 		r.Get("/events", s.handleAPIEventList)
