@@ -251,14 +251,16 @@ func (s *jsonSplitter) next() ([]byte, int, int, error) {
 			inStr = true
 		case c == '{' || c == '[':
 			depth++
-		case c == '}' || c == ']':
-			if depth == 0 { // a stray closer, or the end of the array
+		case (c == '}' || c == ']') && depth > 0:
+			depth--
+		case depth == 0 && (c == '}' || c == ']' || c == ',' || c == ' ' || c == '\t' || c == '\r' || c == '\n'):
+			// The end of a bare value (a stray closer, or the end of the
+			// array). It starts the next item unless it is all there is.
+			if len(s.buf) > 0 || oversize {
 				s.unread(c)
 				return s.finish(line, index, oversize)
 			}
-			depth--
-		case depth == 0 && (c == ',' || c == ' ' || c == '\t' || c == '\r' || c == '\n'):
-			s.unread(c)
+			add(c)
 			return s.finish(line, index, oversize)
 		}
 		if c == '\n' { // (a raw line break inside a string is invalid JSON too)
