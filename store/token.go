@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Token scopes. read and ingest are separate rights; admin implies both.
@@ -71,8 +72,8 @@ func secretHash(secret string) []byte {
 // which is not stored and cannot be shown again, with the stored record.
 func (db *DB) CreateToken(ctx context.Context, name, scope string) (string, *Token, error) {
 	name = strings.TrimSpace(name)
-	if name == "" || len(name) > 100 {
-		return "", nil, fmt.Errorf("create token: the name must have 1 to 100 characters")
+	if name == "" || len(name) > 100 || strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return "", nil, fmt.Errorf("create token: the name must have 1 to 100 printable characters")
 	}
 	if !ValidScope(scope) {
 		return "", nil, fmt.Errorf("create token: unknown scope %q (want ingest, read or admin)", scope)
