@@ -3,7 +3,10 @@ package ingest
 import (
 	"archive/zip"
 	"bufio"
+	"bytes"
+	"compress/flate"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -39,11 +42,24 @@ func readZip(ctx context.Context, r io.ReaderAt, size int64, opts Options, res *
 }
 
 func readZipBudget(ctx context.Context, r io.ReaderAt, size int64, opts Options, res *Result, emit EmitFunc, depth int, budget *zipBudget) error {
+	var files []zipEntryInfo
 	zr, err := zip.NewReader(r, size)
-	if err != nil {
-		return &FormatError{Format: FormatZip, Msg: "not a readable zip archive: " + err.Error()}
+	if err == nil {
+		for _, f := range zr.File {
+			files = append(files, zipEntryInfo{
+				name: f.Name, dir: f.FileInfo().IsDir(), known: true,
+				comp: f.CompressedSize64, uncomp: f.UncompressedSize64, open: f.Open,
+			})
+		}
+	} else {
+		// A cut-off download has no central directory: recover the entries
+		// from their local headers.
+		files = scanLocalEntries(r, size)
+		if len(files) == 0 {
+			return &FormatError{Format: FormatZip, Msg: "not a readable zip archive: " + err.Error()}
+		}
+		res.warn(Warning{File: opts.Name, Msg: fmt.Sprintf("zip has no readable central directory (%v; truncated?): %d entries recovered from their local headers", err, len(files))})
 	}
-	files := zr.File
 	if max := opts.Limits.MaxZipEntries; len(files) > max {
 		res.warn(Warning{File: opts.Name, Msg: fmt.Sprintf("zip has %d entries, more than the limit of %d; only the first %d are read", len(files), max, max)})
 		files = files[:max]
@@ -66,15 +82,15 @@ func readZipBudget(ctx context.Context, r io.ReaderAt, size int64, opts Options,
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if f.FileInfo().IsDir() || baseName(f.Name) == "" {
+		if f.dir || baseName(f.name) == "" {
 			continue
 		}
-		label := baseName(f.Name)
+		label := baseName(f.name)
 		if opts.Name != "" {
 			label = opts.Name + "/" + label
 		}
 		sub := Result{}
-		err := readZipEntry(ctx, f, label, opts, &sub, entryEmit, depth, budget)
+		err := readZipEntry(ctx, &f, label, opts, &sub, entryEmit, depth, budget)
 		res.Records += sub.Records
 		for _, w := range sub.Warnings {
 			if w.File == "" {
@@ -110,27 +126,29 @@ func entryErrorText(err error) string {
 		return "entry is damaged (checksum mismatch); records before the damage are kept"
 	case errors.Is(err, zip.ErrAlgorithm):
 		return "entry uses an unsupported compression method or encryption; skipped"
-	case errors.Is(err, zip.ErrFormat):
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "entry is cut short (truncated archive); records before the cut are kept"
+	case errors.Is(err, zip.ErrFormat), errors.Is(err, flate.CorruptInputError(0)):
 		return "entry is damaged or inflates beyond its declared size (" + err.Error() + "); records before the damage are kept"
 	}
 	return err.Error()
 }
 
 // readZipEntry reads one entry into res.
-func readZipEntry(ctx context.Context, f *zip.File, label string, opts Options, res *Result, emit EmitFunc, depth int, budget *zipBudget) error {
+func readZipEntry(ctx context.Context, f *zipEntryInfo, label string, opts Options, res *Result, emit EmitFunc, depth int, budget *zipBudget) error {
 	lim := opts.Limits
-	if c, u := f.CompressedSize64, f.UncompressedSize64; u > minZipAllowance && (c == 0 || u/c > uint64(lim.MaxZipRatio)) {
+	if c, u := f.comp, f.uncomp; f.known && u > minZipAllowance && (c == 0 || u/c > uint64(lim.MaxZipRatio)) {
 		return &errZipLimit{fmt.Sprintf("entry declares %d bytes from %d compressed, a ratio above the limit of %d:1 (a zip bomb?); skipped", u, c, lim.MaxZipRatio)}
 	}
-	if f.UncompressedSize64 > uint64(max(budget.left, 0)) {
-		return &errZipLimit{fmt.Sprintf("entry declares %d bytes, more than the %d the archive may still inflate to (limit %d in all); skipped", f.UncompressedSize64, max(budget.left, 0), lim.MaxZipTotal)}
+	if f.known && f.uncomp > uint64(max(budget.left, 0)) {
+		return &errZipLimit{fmt.Sprintf("entry declares %d bytes, more than the %d the archive may still inflate to (limit %d in all); skipped", f.uncomp, max(budget.left, 0), lim.MaxZipTotal)}
 	}
 	open := func() (io.Reader, io.Closer, error) {
-		rc, err := f.Open()
+		rc, err := f.open()
 		if err != nil {
 			return nil, nil, err
 		}
-		allowed := max(int64(f.CompressedSize64)*lim.MaxZipRatio, minZipAllowance)
+		allowed := max(int64(min(f.comp, 1<<40))*lim.MaxZipRatio, minZipAllowance)
 		return &zipLimitReader{r: rc, left: allowed, budget: budget, ratio: lim.MaxZipRatio, total: lim.MaxZipTotal}, rc, nil
 	}
 	r, c, err := open()
@@ -243,4 +261,108 @@ func (z *zipLimitReader) Read(p []byte) (int, error) {
 	z.left -= int64(n)
 	z.budget.left -= int64(n)
 	return n, err
+}
+
+// zipEntryInfo is an entry from the central directory or, for a truncated
+// archive, from its local header.
+type zipEntryInfo struct {
+	name   string
+	dir    bool
+	known  bool   // sizes come from the archive (else comp is an upper bound)
+	comp   uint64 // compressed size
+	uncomp uint64 // declared uncompressed size
+	open   func() (io.ReadCloser, error)
+}
+
+// scanLocalEntries walks the local file headers from the start of an
+// archive whose central directory is missing. An entry whose size the
+// header does not give (data descriptor) ends at the next header
+// signature; the last entry may end with the input.
+func scanLocalEntries(r io.ReaderAt, size int64) []zipEntryInfo {
+	var out []zipEntryInfo
+	off := int64(0)
+	for off+30 <= size && len(out) < 1<<20 {
+		var h [30]byte
+		if _, err := r.ReadAt(h[:], off); err != nil || string(h[:4]) != "PK\x03\x04" {
+			break
+		}
+		flags := binary.LittleEndian.Uint16(h[6:])
+		method := binary.LittleEndian.Uint16(h[8:])
+		csize := int64(binary.LittleEndian.Uint32(h[18:]))
+		usize := uint64(binary.LittleEndian.Uint32(h[22:]))
+		nameLen := int64(binary.LittleEndian.Uint16(h[26:]))
+		extraLen := int64(binary.LittleEndian.Uint16(h[28:]))
+		name := make([]byte, min(nameLen, max(size-off-30, 0)))
+		r.ReadAt(name, off+30)
+		data := off + 30 + nameLen + extraLen
+		if data > size {
+			break
+		}
+		end := size
+		known := false
+		switch {
+		case flags&8 == 0 && csize != 0xffffffff:
+			end = min(data+csize, size)
+			known = data+csize <= size
+		default:
+			if next := nextLocalHeader(r, data, size); next >= 0 {
+				end = next
+			}
+		}
+		e := zipEntryInfo{
+			name:   string(name),
+			dir:    bytes.HasSuffix(name, []byte("/")),
+			known:  known && flags&8 == 0,
+			comp:   uint64(end - data),
+			uncomp: usize,
+		}
+		sec := io.NewSectionReader(r, data, end-data)
+		switch {
+		case flags&1 != 0:
+			e.open = func() (io.ReadCloser, error) { return nil, zip.ErrAlgorithm }
+		case method == zip.Store:
+			e.open = func() (io.ReadCloser, error) {
+				return io.NopCloser(io.NewSectionReader(sec, 0, sec.Size())), nil
+			}
+		case method == zip.Deflate:
+			e.open = func() (io.ReadCloser, error) {
+				return flate.NewReader(io.NewSectionReader(sec, 0, sec.Size())), nil
+			}
+		default:
+			e.open = func() (io.ReadCloser, error) { return nil, zip.ErrAlgorithm }
+		}
+		out = append(out, e)
+		if end <= off {
+			break
+		}
+		off = end
+		if flags&8 != 0 || csize == 0xffffffff {
+			continue // end is the next header already
+		}
+		// Skip a data descriptor if one follows.
+		if next := nextLocalHeader(r, off, min(off+24, size)); next >= 0 {
+			off = next
+		}
+	}
+	return out
+}
+
+// nextLocalHeader returns the offset of the next local file header or
+// central directory signature in [from, to), or -1.
+func nextLocalHeader(r io.ReaderAt, from, to int64) int64 {
+	buf := make([]byte, 64<<10)
+	for from < to {
+		n, _ := r.ReadAt(buf[:min(int64(len(buf)), to-from)], from)
+		if n < 4 {
+			return -1
+		}
+		b := buf[:n]
+		for i := 0; i+4 <= len(b); i++ {
+			if b[i] == 'P' && b[i+1] == 'K' && (b[i+2] == 3 && b[i+3] == 4 || b[i+2] == 1 && b[i+3] == 2) {
+				return from + int64(i)
+			}
+		}
+		from += int64(n - 3)
+	}
+	return -1
 }

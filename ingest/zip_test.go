@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -257,12 +258,39 @@ func TestZipDamaged(t *testing.T) {
 	})
 }
 
+func TestZipTruncated(t *testing.T) {
+	var nd bytes.Buffer
+	for i := 0; nd.Len() < 200<<10; i++ {
+		fmt.Fprintf(&nd, `{"computer":"PC9","channel":"Application","provider":"Outlook","event_id":%d,"record_id":%d,"time":"2024-05-02T07:%02d:%02dZ","message":"x%d"}`+"\n", 25+i%2, i+1, i/60%60, i%60, i*7919%100000)
+	}
+	z := makeZip(t,
+		zipEntry{name: "a.xml", data: testdataFile(t, "xml-wevtutil/HQ-PC01.xml")},
+		zipEntry{name: "HQ-PC01.csv", data: testdataFile(t, "csv-enus/HQ-PC01.csv"), store: true},
+		zipEntry{name: "c.ndjson", data: nd.Bytes()},
+	)
+	cdir := bytes.Index(z, []byte("PK\x01\x02"))
+	c := bytes.LastIndex(z[:cdir], []byte("PK\x03\x04"))
+	cut := z[:c+(cdir-c)*2/3]
+	evs, res, err := readBytes(t, cut, Options{Name: "upload.zip"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := byComputer(evs)
+	if got["HQ-PC01.corp.example"] != 2 || got["HQ-PC01"] != 2 || got["PC9"] < 100 || got["PC9"] >= strings.Count(nd.String(), "\n") {
+		t.Errorf("Outlook 25/26 per computer %v: want a.xml and the CSV whole, part of c.ndjson", got)
+	}
+	wantWarning(t, res, "upload.zip", "no readable central directory", "3 entries recovered")
+	wantWarning(t, res, "upload.zip/c.ndjson", "cut short")
+}
+
 func FuzzReadZip(f *testing.F) {
 	good := testdataFile(f, "xml-wevtutil/HQ-PC01.xml")
 	f.Add(makeZip(f, zipEntry{name: "a.xml", data: good}))
 	f.Add(makeZip(f, zipEntry{name: "a.csv", data: testdataFile(f, "csv-enus/HQ-PC01.csv")}, zipEntry{name: "b.json", data: testdataFile(f, "json-nxlog/nxlog.ndjson")}))
 	f.Add(makeZip(f, zipEntry{name: "in.zip", data: makeZip(f, zipEntry{name: "a.xml", data: good, store: true})}))
 	f.Add(makeZip(f, zipEntry{name: "PC20.evtx", data: evtxBytes(f)}))
+	two := makeZip(f, zipEntry{name: "a.xml", data: good}, zipEntry{name: "b.json", data: testdataFile(f, "json-winlogbeat/winlogbeat.ndjson")})
+	f.Add(two[:len(two)*3/4])
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fuzzRead(t, b)
 	})
