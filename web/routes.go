@@ -10,6 +10,7 @@ import (
 // Handler returns the whole URL space of idletrace in one router.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
+	r.Use(s.trackInflight)
 	r.Use(middleware.RequestID)
 	r.Use(s.metrics.instrument)
 	r.Use(s.recoverer)

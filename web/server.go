@@ -55,7 +55,14 @@ type Server struct {
 
 	httpSrv  *http.Server
 	listener net.Listener
-	wg       sync.WaitGroup
+	wg       sync.WaitGroup // the serve loop and background work (async ingests, push)
+	inflight sync.WaitGroup // requests being handled
+
+	// life is cancelled when shutdown gives up waiting: requests and
+	// background ingests derive their contexts from it, so they abort and
+	// record their outcome instead of being cut off mid-write.
+	life       context.Context
+	lifeCancel context.CancelFunc
 }
 
 // NewServer builds a server over db. Templates are parsed here, once; a
@@ -74,6 +81,7 @@ func NewServer(cfg Config, db *store.DB, logger *slog.Logger) (*Server, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, db: db, log: logger}
+	s.life, s.lifeCancel = context.WithCancel(context.Background())
 	pages, err := parsePages(s.funcs())
 	if err != nil {
 		return nil, fmt.Errorf("parse templates: %w", err)
@@ -101,6 +109,7 @@ func (s *Server) Open() error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return s.life },
 	}
 	s.wg.Add(1)
 	go func() {
@@ -121,14 +130,47 @@ func (s *Server) URL() string {
 	return s.scheme() + "://" + s.listener.Addr().String()
 }
 
-// Close stops accepting requests and waits up to the ctx deadline for
-// in-flight ones (uploads included) to finish.
+// abortWait bounds how long Close waits for aborted work to record its
+// outcome after the grace period.
+const abortWait = 10 * time.Second
+
+// Close stops accepting requests and lets in-flight work (uploads, async
+// ingests) finish until the ctx deadline. Work still running then is
+// cancelled, and Close waits for it to record its outcome (an ingest cut
+// short is marked failed, never done) before returning.
 func (s *Server) Close(ctx context.Context) error {
+	defer s.lifeCancel()
 	if s.httpSrv == nil {
 		return nil
 	}
-	err := s.httpSrv.Shutdown(ctx)
+	s.httpSrv.Shutdown(ctx) // returns early on ctx expiry; handlers may still run
 	s.stopBackground()
-	s.wg.Wait()
-	return err
+	done := make(chan struct{})
+	go func() {
+		s.inflight.Wait()
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	s.log.Warn("shutdown grace period over: aborting in-flight work")
+	s.lifeCancel()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(abortWait):
+		return errors.New("in-flight work did not stop after being cancelled")
+	}
+}
+
+// trackInflight counts requests being handled, so Close can wait for them.
+func (s *Server) trackInflight(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.inflight.Add(1)
+		defer s.inflight.Done()
+		next.ServeHTTP(w, r)
+	})
 }

@@ -61,7 +61,9 @@ func (s *Server) startAsyncIngest(ctx context.Context, tmp, name, source string,
 	go func() {
 		defer s.wg.Done()
 		defer os.Remove(tmp)
-		bg := context.WithoutCancel(ctx)
+		// Not the request's context (the request ends now), but the
+		// server's lifetime, so that shutdown can abort it.
+		bg := s.life
 		asyncIngestSlots <- struct{}{}
 		defer func() { <-asyncIngestSlots }()
 		if _, err := s.ingestInto(bg, u, tmp, opts); err != nil {

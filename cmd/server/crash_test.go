@@ -214,9 +214,28 @@ func TestSIGTERMDuringIngest(t *testing.T) {
 	}
 	r := <-done
 	t.Logf("stopped in %v; upload answered %d (%v)", time.Since(start).Round(time.Millisecond), r.status, r.err)
-	if r.status == 201 {
-		if n := countEvents(t, dbPath); n != total {
-			t.Fatalf("upload acknowledged but %d of %d events stored", n, total)
-		}
+	n := countEvents(t, dbPath)
+	if r.status == 201 && n != total {
+		t.Fatalf("upload acknowledged but %d of %d events stored", n, total)
+	}
+	// Finished or cleanly aborted: never left looking like it is running,
+	// never "done" with events missing.
+	db, err := store.Open(context.Background(), dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ups, _ := db.FindUploads(context.Background(), 0, 10)
+	if len(ups) != 1 {
+		t.Fatalf("%d uploads recorded, want 1", len(ups))
+	}
+	switch u := ups[0]; {
+	case u.Status == store.UploadDone && n != total:
+		t.Fatalf("upload marked done with %d of %d events", n, total)
+	case u.Status == store.UploadRunning:
+		t.Fatal("upload still marked running after a graceful stop")
+	}
+	if err := db.IntegrityCheck(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
