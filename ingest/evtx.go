@@ -1,15 +1,13 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
-	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
-	stdlog "log"
-	"sort"
-	"strconv"
-	"strings"
+	"runtime"
 	"sync"
 	"time"
 
@@ -20,349 +18,368 @@ import (
 const (
 	evtxFileMagic    = "ElfFile\x00"
 	evtxChunkMagic   = "ElfChnk\x00"
+	evtxRecordMagic  = "\x2a\x2a\x00\x00"
 	evtxHeaderSize   = 4096
 	evtxChunkSize    = evtx.ChunkSize
 	evtxChunkHdrSize = 512
+	evtxRecHdrSize   = 24
 )
 
-var quietOnce sync.Once
+// Bounds on the work one file may cause.
+const (
+	// evtxMaxWorkers caps the goroutines decoding chunks.
+	evtxMaxWorkers = 4
+	// evtxBaseDeadline plus evtxDeadlinePerMB per MB of input is the longest
+	// one .evtx read may take before it stops with an error (a safety net
+	// against a parser loop: healthy input reads at 100+ MB/s, and even the
+	// golang-evtx fallback reads at about 8 MB/s).
+	evtxBaseDeadline  = 2 * time.Minute
+	evtxDeadlinePerMB = time.Second
+)
 
-// quietLibraryLogs silences golang-evtx, which reports every parse problem
-// (with a goroutine stack) through the standard library's global logger.
-// idletrace logs with log/slog and reports those problems as warnings, so
-// the global logger is sent to io.Discard once, before the first parse.
-func quietLibraryLogs() {
-	quietOnce.Do(func() { stdlog.SetOutput(io.Discard) })
-}
+// ErrEVTXDeadline is returned (wrapped) when reading one .evtx file took
+// longer than its deadline; the records read until then were emitted.
+var ErrEVTXDeadline = errors.New("evtx: reading the file took too long")
 
-// readEVTX walks every 64 KiB chunk of an EVTX file synchronously, with a
-// recover around each chunk and each record: golang-evtx panics on damaged
-// input, and its channel APIs do so in goroutines no caller can recover
-// (EVTX-PARSERS.md §2). Every chunk the file holds is read, not only the
-// header's ChunkCount, and a trailing partial chunk is read up to its end.
+// readEVTX reads an EVTX file chunk by chunk, chunks in parallel, and emits
+// records in file order from the calling goroutine.
+//
+// Each record goes through the fast path (binxml.go) first: from its
+// template and substitution values it is either skipped undecoded (not an
+// Outlook 25/26 of the Application channel, unless opts.AllRecords), or
+// decoded directly. Records the fast path cannot decide are parsed with
+// golang-evtx, with a recover around each. Damaged chunks are salvaged
+// record by record: a bad record header or size makes the reader scan for
+// the next record signature instead of giving up the rest of the chunk.
+// res.Records counts every record read (decoded or skipped).
 func readEVTX(ctx context.Context, r io.ReaderAt, size int64, opts Options, res *Result, emit EmitFunc) error {
 	quietLibraryLogs()
 	if size < evtxHeaderSize {
 		return &FormatError{Format: FormatEVTX, Msg: fmt.Sprintf("file is %d bytes, shorter than the 4096-byte EVTX header", size)}
 	}
+	var magic [8]byte
+	if _, err := r.ReadAt(magic[:], 0); err != nil {
+		return fmt.Errorf("read input: %w", err)
+	}
+	if string(magic[:]) != evtxFileMagic {
+		return &FormatError{Format: FormatEVTX, Msg: "not an EVTX file: bad file signature"}
+	}
 	nChunks := (size - evtxHeaderSize + evtxChunkSize - 1) / evtxChunkSize
 	if tail := (size - evtxHeaderSize) % evtxChunkSize; tail != 0 {
 		res.warn(Warning{File: opts.Name, Offset: size - tail, Msg: fmt.Sprintf("file ends inside a chunk (%d of 65536 bytes present): it was truncated; reading what is there", tail)})
 	}
-	padded := io.NewSectionReader(zeroPadded{r: r, size: size}, 0, evtxHeaderSize+nChunks*evtxChunkSize)
-	ef, err := openEVTX(padded)
-	if err != nil {
-		return &FormatError{Format: FormatEVTX, Msg: err.Error()}
-	}
-	for i := int64(0); i < nChunks; i++ {
-		if err := ctx.Err(); err != nil {
-			return err
+	deadline := evtxBaseDeadline + time.Duration(size>>20)*evtxDeadlinePerMB
+	ctx, cancel := context.WithTimeoutCause(ctx, deadline, ErrEVTXDeadline)
+	defer cancel()
+
+	workers := min(runtime.GOMAXPROCS(0), evtxMaxWorkers, int(nChunks))
+	if workers <= 1 {
+		w := newEVTXWorker(r, size, opts)
+		for i := int64(0); i < nChunks; i++ {
+			if err := ctx.Err(); err != nil {
+				return evtxCtxErr(ctx, res, opts, i)
+			}
+			if err := w.chunk(i).deliver(res, emit); err != nil {
+				return err
+			}
 		}
-		off := evtxHeaderSize + i*evtxChunkSize
-		if err := readChunk(ef, off, opts, res, emit); err != nil {
+		return nil
+	}
+
+	// Chunks are handed out in order; each has its own result channel, and
+	// the channels are queued in order so that records are emitted in file
+	// order. The queue bounds how far decoding may run ahead.
+	type job struct {
+		idx int64
+		out chan *chunkResult
+	}
+	jobs := make(chan job)
+	pending := make(chan job, 2*workers)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(jobs)
+		defer close(pending)
+		for i := int64(0); i < nChunks; i++ {
+			j := job{i, make(chan *chunkResult, 1)}
+			select {
+			case pending <- j:
+			case <-stop:
+				return
+			}
+			select {
+			case jobs <- j:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := newEVTXWorker(r, size, opts)
+			for j := range jobs {
+				if ctx.Err() != nil {
+					j.out <- &chunkResult{}
+					continue
+				}
+				j.out <- w.chunk(j.idx)
+			}
+		}()
+	}
+	defer func() {
+		close(stop)
+		for range pending { // let the producer see stop
+		}
+		wg.Wait()
+	}()
+	for j := range pending {
+		cr := <-j.out
+		if err := ctx.Err(); err != nil {
+			return evtxCtxErr(ctx, res, opts, j.idx)
+		}
+		if err := cr.deliver(res, emit); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// zeroPadded reads r and returns zeros past its size, so that a truncated
-// last chunk can be handed to the parser as a whole one.
-type zeroPadded struct {
+// evtxCtxErr reports a cancelled or timed-out read.
+func evtxCtxErr(ctx context.Context, res *Result, opts Options, idx int64) error {
+	off := evtxHeaderSize + idx*evtxChunkSize
+	if errors.Is(context.Cause(ctx), ErrEVTXDeadline) {
+		res.warn(Warning{File: opts.Name, Offset: off, Msg: "reading stopped here: the file took too long to read"})
+		return fmt.Errorf("%w (stopped at offset %d)", ErrEVTXDeadline, off)
+	}
+	return ctx.Err()
+}
+
+// chunkResult is what one chunk yields.
+type chunkResult struct {
+	records  int
+	events   []Event
+	warnings []Warning
+}
+
+func (cr *chunkResult) deliver(res *Result, emit EmitFunc) error {
+	res.Records += cr.records
+	for _, w := range cr.warnings {
+		res.warn(w)
+	}
+	for i := range cr.events {
+		if err := emit(cr.events[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// evtxWorker decodes chunks; each goroutine has its own.
+type evtxWorker struct {
 	r    io.ReaderAt
 	size int64
+	opts Options
+	all  bool
+	buf  []byte
+	dec  *chunkDecoder
+	goc  *evtx.Chunk // golang-evtx view of buf, made on first need
+	gerr error
+	off  int64
 }
 
-func (z zeroPadded) ReadAt(p []byte, off int64) (int, error) {
-	n := 0
-	if off < z.size {
-		want := min(int64(len(p)), z.size-off)
-		m, err := z.r.ReadAt(p[:want], off)
-		n = m
-		if err != nil && err != io.EOF {
-			return n, err
-		}
-		if int64(m) < want {
-			return n, io.ErrUnexpectedEOF
-		}
-	}
-	clear(p[n:])
-	return len(p), nil
+func newEVTXWorker(r io.ReaderAt, size int64, opts Options) *evtxWorker {
+	return &evtxWorker{r: r, size: size, opts: opts, all: opts.AllRecords, buf: make([]byte, evtxChunkSize), dec: newChunkDecoder()}
 }
 
-func openEVTX(rs io.ReadSeeker) (ef *evtx.File, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			ef, err = nil, fmt.Errorf("unreadable file header: %v", p)
-		}
-	}()
-	f, _ := evtx.New(rs)
-	if v := f.Header.Verify(); v != nil && v != evtx.ErrDirtyFile {
-		return nil, fmt.Errorf("not an EVTX file: %v", v)
-	}
-	return &f, nil
+func (w *evtxWorker) warn(cr *chunkResult, off int64, msg string) {
+	cr.warnings = append(cr.warnings, Warning{File: w.opts.Name, Offset: off, Msg: msg})
 }
 
-// readChunk parses the chunk at off and emits its records.
-func readChunk(ef *evtx.File, off int64, opts Options, res *Result, emit EmitFunc) error {
-	c, ferr, perr := fetchChunk(ef, off)
-	if perr != nil {
-		res.warn(Warning{File: opts.Name, Offset: off, Msg: fmt.Sprintf("chunk unreadable (%v): its records are lost", perr)})
-		return nil
+// chunk reads and decodes chunk idx.
+func (w *evtxWorker) chunk(idx int64) *chunkResult {
+	cr := &chunkResult{}
+	off := evtxHeaderSize + idx*evtxChunkSize
+	buf := w.buf
+	n, err := w.r.ReadAt(buf, off)
+	if err != nil && err != io.EOF && n < len(buf) {
+		w.warn(cr, off, fmt.Sprintf("chunk unreadable (%v): its records are lost", err))
+		return cr
 	}
-	if string(c.Header.Magic[:]) != evtxChunkMagic {
-		if !isZero(c.Data[:min(len(c.Data), evtxChunkHdrSize)]) {
-			res.warn(Warning{File: opts.Name, Offset: off, Msg: "chunk has a bad signature: skipped"})
+	clear(buf[n:])
+	w.dec.reset(buf)
+	w.goc, w.gerr, w.off = nil, nil, off
+
+	magicOK := string(buf[:8]) == evtxChunkMagic
+	crcOK := magicOK && chunkHeaderChecksumOK(buf)
+	switch {
+	case !magicOK:
+		if isZero(buf) {
+			return cr // never-used chunk
 		}
-		return nil
+		w.warn(cr, off, "chunk has a bad signature: salvaging its records one by one")
+	case !crcOK:
+		w.warn(cr, off, "chunk header fails its checksum: salvaging its records one by one")
+	case !chunkChecksumOK(buf):
+		w.warn(cr, off, "chunk fails its checksum: records read anyway")
 	}
-	if err := c.Header.Validate(); err != nil {
-		res.warn(Warning{File: opts.Name, Offset: off, Msg: fmt.Sprintf("chunk header invalid (%v): skipped", err)})
-		return nil
+
+	// Records run from 512 to the last record's offset. That offset is
+	// trusted when the header checksum holds, or when a record starts there
+	// and ends at the header's free-space offset; otherwise the whole chunk
+	// is searched (and deleted records past the end may be found too).
+	limit := evtxChunkSize - evtxRecHdrSize
+	last := int(bxLE.Uint32(buf[44:]))
+	free := int(bxLE.Uint32(buf[48:]))
+	trusted := false
+	switch {
+	case crcOK:
+		limit, trusted = min(last, limit), true
+	case last >= evtxChunkHdrSize && last <= limit:
+		if s := recordSizeAt(buf, last); s != 0 && last+s == free {
+			limit, trusted = last, true
+		}
 	}
-	if ferr != nil {
-		res.warn(Warning{File: opts.Name, Offset: off, Msg: fmt.Sprintf("chunk damaged (%v): records after the damage are lost", ferr)})
-	} else if !chunkChecksumOK(c.Data) {
-		res.warn(Warning{File: opts.Name, Offset: off, Msg: "chunk fails its checksum: records read anyway"})
-	}
-	bad := 0
+	bad, salvaged := 0, 0
 	var firstBad int64
-	for _, eo := range c.EventOffsets {
-		if int64(eo) > int64(c.Header.OffsetLastRec) {
-			continue
+	noteBad := func(p int) {
+		if bad == 0 {
+			firstBad = off + int64(p)
 		}
-		e, ok, err := parseRecord(&c, int64(eo))
-		if err != nil {
-			if bad == 0 {
-				firstBad = off + int64(eo)
+		bad++
+	}
+	p := evtxChunkHdrSize
+	resync := false
+	for p <= limit {
+		size := recordSizeAt(buf, p)
+		if size == 0 {
+			// Not a record header here: find the next one.
+			q := findRecord(buf, p+1, limit)
+			if trusted {
+				noteBad(p)
 			}
-			bad++
+			if q < 0 {
+				break
+			}
+			p, resync = q, true
 			continue
 		}
+		ok := w.record(cr, p, p+size)
 		if !ok {
+			noteBad(p)
+		} else if resync || !crcOK {
+			salvaged++
+		}
+		if trailingSizeOK(buf, p, size) {
+			p += size
 			continue
 		}
-		res.Records++
-		if err := emit(e); err != nil {
-			return err
+		// The size field or its copy is damaged: look for the next record
+		// right after this one's header.
+		q := findRecord(buf, p+evtxRecHdrSize, limit)
+		if q < 0 {
+			break
 		}
+		p, resync = q, true
 	}
 	if bad > 0 {
-		res.warn(Warning{File: opts.Name, Offset: firstBad, Msg: fmt.Sprintf("%d record(s) in this chunk could not be parsed: skipped", bad)})
+		w.warn(cr, firstBad, fmt.Sprintf("%d damaged record(s) in this chunk could not be read: skipped", bad))
 	}
-	return nil
+	if salvaged > 0 {
+		w.warn(cr, off, fmt.Sprintf("%d record(s) salvaged from the damaged chunk", salvaged))
+	}
+	return cr
 }
 
-func fetchChunk(ef *evtx.File, off int64) (c evtx.Chunk, ferr, perr error) {
-	defer func() {
-		if p := recover(); p != nil {
-			perr = fmt.Errorf("%v", p)
-		}
-	}()
-	c, ferr = ef.FetchChunk(off)
-	return c, ferr, nil
-}
-
-// chunkChecksumOK checks the CRC32 of the chunk's records against its header.
-func chunkChecksumOK(data []byte) bool {
-	if len(data) < evtxChunkHdrSize {
+// record decodes the record at [p, end) into cr; false if it is unreadable.
+func (w *evtxWorker) record(cr *chunkResult, p, end int) (ok bool) {
+	var e Event
+	v := w.fast(p, end, &e)
+	switch v {
+	case vSkip:
+		cr.records++
+		return true
+	case vEmit:
+		cr.records++
+		cr.events = append(cr.events, e)
+		return true
+	}
+	if w.goc == nil && w.gerr == nil {
+		w.goc, w.gerr = goChunk(w.buf, w.off)
+	}
+	if w.goc == nil {
 		return false
 	}
-	free := int(binary.LittleEndian.Uint32(data[48:52]))
-	if free < evtxChunkHdrSize || free > len(data) {
+	e, ok, err := parseRecord(w.goc, int64(p))
+	if err != nil || !ok {
 		return false
 	}
-	return crc32.ChecksumIEEE(data[evtxChunkHdrSize:free]) == binary.LittleEndian.Uint32(data[52:56])
-}
-
-func isZero(b []byte) bool {
-	for _, x := range b {
-		if x != 0 {
-			return false
-		}
+	cr.records++
+	if w.all || e.IsConnectivity() {
+		cr.events = append(cr.events, e)
 	}
 	return true
 }
 
-// parseRecord converts the record at off; ok is false for an offset that
-// holds no record (the library lists one past the last).
-func parseRecord(c *evtx.Chunk, off int64) (e Event, ok bool, err error) {
+// fast runs the fast path with a recover: a decoder bug on hostile input
+// must cost one record at most.
+func (w *evtxWorker) fast(p, end int, e *Event) (v bxVerdict) {
 	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%v", p)
+		if recover() != nil {
+			v = vUnknown
 		}
 	}()
-	ev := c.ParseEvent(off)
-	if !ev.IsValid() {
-		return e, false, nil
-	}
-	gem, gerr := ev.GoEvtxMap(c)
-	if gem == nil {
-		if gerr == nil {
-			gerr = fmt.Errorf("empty record")
-		}
-		return e, false, gerr
-	}
-	e = eventFromMap(*gem)
-	if e.RecordID == 0 {
-		e.RecordID = ev.Header.ID
-	}
-	if e.Time.IsZero() {
-		e.Time = time.Time(ev.Header.Timestamp.Time()).UTC()
-	}
-	return e, true, nil
+	return w.dec.record(p, end, w.all, e)
 }
 
-// systemChildren are the standard children of <System>; a classic
-// provider's Name-only <Provider> arrives as an extra empty-valued key.
-var systemChildren = map[string]bool{
-	"Provider": true, "EventID": true, "Version": true, "Level": true, "Task": true,
-	"Opcode": true, "Keywords": true, "TimeCreated": true, "EventRecordID": true,
-	"Correlation": true, "Execution": true, "Channel": true, "Computer": true, "Security": true,
+// recordSizeAt returns the size of the record whose header is at p, or 0
+// when there is none (golang-evtx's checks: signature, 24 <= size < 65536,
+// and the record must end inside the chunk).
+func recordSizeAt(buf []byte, p int) int {
+	if p < 0 || p+evtxRecHdrSize > len(buf) || string(buf[p:p+4]) != evtxRecordMagic {
+		return 0
+	}
+	size := int(bxLE.Uint32(buf[p+4:]))
+	if size < evtxRecHdrSize+4 || size > len(buf)-p {
+		return 0
+	}
+	return size
 }
 
-// eventFromMap reads the fields idletrace needs from golang-evtx's map,
-// tolerating missing fields and the classic-provider shape.
-func eventFromMap(m evtx.GoEvtxMap) Event {
-	e := Event{Qualifiers: -1, Precision: 100 * time.Nanosecond}
-	root, _ := asMap(m["Event"])
-	sys, _ := asMap(root["System"])
-	e.Channel = asString(sys["Channel"])
-	e.Computer = asString(sys["Computer"])
-	e.Provider = providerName(sys)
-	switch id := sys["EventID"].(type) {
-	case string:
-		e.EventID = atoi(id) & 0xffff
-	default:
-		if idm, ok := asMap(id); ok {
-			e.EventID = atoi(asString(idm["Value"])) & 0xffff
-			if q := asString(idm["Qualifiers"]); q != "" {
-				e.Qualifiers = atoi(q)
-			}
-		}
-	}
-	e.Level = atoi(asString(sys["Level"]))
-	e.RecordID, _ = strconv.ParseInt(asString(sys["EventRecordID"]), 10, 64)
-	if tc, ok := asMap(sys["TimeCreated"]); ok {
-		switch t := tc["SystemTime"].(type) {
-		case evtx.UTCTime:
-			e.Time = time.Time(t).UTC()
-		case time.Time:
-			e.Time = t.UTC()
-		case string:
-			if pt, err := time.Parse(time.RFC3339Nano, t); err == nil {
-				e.Time = pt.UTC()
-			}
-		}
-	}
-	e.Message = eventDataText(root)
-	return e
+// trailingSizeOK checks the copy of the size that ends every record.
+func trailingSizeOK(buf []byte, p, size int) bool {
+	return int(bxLE.Uint32(buf[p+size-4:])) == size
 }
 
-func providerName(sys evtx.GoEvtxMap) string {
-	if p, ok := asMap(sys["Provider"]); ok {
-		if n := asString(p["Name"]); n != "" {
-			return n
+// findRecord returns the offset of the next plausible record (signature,
+// size and trailing size copy agree) at or after from, up to limit; -1 if
+// there is none.
+func findRecord(buf []byte, from, limit int) int {
+	for from <= limit {
+		i := bytes.Index(buf[from:], []byte(evtxRecordMagic))
+		if i < 0 {
+			return -1
 		}
-		return asString(p["EventSourceName"])
-	}
-	var names []string
-	for k, v := range sys {
-		if s, ok := v.(string); ok && s == "" && !systemChildren[k] {
-			names = append(names, k)
+		q := from + i
+		if q > limit {
+			return -1
 		}
+		if size := recordSizeAt(buf, q); size != 0 && trailingSizeOK(buf, q, size) {
+			return q
+		}
+		from = q + 1
 	}
-	if len(names) == 0 {
-		return ""
-	}
-	sort.Strings(names)
-	return names[0]
+	return -1
 }
 
-// eventDataText joins the insertion strings of <EventData> (or <UserData>).
-func eventDataText(root evtx.GoEvtxMap) string {
-	ed, ok := asMap(root["EventData"])
-	if !ok {
-		ed, ok = asMap(root["UserData"])
-		if !ok {
-			return ""
-		}
-	}
-	var parts []string
-	if d, ok := ed["Data"]; ok {
-		parts = appendText(parts, d)
-	}
-	keys := make([]string, 0, len(ed))
-	for k := range ed {
-		if k != "Data" && k != "Binary" {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		parts = appendText(parts, ed[k])
-	}
-	return strings.Join(parts, "\n")
-}
-
-func appendText(parts []string, v any) []string {
-	switch x := v.(type) {
-	case string:
-		if x != "" {
-			parts = append(parts, x)
-		}
-	case []string:
-		for _, s := range x {
-			if s != "" {
-				parts = append(parts, s)
-			}
-		}
-	case nil:
-	default:
-		if m, ok := asMap(x); ok {
-			keys := make([]string, 0, len(m))
-			for k := range m {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				parts = appendText(parts, m[k])
-			}
-		} else {
-			parts = append(parts, fmt.Sprint(x))
-		}
-	}
-	return parts
-}
-
-func asMap(v any) (evtx.GoEvtxMap, bool) {
-	switch m := v.(type) {
-	case evtx.GoEvtxMap:
-		return m, true
-	case map[string]any:
-		return evtx.GoEvtxMap(m), true
-	}
-	return nil, false
-}
-
-func asString(v any) string {
-	switch s := v.(type) {
-	case string:
-		return s
-	case nil:
-		return ""
-	case fmt.Stringer:
-		return s.String()
-	}
-	return fmt.Sprint(v)
-}
-
-func atoi(s string) int {
-	s = strings.TrimSpace(s)
-	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
-		n, _ := strconv.ParseInt(s[2:], 16, 64)
-		return int(n)
-	}
-	n, _ := strconv.Atoi(s)
-	return n
+// chunkHeaderChecksumOK checks the CRC32 of the chunk header (bytes 0–120
+// and 128–512) against the value at 124.
+func chunkHeaderChecksumOK(data []byte) bool {
+	h := crc32.NewIEEE()
+	h.Write(data[:120])
+	h.Write(data[128:evtxChunkHdrSize])
+	return h.Sum32() == bxLE.Uint32(data[124:])
 }

@@ -63,7 +63,7 @@ func TestEVTXCorpus(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			n := 0
-			res, err := ingest.ReadFile(ctx, filepath.Join(dir, row.file), ingest.Options{}, func(e ingest.Event) error {
+			res, err := ingest.ReadFile(ctx, filepath.Join(dir, row.file), ingest.Options{AllRecords: true}, func(e ingest.Event) error {
 				n++
 				return nil
 			})

@@ -31,6 +31,12 @@ type Options struct {
 	Location *time.Location
 	// Limits bound what an input may make the reader do.
 	Limits Limits
+	// AllRecords makes the .evtx reader decode and emit every record. By
+	// default it decodes and emits only Outlook 25/26 records of the
+	// Application channel (all idletrace uses) and skips the others
+	// undecoded, which is many times faster; Result.Records still counts
+	// every record. The text readers always emit every record.
+	AllRecords bool
 }
 
 // Limits guard against hostile input. Zero fields take the defaults.
@@ -82,7 +88,8 @@ type Result struct {
 	Format string `json:"format"`
 	// Bytes is the size of the input.
 	Bytes int64 `json:"bytes"`
-	// Records counts the records read, of every provider.
+	// Records counts the records read, of every provider (for .evtx: decoded
+	// or skipped undecoded by the fast path).
 	Records int `json:"records"`
 	// Warnings lists what could not be read in full.
 	Warnings []Warning `json:"warnings"`

@@ -1,0 +1,383 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+	stdlog "log"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/0xrawsec/golang-evtx/evtx"
+)
+
+var quietOnce sync.Once
+
+// quietLibraryLogs silences golang-evtx, which reports every parse problem
+// (with a goroutine stack) through the standard library's global logger.
+// idletrace logs with log/slog and reports those problems as warnings, so
+// the global logger is sent to io.Discard once, before the first parse.
+func quietLibraryLogs() {
+	quietOnce.Do(func() { stdlog.SetOutput(io.Discard) })
+}
+
+// readEVTXGolang is the reference reader: it walks every 64 KiB chunk of an
+// EVTX file synchronously with golang-evtx, with a recover around each
+// chunk and each record (golang-evtx panics on damaged input, and its
+// channel APIs do so in goroutines no caller can recover, EVTX-PARSERS.md
+// §2), and emits every record it can convert. Every chunk the file holds is
+// read, not only the header's ChunkCount, and a trailing partial chunk is
+// read up to its end. readEVTX's fast path is tested against it, and it is
+// the fallback for records the fast path cannot decide.
+func readEVTXGolang(ctx context.Context, r io.ReaderAt, size int64, opts Options, res *Result, emit EmitFunc) error {
+	quietLibraryLogs()
+	if size < evtxHeaderSize {
+		return &FormatError{Format: FormatEVTX, Msg: fmt.Sprintf("file is %d bytes, shorter than the 4096-byte EVTX header", size)}
+	}
+	nChunks := (size - evtxHeaderSize + evtxChunkSize - 1) / evtxChunkSize
+	if tail := (size - evtxHeaderSize) % evtxChunkSize; tail != 0 {
+		res.warn(Warning{File: opts.Name, Offset: size - tail, Msg: fmt.Sprintf("file ends inside a chunk (%d of 65536 bytes present): it was truncated; reading what is there", tail)})
+	}
+	padded := io.NewSectionReader(zeroPadded{r: r, size: size}, 0, evtxHeaderSize+nChunks*evtxChunkSize)
+	ef, err := openEVTX(padded)
+	if err != nil {
+		return &FormatError{Format: FormatEVTX, Msg: err.Error()}
+	}
+	for i := int64(0); i < nChunks; i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		off := evtxHeaderSize + i*evtxChunkSize
+		if err := readChunk(ef, off, opts, res, emit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// zeroPadded reads r and returns zeros past its size, so that a truncated
+// last chunk can be handed to the parser as a whole one.
+type zeroPadded struct {
+	r    io.ReaderAt
+	size int64
+}
+
+func (z zeroPadded) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	if off < z.size {
+		want := min(int64(len(p)), z.size-off)
+		m, err := z.r.ReadAt(p[:want], off)
+		n = m
+		if err != nil && err != io.EOF {
+			return n, err
+		}
+		if int64(m) < want {
+			return n, io.ErrUnexpectedEOF
+		}
+	}
+	clear(p[n:])
+	return len(p), nil
+}
+
+func openEVTX(rs io.ReadSeeker) (ef *evtx.File, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			ef, err = nil, fmt.Errorf("unreadable file header: %v", p)
+		}
+	}()
+	f, _ := evtx.New(rs)
+	if v := f.Header.Verify(); v != nil && v != evtx.ErrDirtyFile {
+		return nil, fmt.Errorf("not an EVTX file: %v", v)
+	}
+	return &f, nil
+}
+
+// readChunk parses the chunk at off and emits its records.
+func readChunk(ef *evtx.File, off int64, opts Options, res *Result, emit EmitFunc) error {
+	c, ferr, perr := fetchChunk(ef, off)
+	if perr != nil {
+		res.warn(Warning{File: opts.Name, Offset: off, Msg: fmt.Sprintf("chunk unreadable (%v): its records are lost", perr)})
+		return nil
+	}
+	if string(c.Header.Magic[:]) != evtxChunkMagic {
+		if !isZero(c.Data[:min(len(c.Data), evtxChunkHdrSize)]) {
+			res.warn(Warning{File: opts.Name, Offset: off, Msg: "chunk has a bad signature: skipped"})
+		}
+		return nil
+	}
+	if err := c.Header.Validate(); err != nil {
+		res.warn(Warning{File: opts.Name, Offset: off, Msg: fmt.Sprintf("chunk header invalid (%v): skipped", err)})
+		return nil
+	}
+	if ferr != nil {
+		res.warn(Warning{File: opts.Name, Offset: off, Msg: fmt.Sprintf("chunk damaged (%v): records after the damage are lost", ferr)})
+	} else if !chunkChecksumOK(c.Data) {
+		res.warn(Warning{File: opts.Name, Offset: off, Msg: "chunk fails its checksum: records read anyway"})
+	}
+	bad := 0
+	var firstBad int64
+	for _, eo := range c.EventOffsets {
+		if int64(eo) > int64(c.Header.OffsetLastRec) {
+			continue
+		}
+		e, ok, err := parseRecord(&c, int64(eo))
+		if err != nil {
+			if bad == 0 {
+				firstBad = off + int64(eo)
+			}
+			bad++
+			continue
+		}
+		if !ok {
+			continue
+		}
+		res.Records++
+		if err := emit(e); err != nil {
+			return err
+		}
+	}
+	if bad > 0 {
+		res.warn(Warning{File: opts.Name, Offset: firstBad, Msg: fmt.Sprintf("%d record(s) in this chunk could not be parsed: skipped", bad)})
+	}
+	return nil
+}
+
+func fetchChunk(ef *evtx.File, off int64) (c evtx.Chunk, ferr, perr error) {
+	defer func() {
+		if p := recover(); p != nil {
+			perr = fmt.Errorf("%v", p)
+		}
+	}()
+	c, ferr = ef.FetchChunk(off)
+	return c, ferr, nil
+}
+
+// chunkChecksumOK checks the CRC32 of the chunk's records against its header.
+func chunkChecksumOK(data []byte) bool {
+	if len(data) < evtxChunkHdrSize {
+		return false
+	}
+	free := int(binary.LittleEndian.Uint32(data[48:52]))
+	if free < evtxChunkHdrSize || free > len(data) {
+		return false
+	}
+	return crc32.ChecksumIEEE(data[evtxChunkHdrSize:free]) == binary.LittleEndian.Uint32(data[52:56])
+}
+
+func isZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// parseRecord converts the record at off; ok is false for an offset that
+// holds no record (the library lists one past the last).
+func parseRecord(c *evtx.Chunk, off int64) (e Event, ok bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%v", p)
+		}
+	}()
+	ev := c.ParseEvent(off)
+	if !ev.IsValid() {
+		return e, false, nil
+	}
+	gem, gerr := ev.GoEvtxMap(c)
+	if gem == nil {
+		if gerr == nil {
+			gerr = fmt.Errorf("empty record")
+		}
+		return e, false, gerr
+	}
+	e = eventFromMap(*gem)
+	if e.RecordID == 0 {
+		e.RecordID = ev.Header.ID
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Time(ev.Header.Timestamp.Time()).UTC()
+	}
+	return e, true, nil
+}
+
+// systemChildren are the standard children of <System>; a classic
+// provider's Name-only <Provider> arrives as an extra empty-valued key.
+var systemChildren = map[string]bool{
+	"Provider": true, "EventID": true, "Version": true, "Level": true, "Task": true,
+	"Opcode": true, "Keywords": true, "TimeCreated": true, "EventRecordID": true,
+	"Correlation": true, "Execution": true, "Channel": true, "Computer": true, "Security": true,
+}
+
+// eventFromMap reads the fields idletrace needs from golang-evtx's map,
+// tolerating missing fields and the classic-provider shape.
+func eventFromMap(m evtx.GoEvtxMap) Event {
+	e := Event{Qualifiers: -1, Precision: 100 * time.Nanosecond}
+	root, _ := asMap(m["Event"])
+	sys, _ := asMap(root["System"])
+	e.Channel = asString(sys["Channel"])
+	e.Computer = asString(sys["Computer"])
+	e.Provider = providerName(sys)
+	switch id := sys["EventID"].(type) {
+	case string:
+		e.EventID = atoi(id) & 0xffff
+	default:
+		if idm, ok := asMap(id); ok {
+			e.EventID = atoi(asString(idm["Value"])) & 0xffff
+			if q := asString(idm["Qualifiers"]); q != "" {
+				e.Qualifiers = atoi(q)
+			}
+		}
+	}
+	e.Level = atoi(asString(sys["Level"]))
+	e.RecordID, _ = strconv.ParseInt(asString(sys["EventRecordID"]), 10, 64)
+	if tc, ok := asMap(sys["TimeCreated"]); ok {
+		switch t := tc["SystemTime"].(type) {
+		case evtx.UTCTime:
+			e.Time = time.Time(t).UTC()
+		case time.Time:
+			e.Time = t.UTC()
+		case string:
+			if pt, err := time.Parse(time.RFC3339Nano, t); err == nil {
+				e.Time = pt.UTC()
+			}
+		}
+	}
+	e.Message = eventDataText(root)
+	return e
+}
+
+func providerName(sys evtx.GoEvtxMap) string {
+	if p, ok := asMap(sys["Provider"]); ok {
+		if n := asString(p["Name"]); n != "" {
+			return n
+		}
+		return asString(p["EventSourceName"])
+	}
+	var names []string
+	for k, v := range sys {
+		if s, ok := v.(string); ok && s == "" && !systemChildren[k] {
+			names = append(names, k)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	sort.Strings(names)
+	return names[0]
+}
+
+// eventDataText joins the insertion strings of <EventData> (or <UserData>).
+func eventDataText(root evtx.GoEvtxMap) string {
+	ed, ok := asMap(root["EventData"])
+	if !ok {
+		ed, ok = asMap(root["UserData"])
+		if !ok {
+			return ""
+		}
+	}
+	var parts []string
+	if d, ok := ed["Data"]; ok {
+		parts = appendText(parts, d)
+	}
+	keys := make([]string, 0, len(ed))
+	for k := range ed {
+		if k != "Data" && k != "Binary" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		parts = appendText(parts, ed[k])
+	}
+	return strings.Join(parts, "\n")
+}
+
+func appendText(parts []string, v any) []string {
+	switch x := v.(type) {
+	case string:
+		if x != "" {
+			parts = append(parts, x)
+		}
+	case []string:
+		for _, s := range x {
+			if s != "" {
+				parts = append(parts, s)
+			}
+		}
+	case nil:
+	default:
+		if m, ok := asMap(x); ok {
+			keys := make([]string, 0, len(m))
+			for k := range m {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				parts = appendText(parts, m[k])
+			}
+		} else {
+			parts = append(parts, fmt.Sprint(x))
+		}
+	}
+	return parts
+}
+
+func asMap(v any) (evtx.GoEvtxMap, bool) {
+	switch m := v.(type) {
+	case evtx.GoEvtxMap:
+		return m, true
+	case map[string]any:
+		return evtx.GoEvtxMap(m), true
+	}
+	return nil, false
+}
+
+func asString(v any) string {
+	switch s := v.(type) {
+	case string:
+		return s
+	case nil:
+		return ""
+	case fmt.Stringer:
+		return s.String()
+	}
+	return fmt.Sprint(v)
+}
+
+func atoi(s string) int {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
+		n, _ := strconv.ParseInt(s[2:], 16, 64)
+		return int(n)
+	}
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+// goChunk wraps a chunk already in memory for golang-evtx's record parser,
+// without its string and template tables (ParseEvent and GoEvtxMap read
+// names and templates by offset; a damaged table entry, which makes
+// FetchChunk panic and lose the whole chunk, then costs nothing).
+func goChunk(data []byte, off int64) (c *evtx.Chunk, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c, err = nil, fmt.Errorf("%v", p)
+		}
+	}()
+	ch := evtx.NewChunk()
+	ch.Offset = off
+	ch.Data = data
+	ch.ParseChunkHeader(bytes.NewReader(data))
+	// Record boundaries are checked by the caller; let ParseEvent read any
+	// offset in the chunk.
+	ch.Header.OffsetLastRec = evtxChunkSize - 1
+	return &ch, nil
+}
