@@ -192,3 +192,31 @@ func TestScenarioCSV(t *testing.T) {
 		t.Run(filepath.Base(dir), func(t *testing.T) { checkScenario(t, dir, "csv", time.Second, false) })
 	}
 }
+
+// benchShape reads every file of one shape of the mixed scenario.
+func benchShape(b *testing.B, shape string) {
+	files, _ := filepath.Glob(filepath.Join(scenariosDir, "mixed", shape, "*"))
+	if len(files) == 0 {
+		b.Skipf("no scenario files in %s (shared test data is outside the repository); skipping", scenariosDir)
+	}
+	var size int64
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size += st.Size()
+	}
+	b.SetBytes(size)
+	for b.Loop() {
+		for _, f := range files {
+			if _, err := ReadFile(context.Background(), f, Options{}, func(Event) error { return nil }); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+func BenchmarkScenarioXML(b *testing.B)    { benchShape(b, "xml") }
+func BenchmarkScenarioNDJSON(b *testing.B) { benchShape(b, "ndjson") }
+func BenchmarkScenarioCSV(b *testing.B)    { benchShape(b, "csv") }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // readXML reads Windows event XML as wevtutil prints it: concatenated
@@ -268,18 +269,21 @@ type xmlEvent struct {
 	RenderingInfo *struct {
 		Message string
 	}
+	renderedMessage string // scanXMLEventFast's RenderingInfo/Message
 }
 
 // parseXMLEvent decodes one <Event> element that starts on line.
 func parseXMLEvent(chunk []byte, line int) (Event, bool, error) {
-	var x xmlEvent
-	d := xml.NewDecoder(bytes.NewReader(chunk))
-	if err := d.Decode(&x); err != nil {
-		var se *xml.SyntaxError
-		if errors.As(err, &se) {
-			return Event{}, false, fmt.Errorf("malformed event XML at line %d: %s; event skipped", line+se.Line-1, se.Msg)
+	x, ok := scanXMLEventFast(chunk)
+	if !ok {
+		x = xmlEvent{}
+		if err := decodeXMLEvent(chunk, &x); err != nil {
+			var se *xml.SyntaxError
+			if errors.As(err, &se) {
+				return Event{}, false, fmt.Errorf("malformed event XML at line %d: %s; event skipped", line+se.Line-1, se.Msg)
+			}
+			return Event{}, false, fmt.Errorf("malformed event XML: %v; event skipped", err)
 		}
-		return Event{}, false, fmt.Errorf("malformed event XML: %v; event skipped", err)
 	}
 	sys := &x.System
 	ev := Event{
@@ -366,4 +370,313 @@ func clip(s string) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// decodeXMLEvent decodes one <Event> element with encoding/xml.
+func decodeXMLEvent(chunk []byte, x *xmlEvent) error {
+	return xml.NewDecoder(bytes.NewReader(chunk)).Decode(x)
+}
+
+// scanXMLEventFast decodes the common, plain shape of an <Event> element
+// several times faster than encoding/xml. It gives up (ok false) on
+// anything unusual — comments, CDATA, processing instructions, unknown
+// entities, control characters, invalid UTF-8, unquoted attributes, repeated
+// or nested fields — and the caller then uses encoding/xml, which also
+// reports errors. Where it succeeds it yields what encoding/xml yields
+// (FuzzReadXML checks this).
+func scanXMLEventFast(b []byte) (x xmlEvent, ok bool) {
+	if !utf8.Valid(b) {
+		return x, false
+	}
+	var stack [8]string
+	depth := 0
+	seen := map[string]bool{}
+	hasRendering := false
+	// capture is where the text of the element being read goes.
+	var capture *string
+	var captureKey string
+	var text []byte
+	i := 0
+	for i < len(b) {
+		c := b[i]
+		if c != '<' {
+			j := bytes.IndexByte(b[i:], '<')
+			if j < 0 {
+				return x, false // text after the root
+			}
+			raw := b[i : i+j]
+			i += j
+			if depth == 0 {
+				if len(bytes.TrimLeft(raw, " \t\r\n")) > 0 {
+					return x, false
+				}
+				continue
+			}
+			var good bool
+			text, good = appendXMLText(text[:0], raw)
+			if !good {
+				return x, false
+			}
+			if capture != nil {
+				*capture += string(text)
+			}
+			continue
+		}
+		if i+1 >= len(b) {
+			return x, false
+		}
+		switch b[i+1] {
+		case '?', '!':
+			return x, false
+		case '/':
+			end := bytes.IndexByte(b[i:], '>')
+			if end < 0 || depth == 0 {
+				return x, false
+			}
+			name := string(bytes.TrimRight(b[i+2:i+end], " \t\r\n"))
+			if name != stack[depth-1] {
+				return x, false
+			}
+			depth--
+			i += end + 1
+			capture = nil
+			if depth == 0 {
+				if len(bytes.TrimLeft(b[i:], " \t\r\n")) > 0 {
+					return x, false
+				}
+				x.RenderingInfo = nil
+				if hasRendering {
+					x.RenderingInfo = &struct{ Message string }{x.renderedMessage}
+				}
+				return x, true
+			}
+			continue
+		}
+		// A start tag.
+		j := i + 1
+		for j < len(b) && !isXMLSpace(b[j]) && b[j] != '/' && b[j] != '>' {
+			j++
+		}
+		name := string(b[i+1 : j])
+		if !isXMLName(name) || strings.HasPrefix(name, "xmlns:") {
+			return x, false
+		}
+		local := name
+		if depth == len(stack) {
+			return x, false
+		}
+		if capture != nil {
+			return x, false // an element inside a field
+		}
+		stack[depth] = local
+		depth++
+		path := strings.Join(stack[:depth], "/")
+		if depth == 1 && local != "Event" {
+			return x, false
+		}
+		// Attributes.
+		selfClose := false
+		for {
+			for j < len(b) && isXMLSpace(b[j]) {
+				j++
+			}
+			if j >= len(b) {
+				return x, false
+			}
+			if b[j] == '>' {
+				j++
+				break
+			}
+			if b[j] == '/' {
+				if j+1 >= len(b) || b[j+1] != '>' {
+					return x, false
+				}
+				selfClose = true
+				j += 2
+				break
+			}
+			k := j
+			for k < len(b) && b[k] != '=' && !isXMLSpace(b[k]) && b[k] != '>' && b[k] != '/' {
+				k++
+			}
+			aname := string(b[j:k])
+			for k < len(b) && isXMLSpace(b[k]) {
+				k++
+			}
+			if !isXMLName(aname) || k >= len(b) || b[k] != '=' {
+				return x, false
+			}
+			k++
+			for k < len(b) && isXMLSpace(b[k]) {
+				k++
+			}
+			if k >= len(b) || (b[k] != '"' && b[k] != '\'') {
+				return x, false
+			}
+			q := b[k]
+			e := bytes.IndexByte(b[k+1:], q)
+			if e < 0 {
+				return x, false
+			}
+			raw := b[k+1 : k+1+e]
+			if bytes.IndexByte(raw, '<') >= 0 {
+				return x, false
+			}
+			j = k + 1 + e + 1
+			if j < len(b) && !isXMLSpace(b[j]) && b[j] != '>' && b[j] != '/' {
+				return x, false
+			}
+			var field *string
+			switch path + "@" + aname {
+			case "Event/System/Provider@Name":
+				field = &x.System.Provider.Name
+			case "Event/System/EventID@Qualifiers":
+				field = &x.System.EventID.Qualifiers
+			case "Event/System/TimeCreated@SystemTime":
+				field = &x.System.TimeCreated.SystemTime
+			default:
+				if strings.HasPrefix(aname, "xmlns") {
+					continue
+				}
+				// Other attributes are not read, but must be well-formed.
+				if _, good := appendXMLText(nil, raw); !good {
+					return x, false
+				}
+				continue
+			}
+			key := path + "@" + aname
+			if seen[key] {
+				return x, false
+			}
+			seen[key] = true
+			v, good := appendXMLText(nil, raw)
+			if !good {
+				return x, false
+			}
+			*field = string(v)
+		}
+		i = j
+		switch path {
+		case "Event/System/EventID":
+			capture = &x.System.EventID.Value
+		case "Event/System/Level":
+			capture = &x.System.Level
+		case "Event/System/EventRecordID":
+			capture = &x.System.EventRecordID
+		case "Event/System/Channel":
+			capture = &x.System.Channel
+		case "Event/System/Computer":
+			capture = &x.System.Computer
+		case "Event/EventData/Data":
+			x.EventData.Data = append(x.EventData.Data, "")
+			capture = &x.EventData.Data[len(x.EventData.Data)-1]
+		case "Event/RenderingInfo":
+			hasRendering = true
+		case "Event/RenderingInfo/Message":
+			capture = &x.renderedMessage
+		}
+		captureKey = path
+		if capture != nil && captureKey != "Event/EventData/Data" {
+			if seen[captureKey] {
+				return x, false
+			}
+			seen[captureKey] = true
+		}
+		if selfClose {
+			depth--
+			capture = nil
+		}
+		if depth == 0 {
+			return x, false // <Event/>
+		}
+	}
+	return x, false
+}
+
+// isXMLName accepts the plain ASCII names of event XML (letters, digits,
+// '_', '-', '.'; no namespace prefix, except xmlns:…); others go to
+// encoding/xml.
+func isXMLName(s string) bool {
+	if rest, ok := strings.CutPrefix(s, "xmlns:"); ok {
+		s = rest
+	}
+	if s == "" || strings.IndexByte(s, ':') >= 0 {
+		return false
+	}
+	c := s[0]
+	if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_') {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+// appendXMLText appends raw character data decoded as encoding/xml does:
+// the five named entities and character references, line ends folded to
+// \n. It reports false on anything it does not handle.
+func appendXMLText(dst, raw []byte) ([]byte, bool) {
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case c == '\r':
+			dst = append(dst, '\n')
+			if i+1 < len(raw) && raw[i+1] == '\n' {
+				i++
+			}
+		case c < 0x20 && c != '\t' && c != '\n':
+			return dst, false
+		case c == '&':
+			end := bytes.IndexByte(raw[i:], ';')
+			if end < 0 {
+				return dst, false
+			}
+			ent := string(raw[i+1 : i+end])
+			i += end
+			switch ent {
+			case "lt":
+				dst = append(dst, '<')
+			case "gt":
+				dst = append(dst, '>')
+			case "amp":
+				dst = append(dst, '&')
+			case "quot":
+				dst = append(dst, '"')
+			case "apos":
+				dst = append(dst, '\'')
+			default:
+				var n uint64
+				var err error
+				switch {
+				case strings.HasPrefix(ent, "#x"):
+					n, err = strconv.ParseUint(ent[2:], 16, 32)
+				case strings.HasPrefix(ent, "#"):
+					n, err = strconv.ParseUint(ent[1:], 10, 32)
+				default:
+					return dst, false
+				}
+				r := rune(n)
+				if err != nil || len(ent) < 2 || ent[1] == '+' || ent[1] == '-' || !(r == 0x09 || r == 0x0a || r == 0x0d || r >= 0x20 && r <= 0xd7ff || r >= 0xe000 && r <= 0xfffd || r >= 0x10000 && r <= 0x10ffff) {
+					return dst, false
+				}
+				dst = utf8.AppendRune(dst, r)
+			}
+		default:
+			if c >= 0x80 {
+				r, size := utf8.DecodeRune(raw[i:])
+				if !(r >= 0x20 && r <= 0xd7ff || r >= 0xe000 && r <= 0xfffd || r >= 0x10000 && r <= 0x10ffff) {
+					return dst, false
+				}
+				dst = append(dst, raw[i:i+size]...)
+				i += size - 1
+				continue
+			}
+			dst = append(dst, c)
+		}
+	}
+	return dst, true
 }
