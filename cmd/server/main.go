@@ -28,6 +28,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return runServe(ctx, args[1:], stdout, stderr)
 		case "token":
 			return runToken(ctx, args[1:], stdout, stderr)
+		case "ingest":
+			return runIngest(ctx, args[1:], stdout, stderr)
 		case "help", "-h", "-help", "--help":
 			fmt.Fprint(stdout, usage)
 			return 0
@@ -42,6 +44,7 @@ Usage:
   server [serve] [flags]                 serve the dashboard and API (default)
   server analyze [--json] [--tz ZONE] PATH...
                                          analyze files or directories offline
+  server ingest [-db FILE] FILE...       load files into the database without a server
   server token create --name NAME --scope ingest|read|admin
   server token list
   server token revoke ID|NAME           manage API tokens (each takes -db)
