@@ -76,9 +76,12 @@ var bxLE = binary.LittleEndian
 // bxItem is one piece of element or attribute content: literal text or a
 // substitution.
 type bxItem struct {
-	sub  int    // substitution index, or -1 for literal text
-	text string // literal text
+	sub int    // substitution index, or -1 for literal text
+	raw []byte // literal text, UTF-16LE (a view of the chunk)
 }
+
+// text decodes literal text.
+func (it bxItem) text() string { return bxUTF16(it.raw) }
 
 type bxAttr struct {
 	name string
@@ -144,6 +147,7 @@ type bxTemplate struct {
 type chunkDecoder struct {
 	data  []byte
 	tmpls map[uint32]*bxTemplate
+	names map[uint32]string
 	vals  []bxValue
 	vals2 []bxValue
 	parts []string
@@ -157,12 +161,13 @@ type bxValue struct {
 }
 
 func newChunkDecoder() *chunkDecoder {
-	return &chunkDecoder{tmpls: make(map[uint32]*bxTemplate, 64)}
+	return &chunkDecoder{tmpls: make(map[uint32]*bxTemplate, 64), names: make(map[uint32]string, 128)}
 }
 
 func (d *chunkDecoder) reset(data []byte) {
 	d.data = data
 	clear(d.tmpls)
+	clear(d.names)
 }
 
 // ---- low-level reads --------------------------------------------------------
@@ -197,7 +202,7 @@ func (d *chunkDecoder) parseTemplate(off int) *bxTemplate {
 		return t
 	}
 	t.end = start + size
-	p := &bxParser{data: data[:t.end], p: start + 4}
+	p := &bxParser{data: data[:t.end], p: start + 4, names: d.names}
 	root, ok := p.element(0)
 	if !ok || p.p >= t.end || data[p.p] != tkEOF {
 		t.bad = true
@@ -210,8 +215,9 @@ func (d *chunkDecoder) parseTemplate(off int) *bxTemplate {
 
 // bxParser reads a template definition's element tree.
 type bxParser struct {
-	data []byte
-	p    int
+	data  []byte
+	p     int
+	names map[uint32]string // decoded names by chunk offset
 }
 
 func (p *bxParser) need(n int) bool { return n >= 0 && p.p+n <= len(p.data) }
@@ -226,7 +232,11 @@ func (p *bxParser) name(off int) (string, bool) {
 	if end+2 > len(p.data) {
 		return "", false
 	}
-	s := bxUTF16(p.data[off+8 : end])
+	s, ok := p.names[uint32(off)]
+	if !ok {
+		s = bxUTF16(p.data[off+8 : end])
+		p.names[uint32(off)] = s
+	}
 	if off == p.p {
 		p.p = end + 2
 	}
@@ -331,9 +341,9 @@ func (p *bxParser) item() (bxItem, bool) {
 		if n >= 0x8000 || !p.need(4+2*n) { // golang-evtx reads the count as int16
 			return bxItem{}, false
 		}
-		s := bxUTF16(p.data[p.p+4 : p.p+4+2*n])
+		raw := p.data[p.p+4 : p.p+4+2*n]
 		p.p += 4 + 2*n
-		return bxItem{sub: -1, text: s}, true
+		return bxItem{sub: -1, raw: raw}, true
 	case tkNormalSubst, tkOptSubst:
 		id := int(bxLE.Uint16(p.data[p.p+1:]))
 		if id >= 0x8000 { // golang-evtx reads the id as int16
@@ -343,6 +353,15 @@ func (p *bxParser) item() (bxItem, bool) {
 		return bxItem{sub: id}, true
 	}
 	return bxItem{}, false
+}
+
+func dupName(kids []*bxNode, name string) bool {
+	for _, k := range kids {
+		if k.name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // bxSystemChild lists the standard <System> children.
@@ -366,23 +385,19 @@ func bxAnalyze(t *bxTemplate, root *bxNode) {
 	}
 	// Shapes that golang-evtx's Name-only / Name+Value rules or its
 	// renaming of repeated names could turn into another provider.
-	seen := map[string]bool{}
-	for _, k := range root.kids {
-		if seen[k.name] {
+	for i, k := range root.kids {
+		if dupName(root.kids[:i], k.name) {
 			return
 		}
-		seen[k.name] = true
 		if _, has := k.attr("Name"); has {
 			return
 		}
 	}
-	clear(seen)
 	var prov *bxNode
-	for _, k := range sys.kids {
-		if !bxSystemChild(k.name) || seen[k.name] {
+	for i, k := range sys.kids {
+		if !bxSystemChild(k.name) || dupName(sys.kids[:i], k.name) {
 			return
 		}
-		seen[k.name] = true
 		if k.name == "Provider" {
 			prov = k
 			continue
@@ -427,8 +442,8 @@ func bxAnalyze(t *bxTemplate, root *bxNode) {
 		return
 	}
 	t.channel = bxField{true, ch.items[0]}
-	if t.provider.sub < 0 && !strings.EqualFold(t.provider.text, ProviderOutlook) ||
-		t.channel.sub < 0 && !strings.EqualFold(t.channel.text, ChannelApplication) {
+	if t.provider.sub < 0 && !utf16EqualFoldASCII(t.provider.raw, ProviderOutlook) ||
+		t.channel.sub < 0 && !utf16EqualFoldASCII(t.channel.raw, ChannelApplication) {
 		t.filter = filtNo
 	}
 	eid := sys.kid("EventID")
@@ -459,7 +474,7 @@ func bxAnalyze(t *bxTemplate, root *bxNode) {
 	if t.filter != filtNo {
 		t.filter = filtMaybe
 		if t.eventID.sub < 0 {
-			if id := atoi(t.eventID.text) & 0xffff; id != 25 && id != 26 {
+			if id := atoi(t.eventID.text()) & 0xffff; id != 25 && id != 26 {
 				t.filter = filtNo
 			}
 		}
@@ -602,7 +617,7 @@ func bxFieldString(f bxField, vals []bxValue) (s string, isNil, ok bool) {
 		return "", true, true
 	}
 	if f.sub < 0 {
-		return f.text, false, true
+		return f.text(), false, true
 	}
 	if f.sub >= len(vals) {
 		return "", false, false // golang-evtx panics: "Index out of range"
@@ -614,7 +629,7 @@ func bxFieldString(f bxField, vals []bxValue) (s string, isNil, ok bool) {
 // allocating, for the common integer types.
 func bxFilterID(f bxField, vals []bxValue) (int, bool) {
 	if f.sub < 0 {
-		return atoi(f.text) & 0xffff, true
+		return atoi(f.text()) & 0xffff, true
 	}
 	if f.sub >= len(vals) {
 		return 0, false
@@ -649,7 +664,7 @@ func bxFilterID(f bxField, vals []bxValue) (int, bool) {
 // to golang-evtx.
 func bxStringIs(f bxField, vals []bxValue, want string) (match, ok bool) {
 	if f.sub < 0 {
-		return strings.EqualFold(f.text, want), true
+		return utf16EqualFoldASCII(f.raw, want), true
 	}
 	if f.sub >= len(vals) {
 		return false, false
@@ -664,20 +679,23 @@ func bxStringIs(f bxField, vals []bxValue, want string) (match, ok bool) {
 	return false, false
 }
 
-// utf16EqualFoldASCII reports whether the UTF-16LE bytes b, with trailing
-// NULs trimmed, equal the ASCII string want case-insensitively.
+// utf16EqualFoldASCII reports whether the UTF-16LE bytes b, decoded and
+// with trailing NULs trimmed, equal the ASCII string want under
+// strings.EqualFold, without allocating when b is ASCII.
 func utf16EqualFoldASCII(b []byte, want string) bool {
 	for len(b) >= 2 && b[len(b)-2] == 0 && b[len(b)-1] == 0 {
 		b = b[:len(b)-2]
+	}
+	for i := 1; i < len(b); i += 2 {
+		if b[i] != 0 || b[i-1] >= 0x80 {
+			return strings.EqualFold(bxUTF16(b), want) // e.g. the Kelvin sign folds to k
+		}
 	}
 	if len(b) != 2*len(want) {
 		return false
 	}
 	for i := 0; i < len(want); i++ {
 		c, w := b[2*i], want[i]
-		if b[2*i+1] != 0 {
-			return false
-		}
 		if c == w {
 			continue
 		}
@@ -909,7 +927,7 @@ func (d *chunkDecoder) eventDataText(ed *bxNode, vals []bxValue) (string, bool) 
 			var ok bool
 			var isNil bool
 			if a.item.sub < 0 {
-				name = a.item.text
+				name = a.item.text()
 			} else {
 				if a.item.sub >= len(vals) || vals[a.item.sub].typ != vtString && vals[a.item.sub].typ != vtNull {
 					return "", false
@@ -926,7 +944,7 @@ func (d *chunkDecoder) eventDataText(ed *bxNode, vals []bxValue) (string, bool) 
 		if hasVal {
 			it := k.items[0]
 			if it.sub < 0 {
-				val = it.text
+				val = it.text()
 			} else {
 				if it.sub >= len(vals) {
 					return "", false

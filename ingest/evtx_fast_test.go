@@ -247,4 +247,3 @@ func (s *seekBuffer) Seek(off int64, whence int) (int64, error) {
 	}
 	return int64(s.pos), nil
 }
-
