@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -220,73 +221,96 @@ func (s *jsonSplitter) next() ([]byte, int, int, error) {
 	s.started = true
 	line, index := s.line, s.index
 	s.index++
+	s.unread(c) // the scan below starts at the item's first byte
 	s.buf = s.buf[:0]
 	oversize := false
-	add := func(c byte) {
-		if oversize {
-			return
-		}
-		if len(s.buf) >= s.max {
+	keep := func(b []byte) {
+		switch {
+		case oversize:
+		case len(s.buf)+len(b) > s.max:
 			oversize = true
 			s.buf = s.buf[:0]
-			return
+		default:
+			s.buf = append(s.buf, b...)
 		}
-		s.buf = append(s.buf, c)
 	}
-	depth := 0
-	inStr, esc := false, false
-	multiline := false
+	// consume moves n bytes of the window into the item.
+	consume := func(win []byte, n int) {
+		keep(win[:n])
+		s.line += bytes.Count(win[:n], []byte{'\n'})
+		s.r.Discard(n)
+	}
+	depth, itemLen := 0, 0
+	inStr, esc, multiline := false, false, false
 	for {
-		switch {
-		case inStr:
-			switch {
-			case esc:
-				esc = false
-			case c == '\\':
-				esc = true
-			case c == '"':
-				inStr = false
-			}
-		case c == '"':
-			inStr = true
-		case c == '{' || c == '[':
-			depth++
-		case (c == '}' || c == ']') && depth > 0:
-			depth--
-		case depth == 0 && (c == '}' || c == ']' || c == ',' || c == ' ' || c == '\t' || c == '\r' || c == '\n'):
-			// The end of a bare value (a stray closer, or the end of the
-			// array). It starts the next item unless it is all there is.
-			if len(s.buf) > 0 || oversize {
-				s.unread(c)
-				return s.finish(line, index, oversize)
-			}
-			add(c)
-			return s.finish(line, index, oversize)
-		}
-		if c == '\n' { // (a raw line break inside a string is invalid JSON too)
-			// In NDJSON a value never spans lines; in any JSON a "{" at the
-			// start of a line inside a value means the value was cut off.
-			next, _ := s.r.Peek(1)
-			if (s.ndjson && !s.inArray) || (len(next) == 1 && next[0] == '{') {
-				s.unread(c)
-				return nil, line, index, splitWarning{line, "incomplete JSON item (the line ends before the value does); item skipped"}
-			}
-			multiline = true
-		}
-		add(c)
-		if depth == 0 && !inStr && (c == '}' || c == ']' || c == '"') {
-			if first && !s.inArray && !multiline {
-				s.ndjson = true
-			}
-			return s.finish(line, index, oversize)
-		}
-		c, err = s.readByte()
-		if err != nil {
+		if _, err := s.r.Peek(1); err != nil {
 			if err != io.EOF {
 				return nil, line, index, err
 			}
 			return nil, line, index, splitWarning{line, "input ends inside a JSON item (truncated); item skipped"}
 		}
+		win, _ := s.r.Peek(s.r.Buffered())
+		for i := 0; i < len(win); i++ {
+			c := win[i]
+			end := -1 // the item ends before win[end]
+			switch {
+			case inStr:
+				switch {
+				case esc:
+					esc = false
+				case c == '\\':
+					esc = true
+				case c == '"':
+					inStr = false
+					if depth == 0 {
+						end = i + 1
+					}
+				}
+			case c == '"':
+				inStr = true
+			case c == '{' || c == '[':
+				depth++
+			case (c == '}' || c == ']') && depth > 0:
+				depth--
+				if depth == 0 {
+					end = i + 1
+				}
+			case depth == 0 && (c == '}' || c == ']' || c == ',' || c == ' ' || c == '\t' || c == '\r' || c == '\n'):
+				// The end of a bare value (a stray closer, or the end of
+				// the array). It starts the next item unless it is all
+				// there is.
+				if itemLen+i > 0 {
+					consume(win, i)
+					return s.finish(line, index, oversize)
+				}
+				consume(win, 1)
+				return s.finish(line, index, oversize)
+			}
+			if c == '\n' && end < 0 {
+				// In NDJSON a value never spans lines; in any JSON a "{" at
+				// the start of a line inside a value means the value was cut
+				// off. (A raw line break inside a string is invalid JSON.)
+				if i+1 >= len(win) {
+					if p, _ := s.r.Peek(i + 2); len(p) > i+1 {
+						win = p
+					}
+				}
+				if (s.ndjson && !s.inArray) || (i+1 < len(win) && win[i+1] == '{') {
+					consume(win, i)
+					return nil, line, index, splitWarning{line, "incomplete JSON item (the line ends before the value does); item skipped"}
+				}
+				multiline = true
+			}
+			if end >= 0 {
+				consume(win, end)
+				if first && !s.inArray && !multiline {
+					s.ndjson = true
+				}
+				return s.finish(line, index, oversize)
+			}
+		}
+		itemLen += len(win)
+		consume(win, len(win))
 	}
 }
 
@@ -356,7 +380,7 @@ type winlogFields struct {
 	ProviderName json.RawMessage            `json:"provider_name"`
 	EventID      json.RawMessage            `json:"event_id"`
 	RecordID     json.RawMessage            `json:"record_id"`
-	EventData    map[string]json.RawMessage `json:"event_data"`
+	EventData    json.RawMessage `json:"event_data"`
 }
 
 func has(raw json.RawMessage) bool { return len(raw) > 0 && string(raw) != "null" }
@@ -623,7 +647,9 @@ func (d *jsonDecoder) winlogbeat(it *jsonItem) {
 		Code     json.RawMessage `json:"code"`
 		Provider json.RawMessage `json:"provider"`
 	}
-	json.Unmarshal(it.ECSEvent, &ecs)
+	if (e.Provider == "" || !has(w.EventID)) && has(it.ECSEvent) {
+		json.Unmarshal(it.ECSEvent, &ecs)
+	}
 	if e.Provider == "" {
 		e.Provider = d.str("event.provider", ecs.Provider)
 	}
@@ -633,22 +659,27 @@ func (d *jsonDecoder) winlogbeat(it *jsonItem) {
 		d.eventID("winlog.event_id", ecs.Code)
 	}
 	d.recordID("winlog.record_id", w.RecordID)
-	if e.Computer == "" {
+	if e.Computer == "" && has(it.Host) {
 		var host struct {
 			Name json.RawMessage `json:"name"`
 		}
 		json.Unmarshal(it.Host, &host)
 		e.Computer = d.str("host.name", host.Name)
 	}
-	var log struct {
-		Level json.RawMessage `json:"level"`
+	if has(it.Log) {
+		var log struct {
+			Level json.RawMessage `json:"level"`
+		}
+		json.Unmarshal(it.Log, &log)
+		d.level(log.Level)
 	}
-	json.Unmarshal(it.Log, &log)
-	d.level(log.Level)
 	d.time("@timestamp", it.Timestamp, time.UTC)
 	e.Message = d.str("message", it.Message)
-	if e.Message == "" && len(w.EventData) > 0 {
-		e.Message = joinEventData(w.EventData)
+	if e.Message == "" && has(w.EventData) {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(w.EventData, &m) == nil {
+			e.Message = joinEventData(m)
+		}
 	}
 }
 
