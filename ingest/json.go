@@ -375,11 +375,11 @@ type jsonItem struct {
 }
 
 type winlogFields struct {
-	ComputerName json.RawMessage            `json:"computer_name"`
-	Channel      json.RawMessage            `json:"channel"`
-	ProviderName json.RawMessage            `json:"provider_name"`
-	EventID      json.RawMessage            `json:"event_id"`
-	RecordID     json.RawMessage            `json:"record_id"`
+	ComputerName json.RawMessage `json:"computer_name"`
+	Channel      json.RawMessage `json:"channel"`
+	ProviderName json.RawMessage `json:"provider_name"`
+	EventID      json.RawMessage `json:"event_id"`
+	RecordID     json.RawMessage `json:"record_id"`
 	EventData    json.RawMessage `json:"event_data"`
 }
 
