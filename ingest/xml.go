@@ -535,10 +535,8 @@ func scanXMLEventFast(b []byte) (x xmlEvent, ok bool) {
 			case "Event/System/TimeCreated@SystemTime":
 				field = &x.System.TimeCreated.SystemTime
 			default:
-				if strings.HasPrefix(aname, "xmlns") {
-					continue
-				}
-				// Other attributes are not read, but must be well-formed.
+				// Other attributes (xmlns too) are not read, but must be
+				// well-formed.
 				if _, good := appendXMLText(nil, raw); !good {
 					return x, false
 				}
