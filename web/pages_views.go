@@ -22,6 +22,16 @@ type viewCache struct {
 	res  *analysis.Result
 	idx  *hostIndex
 	rows []computerRow
+	dash *dashCharts // the dashboard's charts of res, built on first use
+}
+
+// dashCharts are the parts of the dashboard that depend only on the
+// analysis: rendered once per analysis, not per request.
+type dashCharts struct {
+	uptime, fleet template.HTML
+	uptimeN       int
+	shown, total  int
+	top           []computerRow
 }
 
 // hostIndex finds a computer's host summary and pairs by name.
@@ -64,7 +74,7 @@ func (s *Server) viewsOf(res *analysis.Result) (*hostIndex, []computerRow) {
 		}
 		rows = append(rows, r)
 	}
-	c.res, c.idx, c.rows = res, idx, rows
+	c.res, c.idx, c.rows, c.dash = res, idx, rows, nil
 	return idx, rows
 }
 
@@ -134,16 +144,34 @@ const timelineLimit = 60
 
 // newDashboardCharts adds the charts and freshness to the dashboard.
 func (s *Server) newDashboardCharts(p *dashboardPage, snap *analysisSnapshot, lastUpload *store.Upload) {
+	dc := s.dashboardCharts(snap)
+	p.UptimeChart, p.FleetChart, p.UptimeN = dc.uptime, dc.fleet, dc.uptimeN
+	p.TimelineShown, p.TimelineTotal, p.TopRows = dc.shown, dc.total, dc.top
+	p.LastUpload = lastUpload
+	if !snap.Stats.Last.IsZero() {
+		p.Age = fmtAge(time.Since(snap.Stats.Last))
+	}
+}
+
+// dashboardCharts returns the dashboard's charts of the snapshot's
+// analysis, rendering them on first use.
+func (s *Server) dashboardCharts(snap *analysisSnapshot) *dashCharts {
 	res := snap.Result
 	idx, rows := s.viewsOf(res)
+	s.views.mu.Lock()
+	defer s.views.mu.Unlock()
+	if s.views.res == res && s.views.dash != nil {
+		return s.views.dash
+	}
+	p := &dashCharts{}
 	tz := s.cfg.DisplayTZ
 	ups := countedUptimes(res.Pairs, nil)
-	p.UptimeN = len(ups)
+	p.uptimeN = len(ups)
 	h := &histogram{ID: "uptime-hist", Title: "How long connections lived before Outlook lost them",
 		Desc:   fmt.Sprintf("Histogram of %d uptimes (Outlook event 26 to the next 25) on a logarithmic time axis. Shaded: interval clusters shared by many computers. Dashed lines: default idle timeouts of common load balancers and firewalls.", len(ups)),
 		XLabel: "Uptime before the disconnect (log scale)", YLabel: "Disconnects",
 		Values: ups, Bands: clusterBands(res.Report.Clusters), Marks: deviceMarks(), HighlightBands: true}
-	p.UptimeChart = h.svg()
+	p.uptime = h.svg()
 
 	// Fleet timeline: every computer up to the limit, else the most affected.
 	sel := slices.Clone(rows)
@@ -156,21 +184,19 @@ func (s *Server) newDashboardCharts(p *dashboardPage, snap *analysisSnapshot, la
 		names[i] = r.Name
 	}
 	sort.Slice(names, func(i, j int) bool { return strings.ToLower(names[i]) < strings.ToLower(names[j]) })
-	p.TimelineShown, p.TimelineTotal = len(names), len(rows)
+	p.shown, p.total = len(names), len(rows)
 	if !snap.Stats.First.IsZero() && len(names) > 0 {
 		ft := &fleetTimeline{ID: "fleet-timeline", Title: "Disconnects by computer over time",
 			Desc:  "Each mark is an Outlook disconnect (event 25) of one computer. Shared outages show as shaded columns across many computers; idle timeouts as marks spread through the working day.",
 			Start: snap.Stats.First, End: snap.Stats.Last.Add(time.Minute), Rows: fleetRows(res, idx, names, time.Time{}, time.Time{}),
 			Outages: res.Report.Outages, TZ: tz}
-		p.FleetChart = ft.svg()
+		p.fleet = ft.svg()
 	}
-	p.TopRows = topRows(rows, 10)
-	if lastUpload != nil {
-		p.LastUpload = lastUpload
+	p.top = topRows(rows, 10)
+	if s.views.res == res {
+		s.views.dash = p
 	}
-	if !snap.Stats.Last.IsZero() {
-		p.Age = fmtAge(time.Since(snap.Stats.Last))
-	}
+	return p
 }
 
 func topRows(rows []computerRow, n int) []computerRow {
