@@ -414,7 +414,7 @@ func (ft *fleetTimeline) svg() template.HTML {
 			c := (x1 + x2) / 2
 			x1, x2 = c-2, c+2
 		}
-		tip := fmt.Sprintf("Shared outage %s – %s: %d computers", o.Start.In(ft.TZ).Format("Mon 01-02 15:04"), o.End.In(ft.TZ).Format("15:04"), len(o.Computers))
+		tip := fmt.Sprintf("Shared outage %s – %s: %d %s", o.Start.In(ft.TZ).Format("Mon 01-02 15:04"), o.End.In(ft.TZ).Format("15:04"), len(o.Computers), pluralWord(len(o.Computers), "computer", "computers"))
 		d.rect(x1, mt-8, x2-x1, ph+8, "outage-band", tip)
 		d.text(x1, mt-12, "middle", "outage-label", "outage "+o.Start.In(ft.TZ).Format("15:04"))
 	}
