@@ -243,8 +243,13 @@ func (h *histogram) svg() template.HTML {
 			cls = "mark"
 		}
 		d.line(xx, mt, xx, mt+ph, cls)
-		if n := len(labels); n > 0 && xx-labels[n-1].x < 12 && labels[n-1].class == cls {
-			labels[n-1].text += "/" + m.Label
+		if cls != "mark" {
+			// An estimate is labelled inside the plot, beside its line.
+			d.text(xx+5, mt+ph-8, "start", "mark-label "+cls+"-label", m.Label)
+			continue
+		}
+		if n := len(labels); n > 0 && xx-labels[n-1].x < 12 {
+			labels[n-1].text = mergeLabels(labels[n-1].text, m.Label)
 			continue
 		}
 		labels = append(labels, lab{xx, m.Label, cls})
@@ -269,6 +274,16 @@ func (h *histogram) svg() template.HTML {
 	}
 	d.legend(ml, mt+ph+60, items)
 	return d.close()
+}
+
+// mergeLabels joins the labels of close marks: "10 min" and "11 min" make
+// "10/11 min".
+func mergeLabels(a, b string) string {
+	ai, bi := strings.LastIndexByte(a, ' '), strings.LastIndexByte(b, ' ')
+	if ai > 0 && bi > 0 && a[ai:] == b[bi:] {
+		return a[:ai] + "/" + b
+	}
+	return a + "/" + b
 }
 
 // niceScale picks an axis maximum ≥ n and a step giving about 4–6 grid lines.
