@@ -245,8 +245,11 @@ type AgentStored struct {
 // after the events are committed, so an agent may treat success as an
 // acknowledgement. On error some events may be stored: sending the batch
 // again is safe, as storing is idempotent.
-func (s *Server) IngestAgentBatch(ctx context.Context, b AgentBatch) (AgentStored, error) {
-	var out AgentStored
+func (s *Server) IngestAgentBatch(ctx context.Context, b AgentBatch) (out AgentStored, err error) {
+	start := time.Now()
+	defer func() {
+		s.metrics.observeIngest(&store.Upload{NewEvents: out.New, DuplicateEvents: out.Duplicates, Bytes: b.Bytes}, time.Since(start), err)
+	}()
 	keep := make([]ingest.Event, 0, len(b.Events))
 	for _, e := range b.Events {
 		if e.IsConnectivity() {

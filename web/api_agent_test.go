@@ -595,12 +595,17 @@ func TestBeatsListenerThroughput(t *testing.T) {
 	}
 	rig := newBeatsRig(t, nil)
 	const total, window = 50000, 2048
-	c, err := lumberclient.SyncDial(rig.addr, lumberclient.Timeout(30*time.Second), lumberclient.CompressionLevel(3))
+	c, err := lumberclient.SyncDial(rig.addr, lumberclient.Timeout(30*time.Second), lumberclient.CompressionLevel(3),
+		lumberclient.JSONEncoder(lumberEncode))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	events := winlogbeatEvents(0, total)
+	for i, e := range events { // encoded beforehand, as the HTTP test's bodies are
+		b, _ := json.Marshal(e)
+		events[i] = rawEvent(b)
+	}
 	start := time.Now()
 	for i := 0; i < total; i += window {
 		chunk := events[i:min(i+window, total)]
