@@ -39,6 +39,10 @@ type Options struct {
 	// MaxBytes caps the database file's size (0 = no cap). Writes past it
 	// fail with ErrFull, exactly as on a full disk.
 	MaxBytes int64
+	// ReadOnly opens the database for reading only (e.g. to serve an
+	// archived database): every write fails with ErrReadOnly. The schema
+	// must already be current.
+	ReadOnly bool
 }
 
 // classifySQLite wraps SQLite's storage errors in the sentinels above so
@@ -79,7 +83,12 @@ type DB struct {
 	writeMu sync.Mutex
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
+
+	readOnly bool
 }
+
+// ReadOnly reports whether the database was opened read-only.
+func (db *DB) ReadOnly() bool { return db.readOnly }
 
 // Open opens (creating if needed) the database at path and applies pending
 // migrations. Per-connection settings live in the DSN so that every pooled
@@ -99,6 +108,9 @@ func OpenWithOptions(ctx context.Context, path string, opts Options) (*DB, error
 	q.Set("_foreign_keys", "on")
 	q.Set("_synchronous", "NORMAL")
 	q.Set("_txlock", "immediate")
+	if opts.ReadOnly {
+		q.Set("_query_only", "1")
+	}
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 	drv := &sqlite3.SQLiteDriver{}
 	if opts.MaxBytes > 0 {
@@ -111,7 +123,7 @@ func OpenWithOptions(ctx context.Context, path string, opts Options) (*DB, error
 	sdb := sql.OpenDB(&connector{dsn: dsn, drv: drv})
 	sdb.SetMaxOpenConns(8)
 	sdb.SetConnMaxIdleTime(5 * time.Minute)
-	db := &DB{sql: sdb, path: path, Now: time.Now}
+	db := &DB{sql: sdb, path: path, Now: time.Now, readOnly: opts.ReadOnly}
 	if err := sdb.PingContext(ctx); err != nil {
 		sdb.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, classifySQLite(err))
@@ -168,6 +180,9 @@ func (db *DB) migrate(ctx context.Context) error {
 	for _, n := range names {
 		if applied[n] {
 			continue
+		}
+		if db.readOnly {
+			return fmt.Errorf("%w: migration %s is pending; open it once read-write to upgrade it", ErrReadOnly, n)
 		}
 		body, err := migrations.FS.ReadFile(n)
 		if err != nil {

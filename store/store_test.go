@@ -201,3 +201,31 @@ func TestFailRunningUploads(t *testing.T) {
 		t.Fatalf("done upload changed: %+v", got)
 	}
 }
+
+// TestReadOnly serves an existing database read-only: reads work, every
+// write fails with ErrReadOnly and changes nothing.
+func TestReadOnly(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ro.db")
+	db, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC)
+	db.InsertEvents(ctx, 0, []ingest.Event{outlook("PC1", 25, 1, t0)})
+	db.Close()
+	ro, err := store.OpenWithOptions(ctx, path, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if _, _, err := ro.InsertEvents(ctx, 0, []ingest.Event{outlook("PC1", 26, 2, t0)}); !errors.Is(err, store.ErrReadOnly) {
+		t.Fatalf("insert into a read-only database: %v, want ErrReadOnly", err)
+	}
+	if err := ro.CreateUpload(ctx, &store.Upload{Name: "x"}); !errors.Is(err, store.ErrReadOnly) {
+		t.Fatalf("create upload: %v, want ErrReadOnly", err)
+	}
+	if s, err := ro.Stats(ctx); err != nil || s.Events != 1 {
+		t.Fatalf("stats %+v, %v", s, err)
+	}
+}

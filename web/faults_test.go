@@ -75,3 +75,48 @@ func TestDatabaseFull(t *testing.T) {
 		t.Fatalf("%d events acknowledged, %d stored", acked, st.Events)
 	}
 }
+
+// TestDatabaseReadOnly serves a read-only database: writes get a clear
+// 503 with Retry-After, pages and reads keep working, nothing changes.
+func TestDatabaseReadOnly(t *testing.T) {
+	ctx := context.Background()
+	dbPath := filepath.Join(t.TempDir(), "ro.db")
+	rw, err := store.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rwSrv, _ := web.NewServer(web.Config{TempDir: t.TempDir()}, rw, nil)
+	paths := writeFleet(t, t.TempDir(), 4, 300*time.Second, func(c int) string { return fmt.Sprintf("RO-PC%d", c) })
+	if status, _, raw := postUploads(t, &testServer{Server: newHTTPTest(t, rwSrv), db: rw}, paths...); status != 201 {
+		t.Fatalf("seed upload: %s", raw)
+	}
+	rw.Close()
+
+	db, err := store.OpenWithOptions(ctx, dbPath, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	srv, _ := web.NewServer(web.Config{TempDir: t.TempDir()}, db, nil)
+	ts := &testServer{Server: newHTTPTest(t, srv), db: db}
+	more := writeFleet(t, t.TempDir(), 1, 300*time.Second, func(int) string { return "RO-NEW" })
+	body, ct := multipartBody(t, nil, more...)
+	resp, err := http.Post(ts.URL+"/api/v1/uploads", ct, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e struct{ Error struct{ Code, Message string } }
+	json.NewDecoder(resp.Body).Decode(&e)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || e.Error.Code != "read_only" || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("upload to a read-only database: %d %+v", resp.StatusCode, e)
+	}
+	for _, p := range []string{"/", "/uploads", "/api/v1/report", "/healthz"} {
+		if code, _ := getPage(t, ts.URL+p); code != 200 {
+			t.Errorf("%s: %d on a read-only database", p, code)
+		}
+	}
+	if rep := getReport(t, ts); rep.Computers != 4 {
+		t.Fatalf("report on the read-only database: %d computers, want 4", rep.Computers)
+	}
+}

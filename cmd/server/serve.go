@@ -18,6 +18,7 @@ type serveConfig struct {
 	db        string
 	maxUpload string
 	dbMaxSize string
+	dbRO      bool
 	displayTZ string
 	noAuth    bool
 	sec       securityConfig // TLS, rate limit, push (serve_security.go)
@@ -33,6 +34,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.StringVar(&c.addr, "addr", envOr("IDLETRACE_ADDR", "localhost:8080"), "listen address (env IDLETRACE_ADDR)")
 	fs.StringVar(&c.db, "db", envOr("IDLETRACE_DB", "./idletrace.db"), "SQLite database file, created if missing (env IDLETRACE_DB)")
 	fs.StringVar(&c.dbMaxSize, "db-max-size", envOr("IDLETRACE_DB_MAX_SIZE", ""), "cap on the database file's size, e.g. 50GiB; writes past it answer 507 (env IDLETRACE_DB_MAX_SIZE; default none)")
+	fs.BoolVar(&c.dbRO, "db-read-only", envOr("IDLETRACE_DB_READ_ONLY", "") == "1", "serve the database read-only, e.g. an archive: uploads answer 503 (env IDLETRACE_DB_READ_ONLY=1)")
 	fs.StringVar(&c.maxUpload, "max-upload", envOr("IDLETRACE_MAX_UPLOAD", "2GiB"), "largest upload request body (env IDLETRACE_MAX_UPLOAD)")
 	fs.StringVar(&c.displayTZ, "display-tz", envOr("IDLETRACE_DISPLAY_TZ", "UTC"), "time zone for pages, e.g. Europe/Berlin or Local (env IDLETRACE_DISPLAY_TZ)")
 	fs.BoolVar(&c.noAuth, "no-auth", envOr("IDLETRACE_NO_AUTH", "") == "1", "allow listening on a non-loopback address without authentication (env IDLETRACE_NO_AUTH=1)")
@@ -94,7 +96,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "server:", err)
 		return 2
 	}
-	var dbOpts store.Options
+	dbOpts := store.Options{ReadOnly: c.dbRO}
 	if c.dbMaxSize != "" {
 		if dbOpts.MaxBytes, err = parseSize(c.dbMaxSize); err != nil {
 			fmt.Fprintln(stderr, "server: -db-max-size:", err)
@@ -109,7 +111,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer db.Close()
 	// Uploads still "running" were cut off when a previous server died:
 	// never show them as complete.
-	if n, err := db.FailRunningUploads(ctx); err != nil {
+	if c.dbRO {
+		logger.Info("database opened read-only: uploads and agent batches will be refused")
+	} else if n, err := db.FailRunningUploads(ctx); err != nil {
 		fmt.Fprintln(stderr, "server:", err)
 		return 1
 	} else if n > 0 {
