@@ -313,7 +313,7 @@ func (w *evtxWorker) record(cr *chunkResult, p, end int) (ok bool) {
 	if w.goc == nil {
 		return false
 	}
-	e, ok, err := parseRecord(w.goc, int64(p))
+	e, ok, err := parseRecordGuarded(w.goc, int64(p))
 	if err != nil || !ok {
 		return false
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -380,4 +381,92 @@ func goChunk(data []byte, off int64) (c *evtx.Chunk, err error) {
 	// offset in the chunk.
 	ch.Header.OffsetLastRec = evtxChunkSize - 1
 	return &ch, nil
+}
+
+// errParseBudget stops a golang-evtx parse that is looping.
+var errParseBudget = errors.New("golang-evtx parse exceeded its budget (looping template references)")
+
+// guardReader is the reader golang-evtx parses a record from in the
+// fallback. golang-evtx follows template references without a depth limit:
+// a template definition that (after damage) refers to itself recurses
+// until the goroutine stack overflows, which no recover can catch. The
+// guard counts reads and seeks, and how often each offset is jumped to,
+// and panics (recoverably) long before the stack is in danger.
+type guardReader struct {
+	*bytes.Reader
+	ops   int
+	jumps map[int64]int
+}
+
+const (
+	guardMaxOps   = 1 << 20 // a 64 KiB string array is read 2 bytes at a time
+	guardMaxJumps = 256     // times one offset may be jumped to
+)
+
+func (g *guardReader) tick() {
+	g.ops++
+	if g.ops > guardMaxOps {
+		panic(errParseBudget)
+	}
+}
+
+func (g *guardReader) Read(p []byte) (int, error) {
+	g.tick()
+	return g.Reader.Read(p)
+}
+
+func (g *guardReader) Seek(off int64, whence int) (int64, error) {
+	g.tick()
+	if whence == io.SeekStart {
+		if g.jumps == nil {
+			g.jumps = make(map[int64]int, 16)
+		}
+		g.jumps[off]++
+		if g.jumps[off] > guardMaxJumps {
+			panic(errParseBudget)
+		}
+	}
+	return g.Reader.Seek(off, whence)
+}
+
+// parseRecordGuarded is parseRecord with golang-evtx reading through a
+// guardReader (the body of evtx.Event.GoEvtxMap, which builds its own
+// unguarded reader).
+func parseRecordGuarded(c *evtx.Chunk, off int64) (e Event, ok bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%v", p)
+		}
+	}()
+	ev := c.ParseEvent(off)
+	if !ev.IsValid() {
+		return e, false, nil
+	}
+	g := &guardReader{Reader: bytes.NewReader(c.Data)}
+	if _, err := g.Reader.Seek(off+evtx.EventHeaderSize, io.SeekStart); err != nil {
+		return e, false, err
+	}
+	element, perr := evtx.Parse(g, c, false)
+	fragment, isFrag := element.(*evtx.Fragment)
+	if !isFrag {
+		if perr == nil {
+			perr = errors.New("record is not a BinXML fragment")
+		}
+		return e, false, perr
+	}
+	gem := fragment.GoEvtxMap()
+	if gem == nil {
+		if perr == nil || perr == io.EOF {
+			perr = errors.New("empty record")
+		}
+		return e, false, perr
+	}
+	e = eventFromMap(*gem)
+	if e.RecordID == 0 {
+		e.RecordID = ev.Header.ID
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Time(ev.Header.Timestamp.Time()).UTC()
+	}
+	return e, true, nil
 }
