@@ -1,0 +1,301 @@
+package web_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"idletrace/ingest/evtxtest"
+	"idletrace/web"
+)
+
+// hostileCase is one malformed input and what it must at least yield.
+type hostileCase struct {
+	name string
+	data []byte
+	// mustWarn: the input lost data (e.g. a cut in the middle of a
+	// record), so a 201 must carry a warning; otherwise an error.
+	mustWarn bool
+}
+
+// healthyEVTX writes a multi-chunk Application log: Outlook 25/26 among
+// noise from other providers, over several computers.
+func healthyEVTX(t testing.TB) []byte {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "healthy.evtx")
+	var recs []evtxtest.Record
+	t0 := time.Date(2024, 5, 6, 8, 0, 0, 0, time.UTC)
+	for i := 0; i < 3000; i++ {
+		at := t0.Add(time.Duration(i) * 7 * time.Second)
+		pc := fmt.Sprintf("HOST-%02d.corp.example", i%20)
+		switch i % 3 {
+		case 0:
+			recs = append(recs, evtxtest.Classic("Outlook", pc, at, uint16(25+i%2), "The connection to Microsoft Exchange is unavailable."))
+		case 1:
+			recs = append(recs, evtxtest.Classic("MsiInstaller", pc, at, 1040, "Beginning a Windows Installer transaction", "", "x"))
+		default:
+			recs = append(recs, evtxtest.Record{Provider: "Microsoft-Windows-Security-SPP", ProviderGUID: "{E23B33B0-C8C9-472C-A5F9-F2BDFEA0F156}",
+				EventID: 16384, Level: 4, Time: at, Computer: pc, Data: []string{"2065-06-24T14:23:56Z", "TaskScheduler"}})
+		}
+	}
+	if err := evtxtest.WriteFile(p, recs); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// evtxMutations makes n damaged copies of a healthy EVTX file: cuts, and
+// byte flips aimed at the file header, chunk headers, string tables,
+// template/record areas and anywhere.
+func evtxMutations(rng *rand.Rand, healthy []byte, n, first int) []hostileCase {
+	const hdr, chunk = 4096, 65536
+	chunks := (len(healthy) - hdr) / chunk
+	region := func(kind string) (lo, hi int) {
+		c := hdr + rng.IntN(chunks)*chunk
+		switch kind {
+		case "file-header":
+			return 0, 128
+		case "chunk-header":
+			return c, c + 128
+		case "string-table":
+			return c + 128, c + 384
+		case "template-table":
+			return c + 384, c + 512
+		case "records":
+			return c + 512, c + chunk
+		}
+		return hdr, len(healthy)
+	}
+	kinds := []string{"truncate", "file-header", "chunk-header", "string-table", "template-table", "records", "anywhere"}
+	var out []hostileCase
+	for i := first; len(out) < n; i++ {
+		kind := kinds[i%len(kinds)]
+		if kind == "truncate" {
+			cut := rng.IntN(len(healthy))
+			out = append(out, hostileCase{fmt.Sprintf("evtx-%03d-truncate-%d", i, cut), healthy[:cut:cut], cut > hdr})
+			continue
+		}
+		b := bytes.Clone(healthy)
+		lo, hi := region(kind)
+		edits := 1 + rng.IntN(40)
+		for e := 0; e < edits; e++ {
+			b[lo+rng.IntN(hi-lo)] ^= byte(1 + rng.IntN(255))
+		}
+		out = append(out, hostileCase{fmt.Sprintf("evtx-%03d-%s-%d", i, kind, edits), b, false})
+	}
+	return out
+}
+
+// textMutations makes malformed XML, CSV, JSON, NDJSON and zip inputs.
+func textMutations(rng *rand.Rand, healthyEVTX []byte) []hostileCase {
+	t0 := time.Date(2024, 5, 6, 8, 0, 0, 0, time.UTC)
+	var xmlb, ndjson, csvb strings.Builder
+	csvb.WriteString("Level,Date and Time,Source,Event ID,Task Category\n")
+	for i := 0; i < 200; i++ {
+		at := t0.Add(time.Duration(i) * time.Minute)
+		fmt.Fprintf(&xmlb, "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='Outlook'/><EventID Qualifiers='16384'>%d</EventID><Level>4</Level><TimeCreated SystemTime='%s'/><EventRecordID>%d</EventRecordID><Channel>Application</Channel><Computer>XPC.corp</Computer></System><EventData><Data>m</Data></EventData></Event>\n",
+			25+i%2, at.Format(time.RFC3339Nano), i+1)
+		fmt.Fprintf(&ndjson, `{"computer":"JPC.corp","channel":"Application","provider":"Outlook","event_id":%d,"record_id":%d,"time":%q,"message":"m"}`+"\n", 25+i%2, i+1, at.Format(time.RFC3339))
+		fmt.Fprintf(&csvb, "Information,%s,Outlook,%d,None,\"Connection to Microsoft Exchange has been restored.\"\n", at.Format("1/2/2006 3:04:05 PM"), 25+i%2)
+	}
+	samples := map[string]string{"xml": xmlb.String(), "ndjson": ndjson.String(), "csv": csvb.String(),
+		"json": "[" + strings.Join(strings.Split(strings.TrimSpace(ndjson.String()), "\n"), ",\n") + "]"}
+	var out []hostileCase
+	for _, kind := range []string{"xml", "ndjson", "csv", "json"} {
+		s := samples[kind]
+		for i := 0; i < 6; i++ {
+			// A cut inside a line (never right at a line end) loses a record.
+			cut := 1 + rng.IntN(len(s)-2)
+			for s[cut] == '\n' || s[cut-1] == '\n' {
+				cut--
+			}
+			out = append(out, hostileCase{fmt.Sprintf("%s-cut-%d", kind, cut), []byte(s[:cut]), cut > 80})
+			lines := strings.SplitAfter(s, "\n")
+			at := 1 + rng.IntN(len(lines)-2)
+			garbage := []string{"\x00\xff\xfe garbage \x01\n", strings.Repeat("{", 5000) + "\n", "<Event><System>broken\n", "\"unterminated,quote\n"}[i%4]
+			spliced := strings.Join(lines[:at], "") + garbage + strings.Join(lines[at:], "")
+			out = append(out, hostileCase{fmt.Sprintf("%s-garbage-line-%d", kind, i), []byte(spliced), false})
+			b := []byte(s)
+			for e := 0; e < 1+rng.IntN(30); e++ {
+				b[rng.IntN(len(b))] ^= byte(1 + rng.IntN(255))
+			}
+			out = append(out, hostileCase{fmt.Sprintf("%s-flips-%d", kind, i), b, false})
+		}
+	}
+	out = append(out,
+		hostileCase{"json-deep-nesting", []byte(strings.Repeat(`{"a":`, 100000) + "1" + strings.Repeat("}", 100000)), false},
+		hostileCase{"json-huge-string", []byte(`{"computer":"` + strings.Repeat("A", 8<<20) + `"}`), false},
+		hostileCase{"xml-entity-bomb", []byte(`<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><Events><Event>&b;</Event></Events>`), false},
+		hostileCase{"invalid-utf8", []byte("<Event>\xff\xfe\xfd</Event>"), false},
+	)
+	// Zips: healthy entries, a truncated archive, a corrupted entry, a
+	// bomb (a tiny entry inflating to a huge one).
+	mkzip := func(entries map[string][]byte) []byte {
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		for name, data := range entries {
+			w, _ := zw.Create(name)
+			w.Write(data)
+		}
+		zw.Close()
+		return buf.Bytes()
+	}
+	good := mkzip(map[string][]byte{"a.evtx": healthyEVTX, "b.xml": []byte(samples["xml"])})
+	out = append(out,
+		hostileCase{"zip-truncated", good[: len(good)/2 : len(good)/2], true},
+		hostileCase{"zip-bomb", zipBomb(512 << 20), false},
+		hostileCase{"zip-nested-deep", mkzip(map[string][]byte{"1.zip": mkzip(map[string][]byte{"2.zip": mkzip(map[string][]byte{"3.xml": []byte(samples["xml"])})})}), false},
+	)
+	corrupt := bytes.Clone(good)
+	for e := 0; e < 50; e++ {
+		corrupt[30+rng.IntN(len(corrupt)/2)] ^= 0x55
+	}
+	out = append(out, hostileCase{"zip-corrupt-entry", corrupt, false})
+	return out
+}
+
+// zipBomb is a zip whose one small entry inflates to size bytes of spaces,
+// written in pieces so that the test itself stays small.
+func zipBomb(size int) []byte {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.Create("bomb.xml")
+	piece := bytes.Repeat([]byte(" "), 1<<20)
+	for n := 0; n < size; n += len(piece) {
+		w.Write(piece)
+	}
+	zw.Close()
+	return buf.Bytes()
+}
+
+// TestHostileUploads sends hundreds of damaged and malformed files through
+// the real upload path: no 5xx, no panic, no hang (each within a
+// deadline), heap bounded, and a file that lost data says so.
+func TestHostileUploads(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping: hostile-input campaign")
+	}
+	ts := newTestServer(t, web.Config{MaxUpload: 64 << 20})
+	rng := rand.New(rand.NewPCG(8, 2026))
+	healthy := healthyEVTX(t)
+	// Cases are made in small groups as the campaign goes, so that the
+	// heap measured below is the server's, not the test's own inputs.
+	const evtxCases = 320
+	next := func(i int) []hostileCase {
+		switch {
+		case i < evtxCases:
+			return evtxMutations(rng, healthy, 1, i)
+		case i == evtxCases:
+			return textMutations(rng, healthy)
+		}
+		return nil
+	}
+
+	var peakHeap atomic.Uint64
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+				var m runtime.MemStats
+				runtime.ReadMemStats(&m)
+				if m.HeapInuse > peakHeap.Load() {
+					peakHeap.Store(m.HeapInuse)
+				}
+			}
+		}
+	}()
+	defer close(stop)
+
+	cp := &campaign{t: t, ts: ts, client: &http.Client{}, peak: &peakHeap}
+	for i := 0; i <= evtxCases; i++ {
+		for _, c := range next(i) {
+			cp.send(c)
+		}
+	}
+	t.Logf("%d hostile inputs (%d evtx): %d ingested (%d with warnings), %d refused with an error; peak heap above baseline %d MiB (%s)",
+		cp.total, evtxCases, cp.ingested, cp.warned, cp.refused, cp.worst>>20, cp.worstName)
+	if cp.worst > 256<<20 {
+		t.Errorf("peak heap %d MiB above baseline on %s: memory is not bounded", cp.worst>>20, cp.worstName)
+	}
+	if code, _ := getPage(t, ts.URL+"/healthz"); code != 200 {
+		t.Fatal("server unhealthy after the campaign")
+	}
+}
+
+// campaign sends hostile cases and keeps the tally.
+type campaign struct {
+	t                                *testing.T
+	ts                               *testServer
+	client                           *http.Client
+	peak                             *atomic.Uint64 // heap in use, sampled
+	total, ingested, warned, refused int
+	worst                            uint64 // largest heap growth over a case's baseline
+	worstName                        string
+}
+
+// send uploads one case and checks the answer: no 5xx, an error with a
+// code and message, or a 201 that warns when data was lost.
+func (cp *campaign) send(c hostileCase) {
+	t := cp.t
+	t.Helper()
+	cp.total++
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	cp.peak.Store(0)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", cp.ts.URL+"/api/v1/uploads?name="+c.name, bytes.NewReader(c.data))
+	req.Header.Set("Content-Type", "application/octet-stream")
+	start := time.Now()
+	resp, err := cp.client.Do(req)
+	if err != nil {
+		t.Fatalf("%s: %v (after %v)", c.name, err, time.Since(start))
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if p := cp.peak.Load(); p > base.HeapInuse && p-base.HeapInuse > cp.worst {
+		cp.worst, cp.worstName = p-base.HeapInuse, c.name
+	}
+	var out struct {
+		Items []uploadItem
+		Error *struct{ Code, Message string }
+	}
+	json.Unmarshal(raw, &out)
+	switch {
+	case resp.StatusCode >= 500:
+		t.Errorf("%s: status %d: %.300s", c.name, resp.StatusCode, raw)
+	case resp.StatusCode == http.StatusCreated:
+		cp.ingested++
+		u := out.Items[0].Upload
+		if len(u.Warnings) > 0 {
+			cp.warned++
+		} else if c.mustWarn {
+			t.Errorf("%s: data was lost but the upload has no warning (records %d)", c.name, u.Records)
+		}
+	default:
+		cp.refused++
+		if out.Error == nil || out.Error.Message == "" || out.Error.Code == "" {
+			t.Errorf("%s: status %d without a clear error: %.300s", c.name, resp.StatusCode, raw)
+		}
+	}
+}
