@@ -152,7 +152,6 @@ type cev struct {
 type hostState struct {
 	key      string // lower-case name
 	name     string // display name
-	pairs    []int  // indexes into pairs
 	h        Host
 	counted  int // uptimes that count
 	spelling map[int32]int
@@ -255,24 +254,44 @@ func (a *analyzer) group(events []Event) {
 	names := a.names
 	for h := range a.hosts {
 		s := sorted[counts[h]:counts[h+1]]
-		slices.SortFunc(s, func(x, y cev) int {
-			if c := cmp.Compare(x.t, y.t); c != 0 {
-				return c
-			}
-			if c := cmp.Compare(x.rec, y.rec); c != 0 {
-				return c
-			}
-			if c := cmp.Compare(x.id, y.id); c != 0 {
-				return c
-			}
-			return strings.Compare(names[x.name], names[y.name])
-		})
+		slices.SortFunc(s, cevOrder(names))
 	}
-	// Drop exact duplicates: same event id and record id (or a missing
-	// record id) within the same second.
+	a.evs = dedupEvents(sorted)
+	for _, e := range a.evs {
+		a.hosts[e.host].spelling[e.name]++
+	}
+	for _, h := range a.hosts {
+		h.name = names[bestSpelling(h.spelling, names)]
+		h.h.Name = h.name
+		h.spelling = nil
+	}
+}
+
+// cevOrder orders one computer's events: by time, record id, event id,
+// then spelling of the name, so that duplicates are adjacent and the
+// order does not depend on the input's.
+func cevOrder(names []string) func(x, y cev) int {
+	return func(x, y cev) int {
+		if c := cmp.Compare(x.t, y.t); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.rec, y.rec); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.id, y.id); c != 0 {
+			return c
+		}
+		return strings.Compare(names[x.name], names[y.name])
+	}
+}
+
+// dedupEvents drops exact duplicates from events sorted by host then
+// cevOrder, in place: same event id and record id (or a missing record
+// id) within the same second.
+func dedupEvents(sorted []cev) []cev {
 	out := sorted[:0]
-	for i, e := range sorted {
-		if i > 0 && len(out) > 0 {
+	for _, e := range sorted {
+		if len(out) > 0 {
 			p := out[len(out)-1]
 			if p.host == e.host && p.id == e.id && p.t/1e9 == e.t/1e9 && (p.rec == e.rec || p.rec == 0 || e.rec == 0) {
 				continue
@@ -280,109 +299,147 @@ func (a *analyzer) group(events []Event) {
 		}
 		out = append(out, e)
 	}
-	a.evs = out
-	for _, e := range a.evs {
-		a.hosts[e.host].spelling[e.name]++
-	}
-	for _, h := range a.hosts {
-		best, bestN := int32(-1), -1
-		for ni, n := range h.spelling {
-			if n > bestN || (n == bestN && names[ni] < names[best]) {
-				best, bestN = ni, n
-			}
+	return out
+}
+
+// bestSpelling returns the most frequent spelling (the smallest on a tie).
+func bestSpelling(counts map[int32]int, names []string) int32 {
+	best, bestN := int32(-1), -1
+	for ni, n := range counts {
+		if n > bestN || (n == bestN && names[ni] < names[best]) {
+			best, bestN = ni, n
 		}
-		h.name = names[best]
-		h.h.Name = h.name
-		h.spelling = nil
 	}
+	return best
 }
 
 // pairUp walks each computer's events in time order (SPEC §5).
 func (a *analyzer) pairUp() {
-	o := a.o
 	a.pairs = make([]Pair, 0, len(a.evs)/2+1)
 	a.pairHost = make([]int32, 0, len(a.evs)/2+1)
+	var cps []cpair
 	i := 0
 	for hi, hs := range a.hosts {
-		open := -1           // index of the open disconnect
-		var lastRepeat int64 // time of the open disconnect's last 25
-		var upSince int64    // last 26 (0 = unknown)
-		var last26 int64
-		first := len(a.pairs)
-		h := &hs.h
-		for ; i < len(a.evs) && a.evs[i].host == int32(hi); i++ {
-			e := a.evs[i]
-			if h.First.IsZero() {
-				h.First = time.Unix(0, e.t).UTC()
-			}
-			h.Last = time.Unix(0, e.t).UTC()
-			switch e.id {
-			case EventDisconnected:
-				h.Disconnects++
-				if open >= 0 {
-					if e.t-lastRepeat <= int64(o.RepeatGap) {
-						a.pairs[open].Repeats++
-						h.Repeats++
-						lastRepeat = e.t
-						continue
-					}
-					// Censored: the computer went away while disconnected.
-					open = -1
-				}
-				p := Pair{
-					Computer:         hs.name,
-					Disconnect:       time.Unix(0, e.t).UTC(),
-					DisconnectRecord: e.rec,
-				}
-				if upSince != 0 {
-					gap := time.Duration(e.t - upSince)
-					if gap > o.MaxUptime {
-						p.Excluded = ExcludedOvernight
-					} else {
-						p.UpSince = time.Unix(0, upSince).UTC()
-						p.Uptime = gap
-					}
-				}
-				upSince = 0
-				open = len(a.pairs)
-				lastRepeat = e.t
-				a.pairs = append(a.pairs, p)
-				a.pairHost = append(a.pairHost, int32(hi))
-			case EventRestored:
-				h.Reconnects++
-				if open >= 0 {
-					p := &a.pairs[open]
-					p.Reconnect = time.Unix(0, e.t).UTC()
-					p.ReconnectRecord = e.rec
-					p.Downtime = p.Reconnect.Sub(p.Disconnect)
-					open = -1
-					upSince, last26 = e.t, e.t
+		j := i
+		for j < len(a.evs) && a.evs[j].host == int32(hi) {
+			j++
+		}
+		cps = pairEvents(a.o, a.evs[i:j], cps[:0], &hs.h)
+		a.pairs = appendPairs(a.pairs, cps, hs.name, hs.h.Interleaved)
+		for range cps {
+			a.pairHost = append(a.pairHost, int32(hi))
+		}
+		i = j
+	}
+}
+
+// cpair is a pair before the fleet-wide statistics, in a compact form
+// without pointers (the incremental analysis keeps one per disconnect).
+type cpair struct {
+	disc, reco, upSince int64 // unix ns; reco valid if flags&cpClosed; upSince 0 = unknown
+	drec, rrec          int64
+	repeats             int32
+	flags               uint8
+}
+
+const (
+	cpClosed    = 1 << iota // a 26 closed the disconnect
+	cpOvernight             // the 26 → 25 gap exceeded MaxUptime
+)
+
+// pairEvents pairs one computer's events (sorted by time, duplicates
+// removed) and fills h's counts, First, Last and Interleaved. It appends
+// the pairs to cps and returns it.
+func pairEvents(o Options, evs []cev, cps []cpair, h *Host) []cpair {
+	open := -1           // index of the open disconnect
+	var lastRepeat int64 // time of the open disconnect's last 25
+	var upSince int64    // last 26 (0 = unknown)
+	var last26 int64
+	first := len(cps)
+	if len(evs) > 0 {
+		h.First = time.Unix(0, evs[0].t).UTC()
+		h.Last = time.Unix(0, evs[len(evs)-1].t).UTC()
+	}
+	for _, e := range evs {
+		switch e.id {
+		case EventDisconnected:
+			h.Disconnects++
+			if open >= 0 {
+				if e.t-lastRepeat <= int64(o.RepeatGap) {
+					cps[open].repeats++
+					h.Repeats++
+					lastRepeat = e.t
 					continue
 				}
-				if last26 != 0 && e.t-last26 <= int64(o.DuplicateWindow) {
-					continue // Outlook logged the same reconnect twice
+				// Censored: the computer went away while disconnected.
+				open = -1
+			}
+			p := cpair{disc: e.t, drec: e.rec}
+			if upSince != 0 {
+				if time.Duration(e.t-upSince) > o.MaxUptime {
+					p.flags |= cpOvernight
+				} else {
+					p.upSince = upSince
 				}
-				h.Orphans++
+			}
+			upSince = 0
+			open = len(cps)
+			lastRepeat = e.t
+			cps = append(cps, p)
+		case EventRestored:
+			h.Reconnects++
+			if open >= 0 {
+				p := &cps[open]
+				p.reco, p.rrec = e.t, e.rec
+				p.flags |= cpClosed
+				open = -1
 				upSince, last26 = e.t, e.t
+				continue
 			}
-		}
-		for j := first; j < len(a.pairs); j++ {
-			hs.pairs = append(hs.pairs, j)
-			if a.pairs[j].Open() {
-				h.Open++
-			} else {
-				h.Pairs++
+			if last26 != 0 && e.t-last26 <= int64(o.DuplicateWindow) {
+				continue // Outlook logged the same reconnect twice
 			}
-		}
-		// Several Outlook sessions on one computer (RDS/Citrix) interleave
-		// their 25/26: reconnects that close nothing are the tell.
-		if h.Orphans >= 3 && h.Orphans*10 >= h.Pairs+h.Orphans {
-			h.Interleaved = true
-			for _, j := range hs.pairs {
-				a.pairs[j].Excluded = ExcludedInterleaved
-			}
+			h.Orphans++
+			upSince, last26 = e.t, e.t
 		}
 	}
+	for _, p := range cps[first:] {
+		if p.flags&cpClosed != 0 {
+			h.Pairs++
+		} else {
+			h.Open++
+		}
+	}
+	// Several Outlook sessions on one computer (RDS/Citrix) interleave
+	// their 25/26: reconnects that close nothing are the tell.
+	if h.Orphans >= 3 && h.Orphans*10 >= h.Pairs+h.Orphans {
+		h.Interleaved = true
+	}
+	return cps
+}
+
+// appendPairs appends the Pairs of one computer's compact pairs.
+func appendPairs(dst []Pair, cps []cpair, name string, interleaved bool) []Pair {
+	for _, c := range cps {
+		p := Pair{Computer: name, Disconnect: time.Unix(0, c.disc).UTC(), DisconnectRecord: c.drec, Repeats: int(c.repeats)}
+		if c.flags&cpClosed != 0 {
+			p.Reconnect = time.Unix(0, c.reco).UTC()
+			p.ReconnectRecord = c.rrec
+			p.Downtime = time.Duration(c.reco - c.disc)
+		}
+		if c.upSince != 0 {
+			p.UpSince = time.Unix(0, c.upSince).UTC()
+			p.Uptime = time.Duration(c.disc - c.upSince)
+		}
+		switch {
+		case interleaved:
+			p.Excluded = ExcludedInterleaved
+		case c.flags&cpOvernight != 0:
+			p.Excluded = ExcludedOvernight
+		}
+		dst = append(dst, p)
+	}
+	return dst
 }
 
 func (a *analyzer) result() *Result {

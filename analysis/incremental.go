@@ -1,0 +1,163 @@
+package analysis
+
+import (
+	"slices"
+	"strings"
+)
+
+// Incremental is an analysis that grows with its events: Add takes new
+// events, Result re-pairs only the computers that got some and then
+// recomputes the fleet-wide statistics (clusters, outages, diagnoses) from
+// the pairs of every computer, cached since the computer last changed.
+//
+// Result(…) equals Analyze(all events added so far, opts) exactly: the
+// per-computer steps (order, duplicates, spelling, pairing) are the same
+// code on the same per-computer events, and the fleet-wide steps run on
+// the same pairs in the same order.
+//
+// An Incremental holds its events in a compact form (about 32 bytes each)
+// and its pairs in one without pointers. It is not safe for concurrent
+// use; the Results it returns are independent of it and of each other.
+type Incremental struct {
+	o       Options
+	rawIdx  map[string]int32 // raw spelling → index in names
+	names   []string
+	rawHost []*incHost // per raw spelling
+	byKey   map[string]*incHost
+	order   []*incHost // sorted by key when !unsorted
+	dirty   []*incHost
+	events  int
+	resort  bool
+}
+
+// incHost is one computer's events and its pairs as of its last change.
+type incHost struct {
+	key     string
+	evs     []cev // every event added, sorted by cevOrder (duplicates kept)
+	pending []cev // added since the last refresh, unsorted
+	dirty   bool
+	name    string  // display name
+	h       Host    // without DiagnosisIDs
+	pairs   []cpair // pairs of the deduplicated evs
+}
+
+// NewIncremental returns an empty incremental analysis.
+func NewIncremental(opts Options) *Incremental {
+	return &Incremental{o: opts.withDefaults(), rawIdx: map[string]int32{}, byKey: map[string]*incHost{}}
+}
+
+// Events is how many Outlook 25/26 events were added (duplicates included).
+func (inc *Incremental) Events() int { return inc.events }
+
+// Computers is how many computers the events name (case-insensitively).
+func (inc *Incremental) Computers() int { return len(inc.order) }
+
+// Add adds events (any order, may repeat earlier ones). Events other than
+// 25/26 are ignored, as Analyze does.
+func (inc *Incremental) Add(events []Event) {
+	last := int32(-1)
+	for i := range events {
+		e := &events[i]
+		if e.EventID != EventDisconnected && e.EventID != EventRestored {
+			continue
+		}
+		var ri int32
+		if last >= 0 && e.Computer == inc.names[last] {
+			ri = last
+		} else {
+			var ok bool
+			if ri, ok = inc.rawIdx[e.Computer]; !ok {
+				ri = int32(len(inc.names))
+				name := strings.Clone(e.Computer)
+				inc.rawIdx[name] = ri
+				inc.names = append(inc.names, name)
+				k := strings.ToLower(name)
+				h := inc.byKey[k]
+				if h == nil {
+					h = &incHost{key: k}
+					inc.byKey[k] = h
+					inc.order = append(inc.order, h)
+					inc.resort = true
+				}
+				inc.rawHost = append(inc.rawHost, h)
+			}
+		}
+		last = ri
+		h := inc.rawHost[ri]
+		if !h.dirty {
+			h.dirty = true
+			inc.dirty = append(inc.dirty, h)
+		}
+		h.pending = append(h.pending, cev{t: e.Time.UnixNano(), rec: e.RecordID, id: int8(e.EventID), name: ri})
+		inc.events++
+	}
+}
+
+// refresh merges the host's pending events and pairs it again.
+func (inc *Incremental) refresh(h *incHost, buf []cev, spelling map[int32]int) []cev {
+	order := cevOrder(inc.names)
+	slices.SortFunc(h.pending, order)
+	switch {
+	case len(h.evs) == 0:
+		h.evs = h.pending
+	case order(h.evs[len(h.evs)-1], h.pending[0]) <= 0:
+		// New events after the old ones (the usual case): append.
+		h.evs = append(h.evs, h.pending...)
+	default:
+		merged := make([]cev, 0, len(h.evs)+len(h.pending))
+		i, j := 0, 0
+		for i < len(h.evs) && j < len(h.pending) {
+			if order(h.pending[j], h.evs[i]) < 0 {
+				merged = append(merged, h.pending[j])
+				j++
+			} else {
+				merged = append(merged, h.evs[i])
+				i++
+			}
+		}
+		merged = append(merged, h.evs[i:]...)
+		h.evs = append(merged, h.pending[j:]...)
+	}
+	h.pending, h.dirty = nil, false
+	evs := dedupEvents(append(buf[:0], h.evs...))
+	clear(spelling)
+	for _, e := range evs {
+		spelling[e.name]++
+	}
+	h.name = inc.names[bestSpelling(spelling, inc.names)]
+	h.h = Host{Name: h.name}
+	h.pairs = pairEvents(inc.o, evs, h.pairs[:0], &h.h)
+	h.pairs = slices.Clip(h.pairs)
+	return evs
+}
+
+// Result analyses every event added so far. Only the computers with new
+// events since the last Result are paired again.
+func (inc *Incremental) Result() *Result {
+	var buf []cev
+	spelling := map[int32]int{}
+	for _, h := range inc.dirty {
+		buf = inc.refresh(h, buf, spelling)
+	}
+	inc.dirty = inc.dirty[:0]
+	if inc.resort {
+		slices.SortFunc(inc.order, func(x, y *incHost) int { return strings.Compare(x.key, y.key) })
+		inc.resort = false
+	}
+	a := &analyzer{o: inc.o, hosts: make([]*hostState, len(inc.order))}
+	n := 0
+	for _, h := range inc.order {
+		n += len(h.pairs)
+	}
+	a.pairs = make([]Pair, 0, n)
+	a.pairHost = make([]int32, 0, n)
+	for hi, h := range inc.order {
+		a.hosts[hi] = &hostState{key: h.key, name: h.name, h: h.h}
+		a.pairs = appendPairs(a.pairs, h.pairs, h.name, h.h.Interleaved)
+		for range h.pairs {
+			a.pairHost = append(a.pairHost, int32(hi))
+		}
+	}
+	a.diagnose()
+	return a.result()
+}
