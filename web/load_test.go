@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -64,6 +65,10 @@ func TestConcurrentLoad(t *testing.T) {
 		if tokens[i], _, err = db.CreateToken(ctx, fmt.Sprintf("load-%d", i), "ingest"); err != nil {
 			t.Fatal(err)
 		}
+	}
+	readToken, _, err := db.CreateToken(ctx, "load-reader", "read")
+	if err != nil {
+		t.Fatal(err)
 	}
 	post := func(token, url, ct string, body io.Reader) (*http.Response, error) {
 		req, err := http.NewRequest("POST", url, body)
@@ -190,9 +195,40 @@ func TestConcurrentLoad(t *testing.T) {
 			}
 		}(u)
 	}
+	// Readers page through events and load the dashboard meanwhile: with
+	// one writer path and WAL, reads never wait for the writes.
+	var reads atomic.Int64
+	var readLat []time.Duration
+	var readMu sync.Mutex
+	for r := 0; r < 3; r++ {
+		wg.Add(1)
+		go func(r int) {
+			defer wg.Done()
+			paths := []string{"/api/v1/events?limit=100", "/", "/api/v1/report"}
+			for n := 0; !stop.Load(); n++ {
+				req, _ := http.NewRequest("GET", ts.URL+paths[(n+r)%len(paths)], nil)
+				req.Header.Set("Authorization", "Bearer "+readToken)
+				start := time.Now()
+				resp, err := client.Do(req)
+				if ok, _ := check(resp, err, "reader"); ok {
+					reads.Add(1)
+					readMu.Lock()
+					readLat = append(readLat, time.Since(start))
+					readMu.Unlock()
+				}
+			}
+		}(r)
+	}
 	time.Sleep(loadDuration())
 	stop.Store(true)
 	wg.Wait()
+	if len(readLat) > 0 {
+		slices.Sort(readLat)
+		t.Logf("%d reads during the load: p50 %v, p99 %v, max %v", reads.Load(),
+			readLat[len(readLat)/2], readLat[len(readLat)*99/100], readLat[len(readLat)-1])
+	} else {
+		t.Error("no read succeeded during the load")
+	}
 	for _, f := range failures {
 		t.Error(f)
 	}
