@@ -41,41 +41,14 @@ func (s *Server) ingestInto(ctx context.Context, u *store.Upload, filePath strin
 	name := u.Name
 	opts.Name = name
 	start := time.Now()
-	batch := make([]ingest.Event, 0, insertBatch)
-	flush := func() error {
-		n, d, err := s.db.InsertEvents(ctx, u.ID, batch)
-		u.NewEvents += n
-		u.DuplicateEvents += d
-		batch = batch[:0]
-		return err
-	}
-	res, err := s.readWithProgress(ctx, u, filePath, opts, func(e ingest.Event) error {
-		if !e.IsConnectivity() {
-			return nil
+	sink := s.db.NewUploadSink(ctx, u)
+	res, err := s.readWithProgress(ctx, u, filePath, opts, sink.Add)
+	err = sink.Finish(res, err, func(err error) string {
+		if ae := classify(err); ae.status != http.StatusInternalServerError {
+			return ae.msg
 		}
-		u.OutlookEvents++
-		batch = append(batch, e)
-		if len(batch) == insertBatch {
-			return flush()
-		}
-		return nil
+		return "ingest stopped: " + errorSummary(err)
 	})
-	if err == nil {
-		err = flush()
-	}
-	u.Format, u.Records, u.Warnings = res.Format, res.Records, res.Warnings
-	if err != nil {
-		u.Error = classify(err).msg
-		if ae := classify(err); ae.status == http.StatusInternalServerError {
-			u.Error = "ingest stopped: " + errorSummary(err)
-		}
-	}
-	// Record the outcome even if the request was cancelled meanwhile.
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if ferr := s.db.FinishUpload(fctx, u); ferr != nil && err == nil {
-		err = ferr
-	}
 	s.metrics.observeIngest(u, time.Since(start), err)
 	if err != nil {
 		return u, fmt.Errorf("ingest %s: %w", name, err)

@@ -11,10 +11,6 @@ import (
 	"idletrace/store"
 )
 
-// ingestBatch is how many events go into one write transaction (as for
-// uploads).
-const ingestBatch = 5000
-
 // runIngest loads files into the database without a server, as uploads do
 // (Outlook 25/26 events only, deduplicated), and prints one line per file
 // with its counts and the time it took. Benchmarks use it (BENCHMARKS.md).
@@ -68,37 +64,9 @@ func ingestOne(ctx context.Context, db *store.DB, path string, loc *time.Locatio
 	if err := db.CreateUpload(ctx, u); err != nil {
 		return err
 	}
-	batch := make([]ingest.Event, 0, ingestBatch)
-	flush := func() error {
-		n, d, err := db.InsertEvents(ctx, u.ID, batch)
-		u.NewEvents += n
-		u.DuplicateEvents += d
-		batch = batch[:0]
-		return err
-	}
-	res, err := ingest.ReadFile(ctx, path, ingest.Options{Location: loc}, func(e ingest.Event) error {
-		if !e.IsConnectivity() {
-			return nil
-		}
-		u.OutlookEvents++
-		batch = append(batch, e)
-		if len(batch) == ingestBatch {
-			return flush()
-		}
-		return nil
-	})
-	if err == nil {
-		err = flush()
-	}
-	u.Format, u.Bytes, u.Records, u.Warnings = res.Format, res.Bytes, res.Records, res.Warnings
-	if err != nil {
-		u.Error = err.Error()
-	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if ferr := db.FinishUpload(fctx, u); ferr != nil && err == nil {
-		err = ferr
-	}
+	sink := db.NewUploadSink(ctx, u)
+	res, err := ingest.ReadFile(ctx, path, ingest.Options{Location: loc}, sink.Add)
+	err = sink.Finish(res, err, func(err error) string { return err.Error() })
 	for _, w := range res.Warnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
