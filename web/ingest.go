@@ -43,6 +43,12 @@ func (s *Server) ingestInto(ctx context.Context, u *store.Upload, filePath strin
 	start := time.Now()
 	sink := s.db.NewUploadSink(ctx, u)
 	res, err := s.readWithProgress(ctx, u, filePath, opts, sink.Add)
+	if err == nil {
+		// Store the rest now and record it for the client's next read of
+		// the analysis (report.go) before the upload shows as finished.
+		err = sink.Flush()
+		s.noteWrite(clientKeyFrom(ctx))
+	}
 	err = sink.Finish(res, err, func(err error) string {
 		if ae := classify(err); ae.status != http.StatusInternalServerError {
 			return ae.msg

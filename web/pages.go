@@ -204,6 +204,8 @@ type dashboardPage struct {
 	Diagnoses     []analysis.Diagnosis
 	TopRows       []computerRow
 	AnalysisMs    float64
+	AnalysisAt    time.Time // when the shown analysis was computed
+	Updating      bool      // newer events are stored: a recompute is pending
 	Empty         bool
 	UptimeChart   template.HTML
 	UptimeN       int
@@ -219,7 +221,8 @@ func (p *dashboardPage) title() (string, string) { return "Dashboard", "dashboar
 func newDashboardPage(snap *analysisSnapshot) *dashboardPage {
 	rep := &snap.Result.Report
 	p := &dashboardPage{Report: rep, Stats: snap.Stats, Diagnoses: rep.Diagnoses,
-		AnalysisMs: float64(snap.Took.Microseconds()) / 1000, Empty: snap.Stats.Events == 0}
+		AnalysisMs: float64(snap.Took.Microseconds()) / 1000, Empty: snap.Stats.Events == 0,
+		AnalysisAt: snap.At, Updating: snap.Updating}
 	return p
 }
 

@@ -20,6 +20,7 @@ func (s *Server) Handler() http.Handler {
 	r.Use(s.bodyLimits)
 	r.Use(s.authenticate) // every route but /healthz, /readyz, /static, /login, /logout
 	r.Use(s.rateLimit)
+	r.Use(s.trackWrites) // read-your-writes for the cached analysis (report.go)
 
 	r.Get("/healthz", s.handleHealthz)
 	r.Get("/readyz", s.handleReadyz)

@@ -145,6 +145,7 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	s.httpSrv.Shutdown(ctx) // returns early on ctx expiry; handlers may still run
 	s.stopBackground()
+	s.stopAnalysis()
 	done := make(chan struct{})
 	go func() {
 		s.inflight.Wait()

@@ -63,7 +63,7 @@ func (s *Server) startAsyncIngest(ctx context.Context, tmp, name, source string,
 		defer os.Remove(tmp)
 		// Not the request's context (the request ends now), but the
 		// server's lifetime, so that shutdown can abort it.
-		bg := s.life
+		bg := context.WithValue(s.life, clientKey{}, clientKeyFrom(ctx))
 		asyncIngestSlots <- struct{}{}
 		defer func() { <-asyncIngestSlots }()
 		if _, err := s.ingestInto(bg, u, tmp, opts); err != nil {
