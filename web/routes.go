@@ -12,6 +12,7 @@ func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Use(s.trackInflight)
 	r.Use(middleware.RequestID)
+	r.Use(middleware.GetHead) // HEAD works wherever GET does (probes, link checkers)
 	r.Use(s.metrics.instrument)
 	r.Use(s.recoverer)
 	r.Use(s.requestLogger)
