@@ -39,7 +39,7 @@ type analysisSnapshot struct {
 	Took       time.Duration // the recompute that made it
 	Seq        int64         // events up to this seq are in Result
 	Upload     int64         // newest upload id when made
-	At         time.Time     // when it was published
+	At         time.Time     // the data as of when: read then, or found unchanged since
 	LastUpload *store.Upload // newest upload (nil if none)
 	Updating   bool          // newer data is stored: a recompute is pending or running
 
@@ -201,6 +201,7 @@ func (s *Server) analysisWorker(ctx context.Context) {
 			case <-tick.C:
 			}
 		}
+		polled := time.Now()
 		seq, up, err := s.db.ChangeMark(ctx)
 		if ctx.Err() != nil {
 			return
@@ -210,6 +211,9 @@ func (s *Server) analysisWorker(ctx context.Context) {
 			c.knownSeq, c.knownUp = max(c.knownSeq, seq), max(c.knownUp, up)
 		}
 		current := c.snap != nil && c.snap.Seq >= c.knownSeq && c.snap.Upload >= c.knownUp
+		if current && err == nil {
+			c.snap.At = polled // nothing new: the analysis is current as of now
+		}
 		waiting := c.waiting > 0
 		gap := min(max(c.lastTook, analysisMinGap), analysisMaxGap)
 		wait := time.Until(c.lastFinish.Add(gap))
@@ -307,7 +311,7 @@ func (s *Server) refreshAnalysis(ctx context.Context) error {
 	}
 	c.stats = st
 	s.publish(&analysisSnapshot{Result: res, Stats: st, Took: took, Seq: st.LastSeq, Upload: up,
-		At: time.Now(), LastUpload: last, report: &reportJSON{}}, nil)
+		At: start, LastUpload: last, report: &reportJSON{}}, nil)
 	return nil
 }
 

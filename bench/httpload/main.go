@@ -1,0 +1,425 @@
+// Command httpload measures idletrace's HTTP latency on a large database:
+// it builds (or reuses) a database of -events Outlook 25/26 events over
+// -computers computers, starts the real server binary on it, warms up, then
+// runs -clients concurrent clients against the dashboard, /api/v1/report
+// and /api/v1/events?limit=100 (following the cursor) for -duration each and
+// prints p50/p90/p99/max and requests a second. With -ingest it runs the
+// same again while an agent posts a batch of new events every -ingest-every
+// (the incremental analysis path under load).
+//
+//	go run ./bench/httpload -db /tmp/idletrace-10m.db            # 10 M events, 20 k computers
+//	go run ./bench/httpload -events 1000000 -computers 2000 -db /tmp/1m.db
+//
+// Not part of CI: building the 10 M-event database takes minutes and about
+// 3 GB of disk.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"idletrace/ingest"
+	"idletrace/store"
+)
+
+func main() {
+	dbPath := flag.String("db", filepath.Join(os.TempDir(), "idletrace-10m.db"), "database file (built when missing or smaller than -events)")
+	events := flag.Int("events", 10_000_000, "events in the database")
+	computers := flag.Int("computers", 20_000, "computers in the database")
+	clients := flag.Int("clients", 50, "concurrent clients")
+	duration := flag.Duration("duration", 20*time.Second, "measuring time per endpoint")
+	warm := flag.Duration("warmup", 3*time.Second, "warm-up time per endpoint")
+	withIngest := flag.Bool("ingest", true, "measure again while an agent posts batches")
+	ingestEvery := flag.Duration("ingest-every", 300*time.Millisecond, "agent batch interval")
+	ingestBatch := flag.Int("ingest-batch", 200, "events per agent batch")
+	serverBin := flag.String("server", "", "server binary (default: go build ./cmd/server into a temp dir)")
+	flag.Parse()
+	log.SetFlags(log.Ltime)
+
+	ctx := context.Background()
+	if err := ensureDB(ctx, *dbPath, *events, *computers); err != nil {
+		log.Fatal(err)
+	}
+	readTok, ingestTok, err := tokens(ctx, *dbPath)
+	if err != nil {
+		log.Fatal(err)
+	}
+	bin := *serverBin
+	if bin == "" {
+		dir, err := os.MkdirTemp("", "httpload")
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		bin = filepath.Join(dir, "server")
+		cmd := exec.Command("go", "build", "-o", bin, "./cmd/server")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			log.Fatal("build server: ", err)
+		}
+	}
+	addr := freeAddr()
+	srv := exec.Command(bin, "serve", "-db", *dbPath, "-addr", addr, "-rate-limit", "0", "-log-level", "warn")
+	srv.Stdout, srv.Stderr = os.Stderr, os.Stderr
+	if err := srv.Start(); err != nil {
+		log.Fatal(err)
+	}
+	defer func() {
+		srv.Process.Signal(os.Interrupt)
+		srv.Wait()
+	}()
+	base := "http://" + addr
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *clients * 2, MaxIdleConns: *clients * 2}, Timeout: 5 * time.Minute}
+	t0 := time.Now()
+	for {
+		if resp, err := client.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Since(t0) > time.Minute {
+			log.Fatal("server did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	log.Printf("server up in %v", time.Since(t0).Round(time.Millisecond))
+	t1 := time.Now()
+	if code, _, _ := get(client, base+"/api/v1/report", readTok); code != 200 {
+		log.Fatalf("first report: %d", code)
+	}
+	log.Printf("first analysis (load %d events from SQLite + analyse): %v; server RSS %s", *events, time.Since(t1).Round(time.Millisecond), rss(srv.Process.Pid))
+
+	fmt.Printf("\nidletrace HTTP load: %d events, %d computers, %d clients, %v per endpoint (Go %s client on the same machine)\n",
+		*events, *computers, *clients, *duration, strings.TrimPrefix(goVersion(), "go version "))
+	endpoints := []string{"/", "/api/v1/report", "/api/v1/events?limit=100"}
+	run := func(label string) {
+		fmt.Printf("\n%s\n%-28s %8s %8s %8s %8s %8s %8s\n", label, "endpoint", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors")
+		for _, ep := range endpoints {
+			load(client, base, ep, readTok, *clients, *warm) // warm-up
+			r := load(client, base, ep, readTok, *clients, *duration)
+			fmt.Printf("%-28s %8.0f %8.1f %8.1f %8.1f %8.1f %8d\n", ep, r.rate, r.q(0.50), r.q(0.90), r.q(0.99), r.q(1), r.errors)
+		}
+		fmt.Printf("server RSS %s\n", rss(srv.Process.Pid))
+	}
+	run("quiet database")
+	if *withIngest {
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var posted, batches atomic.Int64
+		var lagMu sync.Mutex
+		var lags []float64
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			agent(client, base, ingestTok, *computers, *ingestBatch, *ingestEvery, stop, &posted, &batches)
+		}()
+		go func() { // how old is the served analysis?
+			defer wg.Done()
+			tk := time.NewTicker(250 * time.Millisecond)
+			defer tk.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tk.C:
+				}
+				_, h, _ := get(client, base+"/api/v1/report", readTok)
+				if at, err := time.Parse(time.RFC3339Nano, h.Get("X-Analysis-As-Of")); err == nil {
+					lagMu.Lock()
+					lags = append(lags, time.Since(at).Seconds())
+					lagMu.Unlock()
+				}
+			}
+		}()
+		time.Sleep(time.Second)
+		run(fmt.Sprintf("while an agent posts %d events every %v", *ingestBatch, *ingestEvery))
+		close(stop)
+		wg.Wait()
+		slices.Sort(lags)
+		fmt.Printf("agent: %d batches, %d events posted; age of the served analysis: median %.1f s, max %.1f s\n",
+			batches.Load(), posted.Load(), quantile(lags, 0.5), quantile(lags, 1))
+	}
+}
+
+func goVersion() string {
+	out, _ := exec.Command("go", "version").Output()
+	return strings.TrimSpace(string(out))
+}
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func rss(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "?"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			return strings.TrimSpace(strings.TrimPrefix(l, "VmRSS:"))
+		}
+	}
+	return "?"
+}
+
+// tokens creates a read token (the clients) and an ingest token (the agent),
+// so that the agent's writes are not the readers' own.
+func tokens(ctx context.Context, path string) (string, string, error) {
+	db, err := store.Open(ctx, path)
+	if err != nil {
+		return "", "", err
+	}
+	defer db.Close()
+	r, _, err := db.CreateToken(ctx, "httpload-read", "read")
+	if err != nil {
+		return "", "", err
+	}
+	i, _, err := db.CreateToken(ctx, "httpload-ingest", "ingest")
+	return r, i, err
+}
+
+// --- database
+
+var genStart = time.Date(2024, 3, 4, 0, 0, 0, 0, time.UTC)
+
+// ensureDB builds the database unless it holds enough events already.
+func ensureDB(ctx context.Context, path string, events, computers int) error {
+	db, err := store.Open(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	seq, _, err := db.ChangeMark(ctx)
+	if err != nil {
+		return err
+	}
+	if seq >= int64(events) {
+		log.Printf("reusing %s (%d events)", path, seq)
+		return nil
+	}
+	if seq > 0 {
+		return fmt.Errorf("%s holds %d events, fewer than %d: remove it", path, seq, events)
+	}
+	log.Printf("building %s: %d events over %d computers", path, events, computers)
+	t0 := time.Now()
+	perHost := events / computers
+	const batch = 100_000
+	buf := make([]ingest.Event, 0, batch)
+	u := &store.Upload{Name: "httpload generated fleet", Source: "bench"}
+	if err := db.CreateUpload(ctx, u); err != nil {
+		return err
+	}
+	n := 0
+	for h := 0; h < computers; h++ {
+		buf = hostEvents(buf, h, perHost+boolInt(h < events%computers))
+		if len(buf) >= batch || h == computers-1 {
+			if _, _, err := db.InsertEvents(ctx, u.ID, buf); err != nil {
+				return err
+			}
+			n += len(buf)
+			buf = buf[:0]
+			if el := time.Since(t0); n%1_000_000 < batch {
+				log.Printf("  %d events, %.0f/s", n, float64(n)/el.Seconds())
+			}
+		}
+	}
+	u.NewEvents, u.OutlookEvents = n, n
+	if err := db.FinishUpload(ctx, u); err != nil {
+		return err
+	}
+	log.Printf("built %d events in %v (%.0f events/s)", n, time.Since(t0).Round(time.Second), float64(n)/time.Since(t0).Seconds())
+	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Sites of the generated fleet: name prefix, idle timeout (0 = healthy).
+var sites = []struct {
+	prefix  string
+	timeout float64
+	silent  bool
+}{
+	{"HQ-PC", 900, false}, {"BR-LT", 240, true}, {"FW-PC", 3600, false}, {"DC-PC", 350, false}, {"LAB-", 0, false},
+}
+
+// hostEvents appends n events (alternating 25 and 26) of computer h:
+// working days 08:00–18:00, uptimes at the site's timeout (reset: just
+// above it; silent: at the 720 s keep-alive plus retransmissions) or random.
+func hostEvents(dst []ingest.Event, h, n int) []ingest.Event {
+	r := rand.New(rand.NewPCG(uint64(h), 1))
+	site := sites[h%len(sites)]
+	name := fmt.Sprintf("%s%05d.corp.example", site.prefix, h)
+	day := 0
+	t := genStart.Add(8*time.Hour + time.Duration(r.IntN(1800))*time.Second)
+	rec := int64(1000 + r.IntN(100000))
+	for i := 0; i < n; i += 2 {
+		var up float64
+		switch {
+		case site.timeout == 0 || r.IntN(10) == 0:
+			up = 60 * math.Exp(r.Float64()*5) // 1 min … 2.5 h
+		case site.silent:
+			up = 720 + 15 + r.Float64()*40
+		default:
+			up = site.timeout + r.Float64()*2
+		}
+		t = t.Add(time.Duration(up * float64(time.Second)))
+		if t.Sub(genStart.AddDate(0, 0, day)) > 18*time.Hour {
+			day++
+			t = genStart.AddDate(0, 0, day).Add(8*time.Hour + time.Duration(r.IntN(1800))*time.Second)
+		}
+		dst = append(dst, ingest.Event{Computer: name, Channel: "Application", Provider: "Outlook", EventID: 25,
+			RecordID: rec, Time: t, Qualifiers: -1, Level: 3, Message: "Outlook lost the connection"})
+		rec++
+		if i+1 < n {
+			t = t.Add(time.Duration(2+r.IntN(40)) * time.Second)
+			dst = append(dst, ingest.Event{Computer: name, Channel: "Application", Provider: "Outlook", EventID: 26,
+				RecordID: rec, Time: t, Qualifiers: -1, Level: 4, Message: "Outlook restored the connection"})
+			rec++
+		}
+	}
+	return dst
+}
+
+// --- load
+
+type result struct {
+	lat    []float64 // ms, sorted
+	rate   float64
+	errors int64
+}
+
+func (r *result) q(p float64) float64 { return quantile(r.lat, p) }
+
+func quantile(s []float64, p float64) float64 {
+	if len(s) == 0 {
+		return math.NaN()
+	}
+	return s[min(len(s)-1, int(math.Ceil(p*float64(len(s))))-1+boolInt(p == 0))]
+}
+
+func get(c *http.Client, url, token string) (int, http.Header, []byte) {
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, nil, nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+// load runs clients against ep for d; /api/v1/events follows its cursor.
+func load(c *http.Client, base, ep, token string, clients int, d time.Duration) *result {
+	var mu sync.Mutex
+	res := &result{}
+	var errs atomic.Int64
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var lat []float64
+			next, pages := "", 0
+			for time.Now().Before(deadline) {
+				url := base + ep
+				if next != "" {
+					url += "&after=" + next
+				}
+				t := time.Now()
+				code, _, body := get(c, url, token)
+				lat = append(lat, float64(time.Since(t).Microseconds())/1000)
+				if code != 200 {
+					errs.Add(1)
+					continue
+				}
+				if strings.HasPrefix(ep, "/api/v1/events") {
+					var page struct {
+						Next string `json:"next"`
+					}
+					json.NewDecoder(bytes.NewReader(body)).Decode(&page)
+					next, pages = page.Next, pages+1
+					if pages == 50 { // start again from the newest
+						next, pages = "", 0
+					}
+				}
+			}
+			mu.Lock()
+			res.lat = append(res.lat, lat...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	slices.Sort(res.lat)
+	res.rate = float64(len(res.lat)) / d.Seconds()
+	res.errors = errs.Load()
+	return res
+}
+
+// agent posts a batch of new events of random computers every interval.
+func agent(c *http.Client, base, token string, computers, batch int, every time.Duration, stop chan struct{}, posted, batches *atomic.Int64) {
+	r := rand.New(rand.NewPCG(99, 99))
+	t := genStart.AddDate(0, 2, 0) // after the generated data
+	rec := int64(1 << 40)
+	tk := time.NewTicker(every)
+	defer tk.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tk.C:
+		}
+		var b bytes.Buffer
+		for i := 0; i < batch; i += 2 {
+			h := r.IntN(computers)
+			name := fmt.Sprintf("%s%05d.corp.example", sites[h%len(sites)].prefix, h)
+			t = t.Add(time.Duration(r.IntN(3000)) * time.Millisecond)
+			for k, id := range []int{25, 26} {
+				fmt.Fprintf(&b, `{"computer":%q,"channel":"Application","provider":"Outlook","event_id":%d,"record_id":%d,"time":%q}`+"\n",
+					name, id, rec, t.Add(time.Duration(k*20)*time.Second).Format(time.RFC3339Nano))
+				rec++
+			}
+		}
+		req, _ := http.NewRequest("POST", base+"/api/v1/events", &b)
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		resp, err := c.Do(req)
+		if err != nil {
+			continue
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode < 300 {
+			posted.Add(int64(batch))
+			batches.Add(1)
+		}
+	}
+}
