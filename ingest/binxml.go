@@ -16,12 +16,15 @@ package ingest
 // silently.
 
 import (
+	"bytes"
 	"encoding/binary"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf16"
+
+	"github.com/0xrawsec/golang-evtx/evtx"
 )
 
 // BinXML tokens (the 0x40 bit is the "more data" flag).
@@ -33,6 +36,8 @@ const (
 	tkEnd          = 0x04
 	tkValue        = 0x05
 	tkAttr         = 0x06
+	tkCharRef      = 0x08
+	tkEntityRef    = 0x09
 	tkTemplate     = 0x0c
 	tkNormalSubst  = 0x0d
 	tkOptSubst     = 0x0e
@@ -74,18 +79,28 @@ const (
 var bxLE = binary.LittleEndian
 
 // bxItem is one piece of element or attribute content: literal text or a
-// substitution.
+// substitution (or, for the extended syntax, a resolved reference).
 type bxItem struct {
-	sub int    // substitution index, or -1 for literal text
+	sub int    // substitution index, -1 for literal text, bxRef for ref
 	raw []byte // literal text, UTF-16LE (a view of the chunk)
+	ref string // a character or entity reference, resolved
 }
 
+// bxRef marks an item holding a resolved character or entity reference.
+const bxRef = -2
+
 // text decodes literal text.
-func (it bxItem) text() string { return bxUTF16(it.raw) }
+func (it bxItem) text() string {
+	if it.sub == bxRef {
+		return it.ref
+	}
+	return bxUTF16(it.raw)
+}
 
 type bxAttr struct {
 	name string
 	item bxItem
+	more []bxItem // further parts of the value (extended syntax only)
 }
 
 type bxNode struct {
@@ -145,12 +160,13 @@ type bxTemplate struct {
 // chunkDecoder decodes the records of one chunk. It is reused from chunk to
 // chunk by one goroutine.
 type chunkDecoder struct {
-	data  []byte
-	tmpls map[uint32]*bxTemplate
-	names map[uint32]string
-	vals  []bxValue
-	vals2 []bxValue
-	parts []string
+	data   []byte
+	tmpls  map[uint32]*bxTemplate
+	xtmpls map[uint32]*bxTemplate // extended-syntax reads, for recordMap
+	names  map[uint32]string
+	vals   []bxValue
+	vals2  []bxValue
+	parts  []string
 }
 
 // bxValue is one substitution value: its type, bytes and chunk offset.
@@ -161,12 +177,13 @@ type bxValue struct {
 }
 
 func newChunkDecoder() *chunkDecoder {
-	return &chunkDecoder{tmpls: make(map[uint32]*bxTemplate, 64), names: make(map[uint32]string, 128)}
+	return &chunkDecoder{tmpls: make(map[uint32]*bxTemplate, 64), xtmpls: map[uint32]*bxTemplate{}, names: make(map[uint32]string, 128)}
 }
 
 func (d *chunkDecoder) reset(data []byte) {
 	d.data = data
 	clear(d.tmpls)
+	clear(d.xtmpls)
 	clear(d.names)
 }
 
@@ -181,14 +198,31 @@ func (d *chunkDecoder) template(off uint32) *bxTemplate {
 	if t, ok := d.tmpls[off]; ok {
 		return t
 	}
-	t := d.parseTemplate(int(off))
+	t := d.parseTemplate(int(off), false)
 	if len(d.tmpls) < bxMaxTemplates {
 		d.tmpls[off] = t
 	}
 	return t
 }
 
-func (d *chunkDecoder) parseTemplate(off int) *bxTemplate {
+// xtemplate returns the template defined at off for recordMap: the
+// fast path's when it could read it, else one read with the extended
+// syntax (cached apart).
+func (d *chunkDecoder) xtemplate(off uint32) *bxTemplate {
+	if t := d.template(off); !t.bad {
+		return t
+	}
+	if t, ok := d.xtmpls[off]; ok {
+		return t
+	}
+	t := d.parseTemplate(int(off), true)
+	if len(d.xtmpls) < bxMaxTemplates {
+		d.xtmpls[off] = t
+	}
+	return t
+}
+
+func (d *chunkDecoder) parseTemplate(off int, ext bool) *bxTemplate {
 	t := &bxTemplate{eventDataSub: -1}
 	data := d.data
 	if off < 0 || off+28 > len(data) {
@@ -202,7 +236,7 @@ func (d *chunkDecoder) parseTemplate(off int) *bxTemplate {
 		return t
 	}
 	t.end = start + size
-	p := &bxParser{data: data[:t.end], p: start + 4, names: d.names}
+	p := &bxParser{data: data[:t.end], p: start + 4, names: d.names, ext: ext}
 	root, ok := p.element(0)
 	if !ok || p.p >= t.end || data[p.p] != tkEOF {
 		t.bad = true
@@ -218,6 +252,15 @@ type bxParser struct {
 	data  []byte
 	p     int
 	names map[uint32]string // decoded names by chunk offset
+	// noDep: element starts have no dependency identifier, as in BinXML
+	// substitution values (value type 0x21) that hold bare elements; their
+	// data sizes are then checked too.
+	noDep bool
+	// lastItem is the offset of the last item's token.
+	lastItem int
+	// ext accepts character and entity references and attribute values in
+	// several parts, which golang-evtx cannot render (recordMap only).
+	ext bool
 }
 
 func (p *bxParser) need(n int) bool { return n >= 0 && p.p+n <= len(p.data) }
@@ -244,15 +287,34 @@ func (p *bxParser) name(off int) (string, bool) {
 }
 
 func (p *bxParser) element(depth int) (*bxNode, bool) {
-	if depth > bxMaxDepth || !p.need(11) {
+	hdr := 11 // token, dependency id, data size, name offset
+	if p.noDep {
+		hdr = 9
+	}
+	if depth > bxMaxDepth || !p.need(hdr) {
 		return nil, false
 	}
 	tok := p.data[p.p]
 	if tok&^tkMoreFlag != tkOpenStart {
 		return nil, false
 	}
-	nameOff := int(bxLE.Uint32(p.data[p.p+7:]))
-	p.p += 11
+	if p.noDep {
+		// The data size counts everything after itself up to and including
+		// the end of the element.
+		end := p.p + 5 + int(bxLE.Uint32(p.data[p.p+1:]))
+		n, ok := p.elementBody(tok, hdr, depth)
+		if !ok || p.p != end {
+			return nil, false
+		}
+		return n, true
+	}
+	return p.elementBody(tok, hdr, depth)
+}
+
+// elementBody reads an element whose token tok and hdr-byte header are at p.p.
+func (p *bxParser) elementBody(tok byte, hdr, depth int) (*bxNode, bool) {
+	nameOff := int(bxLE.Uint32(p.data[p.p+hdr-4:]))
+	p.p += hdr
 	name, ok := p.name(nameOff)
 	if !ok {
 		return nil, false
@@ -282,7 +344,14 @@ func (p *bxParser) element(depth int) (*bxNode, bool) {
 			if !ok {
 				return nil, false
 			}
-			n.attrs = append(n.attrs, bxAttr{aname, it})
+			a := bxAttr{name: aname, item: it}
+			for p.ext && p.moreItem() {
+				if it, ok = p.item(); !ok {
+					return nil, false
+				}
+				a.more = append(a.more, it)
+			}
+			n.attrs = append(n.attrs, a)
 			if at == tkAttr {
 				break
 			}
@@ -311,7 +380,8 @@ func (p *bxParser) element(depth int) (*bxNode, bool) {
 				return nil, false
 			}
 			n.kids = append(n.kids, k)
-		case tkValue, tkValue | tkMoreFlag, tkNormalSubst, tkOptSubst:
+		case tkValue, tkValue | tkMoreFlag, tkNormalSubst, tkOptSubst,
+			tkCharRef, tkCharRef | tkMoreFlag, tkEntityRef, tkEntityRef | tkMoreFlag:
 			it, ok := p.item()
 			if !ok {
 				return nil, false
@@ -327,8 +397,47 @@ func (p *bxParser) element(depth int) (*bxNode, bool) {
 	return nil, false
 }
 
-// item reads a value text or a substitution token.
+// moreItem reports whether the attribute value just read continues: it
+// ended with the "more data" flag and another value part follows.
+func (p *bxParser) moreItem() bool {
+	prev := p.data[p.lastItem]
+	if prev&tkMoreFlag == 0 || !p.need(1) {
+		return false
+	}
+	switch p.data[p.p] &^ tkMoreFlag {
+	case tkValue, tkCharRef, tkEntityRef:
+		return true
+	}
+	return p.data[p.p] == tkNormalSubst || p.data[p.p] == tkOptSubst
+}
+
+// item reads a value text or a substitution token (or, with ext, a
+// character or entity reference).
 func (p *bxParser) item() (bxItem, bool) {
+	p.lastItem = p.p
+	if p.ext && p.need(3) {
+		switch p.data[p.p] &^ tkMoreFlag {
+		case tkCharRef:
+			r := rune(bxLE.Uint16(p.data[p.p+1:]))
+			p.p += 3
+			return bxItem{sub: bxRef, ref: string(r)}, true
+		case tkEntityRef:
+			if !p.need(5) {
+				return bxItem{}, false
+			}
+			off := int(bxLE.Uint32(p.data[p.p+1:]))
+			p.p += 5
+			name, ok := p.name(off)
+			if !ok {
+				return bxItem{}, false
+			}
+			r, ok := bxEntities[name]
+			if !ok {
+				return bxItem{}, false
+			}
+			return bxItem{sub: bxRef, ref: r}, true
+		}
+	}
 	if !p.need(4) {
 		return bxItem{}, false
 	}
@@ -1084,4 +1193,238 @@ func bxFileTime(ft uint64) time.Time {
 	sec := v/nano - 11644473600
 	nsec := (v % nano) * 100
 	return time.Unix(sec, nsec).UTC()
+}
+
+// ---- the golang-evtx map, for records golang-evtx cannot read ------------------
+//
+// Some records hold constructs golang-evtx cannot parse although they are
+// valid BinXML: a substitution value of type BinXML (0x21) that is a bare
+// element instead of a fragment. Such elements have no dependency
+// identifier (libevtx's format documentation, "Element start"); golang-evtx
+// reads one anyway and fails the whole record (CAPI2/Operational logs put
+// their <UserData> there). For records golang-evtx fails on, recordMap
+// builds the map golang-evtx's NodeToGoEvtx would have built, with values
+// rendered by golang-evtx itself, so that eventFromMap reads them like any
+// other record. A bare element becomes what golang-evtx makes of a
+// fragment holding an element: {name: element}.
+
+// bxEntities are the XML entities an entity reference may name.
+var bxEntities = map[string]string{"amp": "&", "lt": "<", "gt": ">", "quot": "\"", "apos": "'"}
+
+// bxMapDepth bounds nested BinXML values.
+const bxMapDepth = 8
+
+// recordMap builds golang-evtx's map of the record at off (header already
+// checked; end is the record's end). ok is false when the record is not
+// well-formed BinXML of the shapes handled here.
+func (d *chunkDecoder) recordMap(off, end int) (m evtx.GoEvtxMap, ok bool) {
+	data := d.data
+	p := off + evtxRecHdrSize
+	if p+14 > end || data[p] != tkFragment || data[p+4] != tkTemplate {
+		return nil, false
+	}
+	m, _, ok = d.instanceMap(p+4, end-4, 0)
+	if !ok {
+		return nil, false
+	}
+	if ev, isMap := m["Event"].(evtx.GoEvtxMap); isMap {
+		delete(ev, "xmlns")
+	}
+	return m, true
+}
+
+// instanceMap renders the template instance whose token is at p and whose
+// values must end by end; it returns the offset after the values.
+func (d *chunkDecoder) instanceMap(p, end, depth int) (evtx.GoEvtxMap, int, bool) {
+	data := d.data
+	if depth > bxMapDepth || p+10 > end || data[p] != tkTemplate {
+		return nil, 0, false
+	}
+	defOff := bxLE.Uint32(data[p+6:])
+	t := d.xtemplate(defOff)
+	if t.bad || t.root == nil {
+		return nil, 0, false
+	}
+	vp := p + 10
+	if int(defOff) == vp {
+		vp = t.end
+	}
+	vals, next, ok := d.values(nil, vp, end)
+	if !ok {
+		return nil, 0, false
+	}
+	n, ok := d.nodeMap(t.root, vals, depth)
+	if !ok {
+		return nil, 0, false
+	}
+	return evtx.GoEvtxMap{t.root.name: n}, next, true
+}
+
+// nodeMap is golang-evtx's NodeToGoEvtx for one element.
+func (d *chunkDecoder) nodeMap(n *bxNode, vals []bxValue, depth int) (evtx.GoEvtxMap, bool) {
+	m := make(evtx.GoEvtxMap, len(n.kids)+len(n.attrs))
+	for i, k := range n.kids {
+		km, ok := d.nodeMap(k, vals, depth)
+		if !ok {
+			return nil, false
+		}
+		nameV, hasName := km["Name"]
+		_, hasValue := km["Value"]
+		switch {
+		case hasName && len(km) == 1, hasName && hasValue && len(km) == 2:
+			s, isStr := nameV.(string)
+			if !isStr {
+				return nil, false // golang-evtx panics
+			}
+			if len(km) == 1 {
+				m[s] = ""
+			} else {
+				m[s] = km["Value"]
+			}
+		default:
+			name := k.name
+			if _, dup := m[name]; dup {
+				name += strconv.Itoa(i)
+			}
+			if v, only := km["Value"]; only && len(km) == 1 {
+				m[name] = v
+			} else {
+				m[name] = km
+			}
+		}
+	}
+	for _, it := range n.items {
+		v, ok := d.itemMap(it, vals, depth)
+		if !ok {
+			return nil, false
+		}
+		switch x := v.(type) {
+		case evtx.GoEvtxMap:
+			for k, kv := range x {
+				if _, dup := m[k]; dup {
+					return nil, false // golang-evtx panics
+				}
+				m[k] = kv
+			}
+		case string:
+			switch old := m["Value"].(type) {
+			case nil:
+				m["Value"] = x
+			case string:
+				m["Value"] = old + x
+			default:
+				return nil, false // golang-evtx panics
+			}
+		default:
+			if m["Value"], ok = d.itemMap(n.items[0], vals, depth); !ok {
+				return nil, false
+			}
+		}
+	}
+	for _, a := range n.attrs {
+		v, ok := d.itemMap(a.item, vals, depth)
+		if !ok {
+			return nil, false
+		}
+		if len(a.more) > 0 {
+			// A value in parts: their text, joined.
+			var sb strings.Builder
+			for i := -1; i < len(a.more); i++ {
+				if i >= 0 {
+					if v, ok = d.itemMap(a.more[i], vals, depth); !ok {
+						return nil, false
+					}
+				}
+				switch x := v.(type) {
+				case nil:
+				case string:
+					sb.WriteString(x)
+				case evtx.GoEvtxMap:
+					return nil, false
+				default:
+					sb.WriteString(asString(x))
+				}
+			}
+			v = sb.String()
+		}
+		if v != nil {
+			m[a.name] = v
+		}
+	}
+	return m, true
+}
+
+// itemMap is golang-evtx's ElementToGoEvtx for text or a substitution.
+func (d *chunkDecoder) itemMap(it bxItem, vals []bxValue, depth int) (any, bool) {
+	if it.sub < 0 {
+		return it.text(), true
+	}
+	if it.sub >= len(vals) {
+		return nil, false // golang-evtx panics: "Index out of range"
+	}
+	v := vals[it.sub]
+	switch v.typ {
+	case vtNull:
+		return nil, true
+	case vtBinXML:
+		return d.binXMLMap(v, depth+1)
+	}
+	if fs := bxFixedSize(v.typ); fs != 0 && len(v.b) != fs {
+		return nil, false
+	}
+	return bxGolangValue(v)
+}
+
+// bxGolangValue renders a value with golang-evtx's own value types.
+func bxGolangValue(v bxValue) (r any, ok bool) {
+	defer func() {
+		if recover() != nil {
+			r, ok = nil, false
+		}
+	}()
+	elt, err := evtx.ParseValueReader(evtx.ValueDescriptor{Size: uint16(len(v.b)), ValType: evtx.ValueType(v.typ)}, bytes.NewReader(v.b))
+	if err != nil {
+		return nil, false
+	}
+	switch x := elt.(type) {
+	case *evtx.UnkVal:
+		return nil, true // a type golang-evtx does not know: left out
+	case evtx.Value:
+		return x.Repr(), true
+	}
+	return nil, false
+}
+
+// binXMLMap renders a BinXML substitution value: a fragment or a template
+// instance (as golang-evtx does), or a bare element without dependency
+// identifiers.
+func (d *chunkDecoder) binXMLMap(v bxValue, depth int) (any, bool) {
+	if depth > bxMapDepth || len(v.b) == 0 {
+		return nil, false
+	}
+	p, end := v.off, v.off+len(v.b)
+	data := d.data
+	if data[p] == tkFragment {
+		if p+4 >= end || data[p+4] != tkTemplate {
+			return nil, false // a fragment holding an element: not seen, not handled
+		}
+		p += 4
+	}
+	switch data[p] {
+	case tkTemplate:
+		m, _, ok := d.instanceMap(p, end, depth)
+		return m, ok
+	case tkOpenStart, tkOpenStart | tkMoreFlag:
+		bp := &bxParser{data: data[:end], p: p, names: d.names, noDep: true, ext: true}
+		root, ok := bp.element(0)
+		if !ok || bp.p < end && data[bp.p] != tkEOF {
+			return nil, false
+		}
+		n, ok := d.nodeMap(root, nil, depth)
+		if !ok {
+			return nil, false
+		}
+		return evtx.GoEvtxMap{root.name: n}, true
+	}
+	return nil, false
 }

@@ -310,12 +310,17 @@ func (w *evtxWorker) record(cr *chunkResult, p, end int) (ok bool) {
 	if w.goc == nil && w.gerr == nil {
 		w.goc, w.gerr = goChunk(w.buf, w.off)
 	}
-	if w.goc == nil {
-		return false
+	ok = false
+	if w.goc != nil {
+		var err error
+		e, ok, err = parseRecordGuarded(w.goc, int64(p))
+		ok = ok && err == nil
 	}
-	e, ok, err := parseRecordGuarded(w.goc, int64(p))
-	if err != nil || !ok {
-		return false
+	if !ok {
+		// Valid BinXML golang-evtx cannot read (binxml.go, recordMap).
+		if e, ok = w.mapped(p, end); !ok {
+			return false
+		}
 	}
 	cr.records++
 	if w.all || e.IsConnectivity() {
@@ -333,6 +338,28 @@ func (w *evtxWorker) fast(p, end int, e *Event) (v bxVerdict) {
 		}
 	}()
 	return w.dec.record(p, end, w.all, e)
+}
+
+// mapped decodes the record at [p, end) through recordMap and eventFromMap,
+// with a recover.
+func (w *evtxWorker) mapped(p, end int) (e Event, ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	m, ok := w.dec.recordMap(p, end)
+	if !ok {
+		return e, false
+	}
+	e = eventFromMap(m)
+	if e.RecordID == 0 {
+		e.RecordID = int64(bxLE.Uint64(w.buf[p+8:]))
+	}
+	if e.Time.IsZero() {
+		e.Time = bxFileTime(bxLE.Uint64(w.buf[p+16:]))
+	}
+	return e, true
 }
 
 // recordSizeAt returns the size of the record whose header is at p, or 0
