@@ -163,6 +163,7 @@ type chunkDecoder struct {
 	data   []byte
 	tmpls  map[uint32]*bxTemplate
 	xtmpls map[uint32]*bxTemplate // extended-syntax reads, for recordMap
+	budget int                    // recordMap's work left for this record
 	names  map[uint32]string
 	vals   []bxValue
 	vals2  []bxValue
@@ -1211,8 +1212,13 @@ func bxFileTime(ft uint64) time.Time {
 // bxEntities are the XML entities an entity reference may name.
 var bxEntities = map[string]string{"amp": "&", "lt": "<", "gt": ">", "quot": "\"", "apos": "'"}
 
-// bxMapDepth bounds nested BinXML values.
-const bxMapDepth = 8
+// bxMapDepth bounds nested BinXML values; bxMapBudget bounds the nodes
+// and items recordMap renders for one record (a template may use one
+// substitution many times, and nested values multiply that).
+const (
+	bxMapDepth  = 8
+	bxMapBudget = 1 << 16
+)
 
 // recordMap builds golang-evtx's map of the record at off (header already
 // checked; end is the record's end). ok is false when the record is not
@@ -1223,6 +1229,7 @@ func (d *chunkDecoder) recordMap(off, end int) (m evtx.GoEvtxMap, ok bool) {
 	if p+14 > end || data[p] != tkFragment || data[p+4] != tkTemplate {
 		return nil, false
 	}
+	d.budget = bxMapBudget
 	m, _, ok = d.instanceMap(p+4, end-4, 0)
 	if !ok {
 		return nil, false
@@ -1262,6 +1269,9 @@ func (d *chunkDecoder) instanceMap(p, end, depth int) (evtx.GoEvtxMap, int, bool
 
 // nodeMap is golang-evtx's NodeToGoEvtx for one element.
 func (d *chunkDecoder) nodeMap(n *bxNode, vals []bxValue, depth int) (evtx.GoEvtxMap, bool) {
+	if d.budget -= 1 + len(n.items) + len(n.attrs); d.budget < 0 {
+		return nil, false
+	}
 	m := make(evtx.GoEvtxMap, len(n.kids)+len(n.attrs))
 	for i, k := range n.kids {
 		km, ok := d.nodeMap(k, vals, depth)
