@@ -34,6 +34,7 @@ func FuzzReadEVTX(f *testing.F) {
 	}
 	f.Add(buf.b[evtxHeaderSize : evtxHeaderSize+evtxChunkSize])
 	f.Add(buf.b[evtxHeaderSize : evtxHeaderSize+evtxChunkSize/4])
+	f.Add(capiFixture(false)[evtxHeaderSize:]) // BinXML values golang-evtx cannot read
 	samples, _ := filepath.Glob("../../shared/evtx-samples/*.evtx")
 	for _, p := range samples {
 		if st, err := os.Stat(p); err == nil && st.Size() <= 70000 {
