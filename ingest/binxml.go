@@ -1203,7 +1203,9 @@ func bxFileTime(ft uint64) time.Time {
 // element instead of a fragment. Such elements have no dependency
 // identifier (libevtx's format documentation, "Element start"); golang-evtx
 // reads one anyway and fails the whole record (CAPI2/Operational logs put
-// their <UserData> there). For records golang-evtx fails on, recordMap
+// their <UserData> there, with attribute values in several parts joined
+// by entity references, e.g. eTag="&quot;...&quot;", which libevtx
+// 20181227 rejects). For records golang-evtx fails on, recordMap
 // builds the map golang-evtx's NodeToGoEvtx would have built, with values
 // rendered by golang-evtx itself, so that eventFromMap reads them like any
 // other record. A bare element becomes what golang-evtx makes of a
