@@ -74,12 +74,17 @@ func readEVTX(ctx context.Context, r io.ReaderAt, size int64, opts Options, res 
 
 	workers := min(runtime.GOMAXPROCS(0), evtxMaxWorkers, int(nChunks))
 	if workers <= 1 {
-		w := newEVTXWorker(r, size, opts)
+		w := newEVTXWorker(ctx, r, size, opts)
 		for i := int64(0); i < nChunks; i++ {
 			if err := ctx.Err(); err != nil {
 				return evtxCtxErr(ctx, res, opts, i)
 			}
-			if err := w.chunk(i).deliver(res, emit); err != nil {
+			cr := w.chunk(i)
+			if err := ctx.Err(); err != nil {
+				// The chunk may have stopped part way: not delivered.
+				return evtxCtxErr(ctx, res, opts, i)
+			}
+			if err := cr.deliver(res, emit); err != nil {
 				return err
 			}
 		}
@@ -120,7 +125,7 @@ func readEVTX(ctx context.Context, r io.ReaderAt, size int64, opts Options, res 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := newEVTXWorker(r, size, opts)
+			w := newEVTXWorker(ctx, r, size, opts)
 			for j := range jobs {
 				if ctx.Err() != nil {
 					j.out <- &chunkResult{}
@@ -178,8 +183,14 @@ func (cr *chunkResult) deliver(res *Result, emit EmitFunc) error {
 	return nil
 }
 
+// evtxCtxEvery is how many records a chunk decodes between checks of the
+// read's context (besides one before every golang-evtx fallback, the slow
+// path), so that a slow chunk stops soon after the file's deadline.
+const evtxCtxEvery = 64
+
 // evtxWorker decodes chunks; each goroutine has its own.
 type evtxWorker struct {
+	ctx  context.Context
 	r    io.ReaderAt
 	size int64
 	opts Options
@@ -191,15 +202,16 @@ type evtxWorker struct {
 	off  int64
 }
 
-func newEVTXWorker(r io.ReaderAt, size int64, opts Options) *evtxWorker {
-	return &evtxWorker{r: r, size: size, opts: opts, all: opts.AllRecords, buf: make([]byte, evtxChunkSize), dec: newChunkDecoder()}
+func newEVTXWorker(ctx context.Context, r io.ReaderAt, size int64, opts Options) *evtxWorker {
+	return &evtxWorker{ctx: ctx, r: r, size: size, opts: opts, all: opts.AllRecords, buf: make([]byte, evtxChunkSize), dec: newChunkDecoder()}
 }
 
 func (w *evtxWorker) warn(cr *chunkResult, off int64, msg string) {
 	cr.warnings = append(cr.warnings, Warning{File: w.opts.Name, Offset: off, Msg: msg})
 }
 
-// chunk reads and decodes chunk idx.
+// chunk reads and decodes chunk idx. It stops early when the read's
+// context ends (the caller then discards the result).
 func (w *evtxWorker) chunk(idx int64) *chunkResult {
 	cr := &chunkResult{}
 	off := evtxHeaderSize + idx*evtxChunkSize
@@ -253,7 +265,10 @@ func (w *evtxWorker) chunk(idx int64) *chunkResult {
 	}
 	p := evtxChunkHdrSize
 	resync := false
-	for p <= limit {
+	for n := 1; p <= limit; n++ {
+		if n%evtxCtxEvery == 0 && w.ctx.Err() != nil {
+			return cr
+		}
 		size := recordSizeAt(buf, p)
 		if size == 0 {
 			// Not a record header here: find the next one.
@@ -267,9 +282,11 @@ func (w *evtxWorker) chunk(idx int64) *chunkResult {
 			p, resync = q, true
 			continue
 		}
-		ok := w.record(cr, p, p+size)
+		ok, reported := w.record(cr, p, p+size)
 		if !ok {
-			noteBad(p)
+			if !reported {
+				noteBad(p)
+			}
 		} else if resync || !crcOK {
 			salvaged++
 		}
@@ -294,39 +311,48 @@ func (w *evtxWorker) chunk(idx int64) *chunkResult {
 	return cr
 }
 
-// record decodes the record at [p, end) into cr; false if it is unreadable.
-func (w *evtxWorker) record(cr *chunkResult, p, end int) (ok bool) {
+// record decodes the record at [p, end) into cr; false if it is unreadable
+// (reported: a warning about it is already in cr).
+func (w *evtxWorker) record(cr *chunkResult, p, end int) (ok, reported bool) {
 	var e Event
 	v := w.fast(p, end, &e)
 	switch v {
 	case vSkip:
 		cr.records++
-		return true
+		return true, false
 	case vEmit:
 		cr.records++
 		cr.events = append(cr.events, e)
-		return true
+		return true, false
+	}
+	if w.ctx.Err() != nil {
+		return false, true // the read is over; the chunk is discarded
 	}
 	if w.goc == nil && w.gerr == nil {
 		w.goc, w.gerr = goChunk(w.buf, w.off)
 	}
 	ok = false
+	var err error
 	if w.goc != nil {
-		var err error
 		e, ok, err = parseRecordGuarded(w.goc, int64(p))
 		ok = ok && err == nil
 	}
 	if !ok {
 		// Valid BinXML golang-evtx cannot read (binxml.go, recordMap).
 		if e, ok = w.mapped(p, end); !ok {
-			return false
+			var be *mapBudgetError
+			if errors.As(err, &be) {
+				w.warn(cr, w.off+int64(p), fmt.Sprintf("record too costly to read: %v; skipped", err))
+				return false, true
+			}
+			return false, false
 		}
 	}
 	cr.records++
 	if w.all || e.IsConnectivity() {
 		cr.events = append(cr.events, e)
 	}
-	return true
+	return true, false
 }
 
 // fast runs the fast path with a recover: a decoder bug on hostile input

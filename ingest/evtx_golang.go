@@ -431,8 +431,40 @@ func (g *guardReader) Seek(off int64, whence int) (int64, error) {
 
 // parseRecordGuarded is parseRecord with golang-evtx reading through a
 // guardReader (the body of evtx.Event.GoEvtxMap, which builds its own
-// unguarded reader).
+// unguarded reader), and with the map golang-evtx would build measured
+// before it is built (goMapCost): a record that would expand past
+// goMapBudget fails with a *mapBudgetError instead.
 func parseRecordGuarded(c *evtx.Chunk, off int64) (e Event, ok bool, err error) {
+	return parseRecordBudget(c, off, goMapBudget)
+}
+
+// goMapBudget bounds the work golang-evtx's map building may do for one
+// record, in goMapCost's units (about one per element, attribute, text and
+// substitution rendered, counting repeats), the same bound recordMap has. Without repeated
+// substitutions a record renders each token of its BinXML at most once,
+// and a 64 KiB chunk holds fewer than 22,000 tokens (the shortest, a
+// character reference, is 3 bytes), so only records that render one value
+// many times come near it (the 110,000 records of the shared samples and
+// scenarios cost 171 at most).
+const goMapBudget = bxMapBudget
+
+// goMapMaxDepth bounds substitution chains and nested template instances
+// in goMapCost (recordMap allows bxMapDepth nested values; a substitution
+// value that refers to itself would recurse in golang-evtx until the stack
+// overflows, a fatal error no recover can catch).
+const goMapMaxDepth = 4 * bxMapDepth
+
+// mapBudgetError reports a record whose map golang-evtx would take too
+// long to build.
+type mapBudgetError struct{ budget int }
+
+func (e *mapBudgetError) Error() string {
+	return fmt.Sprintf("golang-evtx would expand the record past %d nodes (nested BinXML values used many times, or a substitution that refers to itself)", e.budget)
+}
+
+// parseRecordBudget is parseRecordGuarded with the map budget as a
+// parameter; budget < 0 builds the map unchecked (tests only).
+func parseRecordBudget(c *evtx.Chunk, off int64, budget int) (e Event, ok bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("%v", p)
@@ -454,6 +486,11 @@ func parseRecordGuarded(c *evtx.Chunk, off int64) (e Event, ok bool, err error) 
 		}
 		return e, false, perr
 	}
+	if budget >= 0 {
+		if _, within := goMapCost(fragment, budget); !within {
+			return e, false, &mapBudgetError{budget}
+		}
+	}
 	gem := fragment.GoEvtxMap()
 	if gem == nil {
 		if perr == nil || perr == io.EOF {
@@ -469,4 +506,147 @@ func parseRecordGuarded(c *evtx.Chunk, off int64) (e Event, ok bool, err error) 
 		e.Time = time.Time(ev.Header.Timestamp.Time()).UTC()
 	}
 	return e, true, nil
+}
+
+// goMapCost measures the work Fragment.GoEvtxMap would do on a parsed
+// record, in units of one per map and value rendered (at least one per
+// element, attribute and substitution visited), without building anything: golang-evtx renders a substitution
+// by rendering its value again at every use, and a value that is a nested
+// template instance (BinXML value, type 0x21) renders its whole template,
+// so a template that uses such a value k times, nested d deep, costs k^d.
+// Here each template instance is measured once (memoized), so the walk is
+// linear in what the (guarded) parse produced. It stops as soon as the
+// total passes limit; within is false then, and also for substitution
+// chains or nesting deeper than goMapMaxDepth.
+func goMapCost(f *evtx.Fragment, limit int) (cost int, within bool) {
+	ti, ok := f.BinXMLElement.(*evtx.TemplateInstance)
+	if !ok {
+		return 1, true // GoEvtxMap returns nil
+	}
+	m := goCoster{limit: limit, memo: map[*evtx.TemplateInstance]int{}}
+	cost = m.instance(ti, 0)
+	return cost, cost <= limit
+}
+
+type goCoster struct {
+	limit int
+	memo  map[*evtx.TemplateInstance]int // cost of rendering; -1 while in progress
+}
+
+// over is a cost past any limit.
+func (m *goCoster) over() int { return m.limit + 1 }
+
+// add adds costs, saturating past the limit.
+func (m *goCoster) add(a, b int) int {
+	if a > m.limit || b > m.limit || a+b > m.limit {
+		return m.over()
+	}
+	return a + b
+}
+
+// instance is the cost of TemplateInstance.NodeToGoEvtx on ti's root.
+func (m *goCoster) instance(ti *evtx.TemplateInstance, depth int) int {
+	if depth > goMapMaxDepth {
+		return m.over()
+	}
+	if c, ok := m.memo[ti]; ok {
+		if c < 0 {
+			return m.over() // a cycle: golang-evtx would not return
+		}
+		return c
+	}
+	m.memo[ti] = -1
+	root := ti.Root()
+	c := m.node(ti, &root, depth)
+	m.memo[ti] = c
+	return c
+}
+
+// node is the cost of NodeToGoEvtx on n.
+func (m *goCoster) node(ti *evtx.TemplateInstance, n *evtx.Node, depth int) int {
+	c := 1
+	for _, k := range n.Child {
+		if c = m.add(c, m.node(ti, k, depth)); c > m.limit {
+			return c
+		}
+	}
+	for _, e := range n.Element {
+		c = m.add(c, m.element(ti, e, depth))
+		// A rendering that is neither a map nor a string makes
+		// NodeToGoEvtx render the node's first element once more.
+		if !m.mapOrString(ti, e, depth) {
+			c = m.add(c, m.element(ti, n.Element[0], depth))
+		}
+		if c > m.limit {
+			return c
+		}
+	}
+	if n.Start != nil {
+		for _, a := range n.Start.AttributeList.Attributes {
+			if c = m.add(c, m.element(ti, a.AttributeData, depth)); c > m.limit {
+				return c
+			}
+		}
+	}
+	return c
+}
+
+// element is the cost of ti.ElementToGoEvtx(e).
+func (m *goCoster) element(ti *evtx.TemplateInstance, e evtx.Element, depth int) int {
+	if depth > goMapMaxDepth {
+		return m.over()
+	}
+	switch x := e.(type) {
+	case *evtx.ValueText:
+		return 1
+	case *evtx.OptionalSubstitution:
+		return m.subst(ti, int(x.SubID), depth)
+	case *evtx.NormalSubstitution:
+		return m.subst(ti, int(x.SubID), depth)
+	case *evtx.Fragment:
+		if t, ok := x.BinXMLElement.(*evtx.TemplateInstance); ok {
+			return m.instance(t, depth+1)
+		}
+	case *evtx.TemplateInstance:
+		return m.instance(x, depth+1)
+	}
+	return 1 // a value, an entity reference, or something golang-evtx panics on
+}
+
+func (m *goCoster) subst(ti *evtx.TemplateInstance, id, depth int) int {
+	if id < 0 || id >= len(ti.Data.Values) {
+		return 1 // golang-evtx panics: "Index out of range"
+	}
+	return m.element(ti, ti.Data.Values[id], depth+1)
+}
+
+// mapOrString reports whether ti.ElementToGoEvtx(e) certainly gives a map
+// or a string (false when unsure: the estimate is then too high, never too
+// low).
+func (m *goCoster) mapOrString(ti *evtx.TemplateInstance, e evtx.Element, depth int) bool {
+	for range goMapMaxDepth {
+		switch x := e.(type) {
+		case *evtx.ValueText, *evtx.TemplateInstance:
+			return true
+		case *evtx.Fragment:
+			_, ok := x.BinXMLElement.(*evtx.TemplateInstance)
+			return ok
+		case *evtx.OptionalSubstitution:
+			e = goSubstValue(ti, int(x.SubID))
+		case *evtx.NormalSubstitution:
+			e = goSubstValue(ti, int(x.SubID))
+		case *evtx.ValueString:
+			return true
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+func goSubstValue(ti *evtx.TemplateInstance, id int) evtx.Element {
+	if id < 0 || id >= len(ti.Data.Values) {
+		return nil
+	}
+	return ti.Data.Values[id]
 }
