@@ -332,7 +332,8 @@ func TestEVTXBareElementBadSize(t *testing.T) {
 // TestEVTXBinXMLValueBomb: a template that uses one BinXML value many
 // times, nested, would take 200^8 steps to render; recordMap gives up
 // within its budget. (The record also holds a bare element, which makes
-// golang-evtx fail before it renders anything.)
+// golang-evtx fail before it renders anything; TestEVTXGolangMapBomb has
+// one golang-evtx would render.)
 func TestEVTXBinXMLValueBomb(t *testing.T) {
 	file, w := newFixture(1)
 	sizeAt := w.recordStart(1, capiT0)

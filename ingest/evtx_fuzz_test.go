@@ -34,7 +34,8 @@ func FuzzReadEVTX(f *testing.F) {
 	}
 	f.Add(buf.b[evtxHeaderSize : evtxHeaderSize+evtxChunkSize])
 	f.Add(buf.b[evtxHeaderSize : evtxHeaderSize+evtxChunkSize/4])
-	f.Add(capiFixture(false)[evtxHeaderSize:]) // BinXML values golang-evtx cannot read
+	f.Add(capiFixture(false)[evtxHeaderSize:])        // BinXML values golang-evtx cannot read
+	f.Add(golangBombFixture(8, 200)[evtxHeaderSize:]) // a map golang-evtx would expand without end
 	samples, _ := filepath.Glob("../../shared/evtx-samples/*.evtx")
 	for _, p := range samples {
 		if st, err := os.Stat(p); err == nil && st.Size() <= 70000 {
