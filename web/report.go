@@ -1,9 +1,14 @@
 package web
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,10 +51,30 @@ type analysisSnapshot struct {
 	report *reportJSON // shared by the copies of one snapshot
 }
 
-// reportJSON is the /api/v1/report body of a snapshot, encoded once.
+// reportJSON is the /api/v1/report body of a snapshot, encoded (and
+// gzipped: it lists computers, megabytes on a large fleet) once.
 type reportJSON struct {
-	once sync.Once
-	b    []byte
+	once  sync.Once
+	b, gz []byte
+}
+
+// dashKey is what the rendered dashboard depends on.
+type dashKey struct {
+	res      *analysis.Result
+	at       time.Time
+	updating bool
+	stats    store.Stats
+	upload   int64
+	age      string
+}
+
+// dashCache is the last rendered dashboard, plain and gzipped: under load
+// the page is rendered at most once per change of its key (the analysis,
+// its "as of" time, …), not once per request.
+type dashCache struct {
+	mu       sync.Mutex
+	key      dashKey
+	body, gz []byte
 }
 
 const (
@@ -77,6 +102,7 @@ type reportCache struct {
 	waiting    int
 	lastTook   time.Duration
 	lastFinish time.Time
+	dash       dashCache
 
 	// Owned by the worker goroutine.
 	inc   *analysis.Incremental
@@ -340,18 +366,70 @@ func (s *Server) publish(snap *analysisSnapshot, err error) {
 	c.ready = make(chan struct{})
 }
 
-// reportBody is the snapshot's Report JSON, encoded on first use.
-func (snap *analysisSnapshot) reportBody() []byte {
+// reportBody is the snapshot's Report JSON, plain and gzipped, encoded on
+// first use.
+func (snap *analysisSnapshot) reportBody() (body, gz []byte) {
 	rj := snap.report
 	if rj == nil {
-		b, _ := json.MarshalIndent(apiReport(snap.Result.Report), "", "  ")
-		return append(b, '\n')
+		rj = &reportJSON{}
+		snap.report = rj
 	}
 	rj.once.Do(func() {
 		b, _ := json.MarshalIndent(apiReport(snap.Result.Report), "", "  ")
 		rj.b = append(b, '\n')
+		rj.gz = gzipBytes(rj.b)
 	})
-	return rj.b
+	return rj.b, rj.gz
+}
+
+func gzipBytes(b []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	zw.Write(b)
+	zw.Close()
+	return buf.Bytes()
+}
+
+// acceptsGzip reports whether the request accepts a gzip body.
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(name), "gzip") {
+			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		}
+	}
+	return false
+}
+
+// writeBody writes a prepared body, gzipped when the client takes it.
+func writeBody(w http.ResponseWriter, r *http.Request, ct string, body, gz []byte) {
+	h := w.Header()
+	h.Set("Content-Type", ct)
+	h.Add("Vary", "Accept-Encoding")
+	if gz != nil && acceptsGzip(r) {
+		h.Set("Content-Encoding", "gzip")
+		body = gz
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(body)
+	}
+}
+
+// renderBytes renders a page like render, into a byte slice.
+func (s *Server) renderBytes(page string, data titled) ([]byte, error) {
+	t, ok := s.pages.pages[page]
+	if !ok {
+		return nil, fmt.Errorf("unknown page %q", page)
+	}
+	title, nav := data.title()
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, &layoutData{Title: title, Nav: nav, Page: data}); err != nil {
+		return nil, fmt.Errorf("render page %s: %w", page, err)
+	}
+	return buf.Bytes(), nil
 }
 
 // clientKey is the context key of the client's identity for read-your-writes.
@@ -411,17 +489,16 @@ func (s *Server) handleAPIReport(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeSnapshotReport(w, snap)
+	writeSnapshotReport(w, r, snap)
 }
 
-func writeSnapshotReport(w http.ResponseWriter, snap *analysisSnapshot) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+func writeSnapshotReport(w http.ResponseWriter, r *http.Request, snap *analysisSnapshot) {
 	w.Header().Set("X-Analysis-As-Of", snap.At.UTC().Format(time.RFC3339Nano))
 	if snap.Updating {
 		w.Header().Set("X-Analysis-Updating", "1")
 	}
-	w.WriteHeader(http.StatusOK)
-	w.Write(snap.reportBody())
+	body, gz := snap.reportBody()
+	writeBody(w, r, "application/json; charset=utf-8", body, gz)
 }
 
 func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
@@ -434,7 +511,25 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	if !p.Empty {
 		s.newDashboardCharts(p, snap, snap.LastUpload)
 	}
-	s.render(w, r, http.StatusOK, "dashboard", p)
+	key := dashKey{res: snap.Result, at: snap.At, updating: snap.Updating, stats: snap.Stats, age: p.Age}
+	if snap.LastUpload != nil {
+		key.upload = snap.LastUpload.ID
+	}
+	dc := &s.report.dash
+	dc.mu.Lock()
+	if dc.body == nil || dc.key != key {
+		body, err := s.renderBytes("dashboard", p)
+		if err != nil {
+			dc.mu.Unlock()
+			s.log.Error("render page", "page", "dashboard", "err", err)
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		dc.key, dc.body, dc.gz = key, body, gzipBytes(body)
+	}
+	body, gz := dc.body, dc.gz
+	dc.mu.Unlock()
+	writeBody(w, r, "text/html; charset=utf-8", body, gz)
 }
 
 func (s *Server) handleDiagnosisDetail(w http.ResponseWriter, r *http.Request) {

@@ -16,6 +16,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"flag"
@@ -109,11 +110,11 @@ func main() {
 		*events, *computers, *clients, *duration, strings.TrimPrefix(goVersion(), "go version "))
 	endpoints := []string{"/", "/api/v1/report", "/api/v1/events?limit=100"}
 	run := func(label string) {
-		fmt.Printf("\n%s\n%-28s %8s %8s %8s %8s %8s %8s\n", label, "endpoint", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors")
+		fmt.Printf("\n%s\n%-28s %8s %8s %8s %8s %8s %8s %8s\n", label, "endpoint", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "KiB/resp")
 		for _, ep := range endpoints {
 			load(client, base, ep, readTok, *clients, *warm) // warm-up
 			r := load(client, base, ep, readTok, *clients, *duration)
-			fmt.Printf("%-28s %8.0f %8.1f %8.1f %8.1f %8.1f %8d\n", ep, r.rate, r.q(0.50), r.q(0.90), r.q(0.99), r.q(1), r.errors)
+			fmt.Printf("%-28s %8.0f %8.1f %8.1f %8.1f %8.1f %8d %8.1f\n", ep, r.rate, r.q(0.50), r.q(0.90), r.q(0.99), r.q(1), r.errors, r.kib)
 		}
 		fmt.Printf("server RSS %s\n", rss(srv.Process.Pid))
 	}
@@ -313,7 +314,10 @@ type result struct {
 	lat    []float64 // ms, sorted
 	rate   float64
 	errors int64
+	kib    float64 // mean response body as sent
 }
+
+var bytesRead atomic.Int64
 
 func (r *result) q(p float64) float64 { return quantile(r.lat, p) }
 
@@ -327,12 +331,17 @@ func quantile(s []float64, p float64) float64 {
 func get(c *http.Client, url, token string) (int, http.Header, []byte) {
 	req, _ := http.NewRequest("GET", url, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
+	// As a browser or curl --compressed would; set explicitly, so the
+	// transport hands over the gzip body as sent (a remote client would
+	// inflate it on its own machine, not on the server's).
+	req.Header.Set("Accept-Encoding", "gzip")
 	resp, err := c.Do(req)
 	if err != nil {
 		return 0, nil, nil
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	bytesRead.Add(int64(len(b)))
 	return resp.StatusCode, resp.Header, b
 }
 
@@ -342,6 +351,7 @@ func load(c *http.Client, base, ep, token string, clients int, d time.Duration) 
 	res := &result{}
 	var errs atomic.Int64
 	deadline := time.Now().Add(d)
+	b0 := bytesRead.Load()
 	var wg sync.WaitGroup
 	for range clients {
 		wg.Add(1)
@@ -365,7 +375,11 @@ func load(c *http.Client, base, ep, token string, clients int, d time.Duration) 
 					var page struct {
 						Next string `json:"next"`
 					}
-					json.NewDecoder(bytes.NewReader(body)).Decode(&page)
+					var rd io.Reader = bytes.NewReader(body)
+					if zr, err := gzip.NewReader(bytes.NewReader(body)); err == nil {
+						rd = zr
+					}
+					json.NewDecoder(rd).Decode(&page)
 					next, pages = page.Next, pages+1
 					if pages == 50 { // start again from the newest
 						next, pages = "", 0
@@ -381,6 +395,9 @@ func load(c *http.Client, base, ep, token string, clients int, d time.Duration) 
 	slices.Sort(res.lat)
 	res.rate = float64(len(res.lat)) / d.Seconds()
 	res.errors = errs.Load()
+	if len(res.lat) > 0 {
+		res.kib = float64(bytesRead.Load()-b0) / float64(len(res.lat)) / 1024
+	}
 	return res
 }
 
