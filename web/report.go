@@ -375,7 +375,7 @@ func (snap *analysisSnapshot) reportBody() (body, gz []byte) {
 		snap.report = rj
 	}
 	rj.once.Do(func() {
-		b, _ := json.MarshalIndent(apiReport(snap.Result.Report), "", "  ")
+		b, _ := json.Marshal(apiReport(snap.Result.Report))
 		rj.b = append(b, '\n')
 		rj.gz = gzipBytes(rj.b)
 	})
