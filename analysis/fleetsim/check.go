@@ -3,6 +3,7 @@ package fleetsim
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -121,4 +122,69 @@ func val(p *float64) any {
 		return nil
 	}
 	return *p
+}
+
+// ShortName is a computer name without its domain, lower-cased: Event
+// Viewer CSV exports carry only the short name (from the file name).
+func ShortName(name string) string {
+	if i := strings.IndexByte(name, '.'); i > 0 {
+		name = name[:i]
+	}
+	return strings.ToLower(name)
+}
+
+// SameDiagnoses compares the diagnoses of two reports of the same fleet
+// read from different shapes of its logs: the same kinds and count, each
+// timeout (or bound) within tol of the other, outage windows within a
+// minute, and the same computers by short name. It returns what differs.
+func SameDiagnoses(got, want analysis.Report, tol float64) []string {
+	key := func(d analysis.Diagnosis) string {
+		v := 0.0
+		switch {
+		case d.TimeoutSeconds != nil:
+			v = *d.TimeoutSeconds
+		case d.TimeoutMaxSeconds != nil:
+			v = *d.TimeoutMaxSeconds
+		case d.Start != nil:
+			v = float64(d.Start.Unix())
+		}
+		return fmt.Sprintf("%s %020.1f", d.Kind, v)
+	}
+	sorted := func(ds []analysis.Diagnosis) []analysis.Diagnosis {
+		out := slices.Clone(ds)
+		slices.SortFunc(out, func(a, b analysis.Diagnosis) int { return strings.Compare(key(a), key(b)) })
+		return out
+	}
+	g, w := sorted(got.Diagnoses), sorted(want.Diagnoses)
+	if len(g) != len(w) {
+		return []string{fmt.Sprintf("%d diagnoses, want %d", len(g), len(w))}
+	}
+	var diffs []string
+	for i := range g {
+		a, b := g[i], w[i]
+		if a.Kind != b.Kind || a.Drop != b.Drop {
+			diffs = append(diffs, fmt.Sprintf("diagnosis %d: %s/%s, want %s/%s", i, a.Kind, a.Drop, b.Kind, b.Drop))
+			continue
+		}
+		for _, pair := range [][2]*float64{{a.TimeoutSeconds, b.TimeoutSeconds}, {a.TimeoutMaxSeconds, b.TimeoutMaxSeconds}} {
+			if (pair[0] == nil) != (pair[1] == nil) || pair[0] != nil && rel(*pair[0], *pair[1]) > tol {
+				diffs = append(diffs, fmt.Sprintf("%s: timeout %v, want %v", a.ID, val(pair[0]), val(pair[1])))
+			}
+		}
+		if a.Start != nil && b.Start != nil && (a.Start.Sub(*b.Start).Abs() > time.Minute || a.End.Sub(*b.End).Abs() > time.Minute) {
+			diffs = append(diffs, fmt.Sprintf("%s: window %v–%v, want %v–%v", a.ID, a.Start, a.End, b.Start, b.End))
+		}
+		short := func(names []string) []string {
+			out := make([]string, len(names))
+			for j, n := range names {
+				out[j] = ShortName(n)
+			}
+			slices.Sort(out)
+			return out
+		}
+		if ga, wa := short(a.Computers), short(b.Computers); !slices.Equal(ga, wa) {
+			diffs = append(diffs, fmt.Sprintf("%s: %d computers, want %d (overlap %.0f%%)", a.ID, len(ga), len(wa), 100*Overlap(ga, wa)))
+		}
+	}
+	return diffs
 }

@@ -248,3 +248,25 @@ func TestBenchFleetDiagnosed(t *testing.T) {
 	t.Logf("%d events, %d computers", len(evs), len(benchFleetTruth.Truth.Computers))
 	checkFleet(t, benchFleetTruth, analysis.Analyze(evs, analysis.Options{}))
 }
+
+func TestSameDiagnoses(t *testing.T) {
+	f := fleetsim.Generate(fleetsim.Spec{Seed: 3, Days: 3, Sites: []fleetsim.Site{{Prefix: "HQ-PC", Clients: 8, TimeoutSeconds: 900, Drop: "reset"}}})
+	rep := analysis.Analyze(f.AnalysisEvents(), analysis.Options{}).Report
+	if len(rep.Diagnoses) == 0 {
+		t.Fatal("no diagnosis to compare")
+	}
+	if d := fleetsim.SameDiagnoses(rep, rep, 0.02); len(d) != 0 {
+		t.Fatalf("a report differs from itself: %v", d)
+	}
+	other := rep
+	other.Diagnoses = slices.Clone(rep.Diagnoses)
+	moved := *other.Diagnoses[0].TimeoutSeconds * 1.05
+	other.Diagnoses[0].TimeoutSeconds = &moved
+	other.Diagnoses[0].Computers = other.Diagnoses[0].Computers[1:]
+	if d := fleetsim.SameDiagnoses(other, rep, 0.02); len(d) != 2 {
+		t.Fatalf("a 5%% timeout shift and a missing computer gave %v", d)
+	}
+	if fleetsim.ShortName("HQ-PC01.corp.example") != "hq-pc01" {
+		t.Fatal(fleetsim.ShortName("HQ-PC01.corp.example"))
+	}
+}
