@@ -215,6 +215,8 @@ func TestConcurrentLoad(t *testing.T) {
 					readMu.Lock()
 					readLat = append(readLat, time.Since(start))
 					readMu.Unlock()
+				} else if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
+					time.Sleep(time.Second) // a polite client honours Retry-After
 				}
 			}
 		}(r)
@@ -254,12 +256,17 @@ func TestConcurrentLoad(t *testing.T) {
 		g := runtime.NumGoroutine()
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
-		if g <= baseGoroutines+5 && m.HeapInuse < baseMem.HeapInuse+64<<20 {
-			t.Logf("after load: %d goroutines (baseline %d), heap in use %d MiB (baseline %d MiB)", g, baseGoroutines, m.HeapInuse>>20, baseMem.HeapInuse>>20)
+		// The server keeps the analysis of what it stores in memory (one
+		// background worker, a few hundred bytes an event): that may stay;
+		// anything that grew with the number of requests may not.
+		heapAllowed := baseMem.HeapInuse + 64<<20 + 320*uint64(st.Events)
+		if g <= baseGoroutines+5 && m.HeapInuse < heapAllowed {
+			t.Logf("after load: %d goroutines (baseline %d), heap in use %d MiB (baseline %d MiB, analysis of %d events kept)",
+				g, baseGoroutines, m.HeapInuse>>20, baseMem.HeapInuse>>20, st.Events)
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("resources not back to baseline: %d goroutines (baseline %d), heap %d MiB (baseline %d MiB)", g, baseGoroutines, m.HeapInuse>>20, baseMem.HeapInuse>>20)
+			t.Fatalf("resources not back to baseline: %d goroutines (baseline %d), heap %d MiB (allowed %d MiB)", g, baseGoroutines, m.HeapInuse>>20, heapAllowed>>20)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
