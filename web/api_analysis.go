@@ -24,6 +24,22 @@ type windowCache struct {
 	result       *analysis.Result
 }
 
+// windowAnalysis is the analysis for a request that takes only since and
+// until; on a bad query it writes the error and returns false.
+func (s *Server) windowAnalysis(w http.ResponseWriter, r *http.Request) (*analysis.Result, bool) {
+	q, err := parseQuery(r, pSince, pUntil)
+	if err != nil {
+		s.writeError(w, r, err)
+		return nil, false
+	}
+	res, err := s.scopedAnalysis(r.Context(), q.Since, q.Until)
+	if err != nil {
+		s.writeError(w, r, err)
+		return nil, false
+	}
+	return res, true
+}
+
 // scopedAnalysis is the analysis of the events in [since, until), or of
 // everything when both are zero. Pairs, computers and diagnoses of a window
 // are those the window's own events show.
@@ -165,14 +181,8 @@ func (s *Server) handleAPIDiagnoses(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAPIDiagnosis(w http.ResponseWriter, r *http.Request) {
-	q, err := parseQuery(r, pSince, pUntil)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	res, err := s.scopedAnalysis(r.Context(), q.Since, q.Until)
-	if err != nil {
-		s.writeError(w, r, err)
+	res, ok := s.windowAnalysis(w, r)
+	if !ok {
 		return
 	}
 	id := chi.URLParam(r, "diagnosisID")
@@ -258,14 +268,8 @@ func (s *Server) handleAPIComputers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAPIComputer(w http.ResponseWriter, r *http.Request) {
-	q, err := parseQuery(r, pSince, pUntil)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	res, err := s.scopedAnalysis(r.Context(), q.Since, q.Until)
-	if err != nil {
-		s.writeError(w, r, err)
+	res, ok := s.windowAnalysis(w, r)
+	if !ok {
 		return
 	}
 	name := chi.URLParam(r, "name")

@@ -216,20 +216,30 @@ func (s *Server) handleUploadList(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "uploads", p)
 }
 
-func (s *Server) handleUploadDetail(w http.ResponseWriter, r *http.Request) {
+// uploadFromURL loads the upload named by the {uploadID} path parameter;
+// when there is none it writes the error and returns nil.
+func (s *Server) uploadFromURL(w http.ResponseWriter, r *http.Request) *store.Upload {
 	id, err := strconv.ParseInt(chi.URLParam(r, "uploadID"), 10, 64)
 	if err != nil || id <= 0 {
 		s.writeError(w, r, errNotFound("no such upload"))
-		return
+		return nil
 	}
 	u, err := s.db.FindUploadByID(r.Context(), id)
 	if err != nil {
 		s.writeError(w, r, err)
+		return nil
+	}
+	return u
+}
+
+func (s *Server) handleUploadDetail(w http.ResponseWriter, r *http.Request) {
+	u := s.uploadFromURL(w, r)
+	if u == nil {
 		return
 	}
 	p := &uploadDetailPage{Upload: u}
 	if u.Status == store.UploadRunning {
-		p.Progress, _ = s.db.UploadProgress(r.Context(), id)
+		p.Progress, _ = s.db.UploadProgress(r.Context(), u.ID)
 	}
 	s.render(w, r, http.StatusOK, "upload_detail", p)
 }

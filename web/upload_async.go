@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"idletrace/ingest"
 	"idletrace/store"
 )
@@ -138,17 +136,11 @@ type uploadStatusResponse struct {
 
 // handleAPIUploadGet handles GET /api/v1/uploads/{uploadID}.
 func (s *Server) handleAPIUploadGet(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseInt(chi.URLParam(r, "uploadID"), 10, 64)
-	if err != nil || id <= 0 {
-		s.writeError(w, r, errNotFound("no such upload"))
+	u := s.uploadFromURL(w, r)
+	if u == nil {
 		return
 	}
-	u, err := s.db.FindUploadByID(r.Context(), id)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	n, err := s.db.UploadProgress(r.Context(), id)
+	n, err := s.db.UploadProgress(r.Context(), u.ID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
