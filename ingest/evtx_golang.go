@@ -199,14 +199,20 @@ func parseRecord(c *evtx.Chunk, off int64) (e Event, ok bool, err error) {
 		}
 		return e, false, gerr
 	}
-	e = eventFromMap(*gem)
+	return eventFromRecord(*gem, &ev.Header), true, nil
+}
+
+// eventFromRecord converts golang-evtx's map of a record, taking the record
+// id and time from the record's header when the map lacks them.
+func eventFromRecord(gem evtx.GoEvtxMap, h *evtx.EventHeader) Event {
+	e := eventFromMap(gem)
 	if e.RecordID == 0 {
-		e.RecordID = ev.Header.ID
+		e.RecordID = h.ID
 	}
 	if e.Time.IsZero() {
-		e.Time = time.Time(ev.Header.Timestamp.Time()).UTC()
+		e.Time = time.Time(h.Timestamp.Time()).UTC()
 	}
-	return e, true, nil
+	return e
 }
 
 // systemChildren are the standard children of <System>; a classic
@@ -498,14 +504,7 @@ func parseRecordBudget(c *evtx.Chunk, off int64, budget int) (e Event, ok bool, 
 		}
 		return e, false, perr
 	}
-	e = eventFromMap(*gem)
-	if e.RecordID == 0 {
-		e.RecordID = ev.Header.ID
-	}
-	if e.Time.IsZero() {
-		e.Time = time.Time(ev.Header.Timestamp.Time()).UTC()
-	}
-	return e, true, nil
+	return eventFromRecord(*gem, &ev.Header), true, nil
 }
 
 // goMapCost measures the work Fragment.GoEvtxMap would do on a parsed
