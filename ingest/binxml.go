@@ -1099,20 +1099,7 @@ func (d *chunkDecoder) eventDataText(ed *bxNode, vals []bxValue) (string, bool) 
 		}
 	}
 	parts := d.parts[:0]
-	add := func(v any) {
-		switch x := v.(type) {
-		case string:
-			if x != "" {
-				parts = append(parts, x)
-			}
-		case []string:
-			for _, s := range x {
-				if s != "" {
-					parts = append(parts, s)
-				}
-			}
-		}
-	}
+	add := func(v any) { parts, _ = appendStrings(parts, v) }
 	for _, en := range entries {
 		if en.key == "Data" {
 			add(en.val)

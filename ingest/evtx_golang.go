@@ -307,7 +307,9 @@ func eventDataText(root evtx.GoEvtxMap) string {
 	return strings.Join(parts, "\n")
 }
 
-func appendText(parts []string, v any) []string {
+// appendStrings appends the non-empty strings of a string or []string
+// value; ok is false for any other type.
+func appendStrings(parts []string, v any) (_ []string, ok bool) {
 	switch x := v.(type) {
 	case string:
 		if x != "" {
@@ -319,6 +321,17 @@ func appendText(parts []string, v any) []string {
 				parts = append(parts, s)
 			}
 		}
+	default:
+		return parts, false
+	}
+	return parts, true
+}
+
+func appendText(parts []string, v any) []string {
+	if out, ok := appendStrings(parts, v); ok {
+		return out
+	}
+	switch x := v.(type) {
 	case nil:
 	default:
 		if m, ok := asMap(x); ok {
