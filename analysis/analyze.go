@@ -15,7 +15,8 @@ type Options struct {
 	// computers needs all of them). One computer with a regular interval
 	// is a lead, not a shared device.
 	MinComputers int
-	// MinIntervals is how many intervals a cluster needs (default 8).
+	// MinIntervals is how many intervals a cluster needs (default 6: two
+	// weeks of one desktop behind a device hold 10–25 clear repeats).
 	MinIntervals int
 	// MinHostIntervals is how many of a computer's own intervals must fall
 	// in a cluster for the computer to belong to it (default 2).
@@ -46,6 +47,14 @@ type Options struct {
 	// KeepAlives are Outlook's own traffic periods in seconds, where a
 	// silently dropping device shows (default 720, 900: RPC/HTTP pings).
 	KeepAlives []float64
+	// SessionGap: a computer that logs nothing for longer than this was
+	// off, asleep or away; its next events start a new session (a working
+	// day, possibly on another network path; default 5 h).
+	SessionGap time.Duration
+	// QuickOrphan: a 26 that closes nothing this soon after the previous
+	// event is another Outlook session's reconnect (RDS/Citrix), not a
+	// laptop's resume, which follows a sleep (default 10 min).
+	QuickOrphan time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -53,7 +62,7 @@ func (o Options) withDefaults() Options {
 		o.MinComputers = 3
 	}
 	if o.MinIntervals <= 0 {
-		o.MinIntervals = 8
+		o.MinIntervals = 6
 	}
 	if o.MinHostIntervals <= 0 {
 		o.MinHostIntervals = 2
@@ -81,6 +90,12 @@ func (o Options) withDefaults() Options {
 	}
 	if len(o.KeepAlives) == 0 {
 		o.KeepAlives = []float64{720, 900}
+	}
+	if o.SessionGap <= 0 {
+		o.SessionGap = 5 * time.Hour
+	}
+	if o.QuickOrphan <= 0 {
+		o.QuickOrphan = 10 * time.Minute
 	}
 	return o
 }
@@ -153,7 +168,6 @@ type hostState struct {
 	key      string // lower-case name
 	name     string // display name
 	h        Host
-	counted  int // uptimes that count
 	spelling map[int32]int
 }
 
@@ -176,8 +190,9 @@ type analyzer struct {
 	evs   []cev        // sorted by host, time
 	pairs []Pair
 
-	// per pair: host index
-	pairHost []int32
+	// per pair: host index and the host's session
+	pairHost    []int32
+	pairSession []int32
 
 	upClusters   []*cluster
 	downClusters []*cluster
@@ -224,20 +239,28 @@ func (a *analyzer) group(events []Event) {
 		lastRaw = ri
 		evs = append(evs, cev{t: e.Time.UnixNano(), rec: e.RecordID, host: rawHost[ri], id: int8(e.EventID), name: ri})
 	}
-	// Order hosts by key so that output order does not depend on input order.
-	order := make([]int32, len(keys))
-	for i := range order {
-		order[i] = int32(i)
+	// A short name and the one FQDN it is the host part of are one
+	// computer. Order hosts by key so that output order does not depend on
+	// input order.
+	canon := groupKeys(keys)
+	var order []int32
+	for i, c := range canon {
+		if c == int32(i) {
+			order = append(order, int32(i))
+		}
 	}
 	slices.SortFunc(order, func(x, y int32) int { return strings.Compare(keys[x], keys[y]) })
 	rank := make([]int32, len(keys))
-	a.hosts = make([]*hostState, len(keys))
+	a.hosts = make([]*hostState, len(order))
 	for r, k := range order {
 		rank[k] = int32(r)
 		a.hosts[r] = &hostState{key: keys[k], spelling: map[int32]int{}}
 	}
+	for i, c := range canon {
+		rank[i] = rank[c]
+	}
 	// Counting sort by host, then sort each host's events by time.
-	counts := make([]int, len(keys)+1)
+	counts := make([]int, len(a.hosts)+1)
 	for i := range evs {
 		evs[i].host = rank[evs[i].host]
 		counts[evs[i].host+1]++
@@ -302,17 +325,6 @@ func dedupEvents(sorted []cev) []cev {
 	return out
 }
 
-// bestSpelling returns the most frequent spelling (the smallest on a tie).
-func bestSpelling(counts map[int32]int, names []string) int32 {
-	best, bestN := int32(-1), -1
-	for ni, n := range counts {
-		if n > bestN || (n == bestN && names[ni] < names[best]) {
-			best, bestN = ni, n
-		}
-	}
-	return best
-}
-
 // pairUp walks each computer's events in time order (SPEC §5).
 func (a *analyzer) pairUp() {
 	a.pairs = make([]Pair, 0, len(a.evs)/2+1)
@@ -325,11 +337,18 @@ func (a *analyzer) pairUp() {
 			j++
 		}
 		cps = pairEvents(a.o, a.evs[i:j], cps[:0], &hs.h)
-		a.pairs = appendPairs(a.pairs, cps, hs.name, hs.h.Interleaved)
-		for range cps {
-			a.pairHost = append(a.pairHost, int32(hi))
-		}
+		a.addPairs(hi, cps)
 		i = j
+	}
+}
+
+// addPairs appends the pairs of host hi.
+func (a *analyzer) addPairs(hi int, cps []cpair) {
+	hs := a.hosts[hi]
+	a.pairs = appendPairs(a.pairs, cps, hs.name, hs.h.Interleaved)
+	for _, c := range cps {
+		a.pairHost = append(a.pairHost, int32(hi))
+		a.pairSession = append(a.pairSession, c.session)
 	}
 }
 
@@ -339,6 +358,7 @@ type cpair struct {
 	disc, reco, upSince int64 // unix ns; reco valid if flags&cpClosed; upSince 0 = unknown
 	drec, rrec          int64
 	repeats             int32
+	session             int32 // the computer's session (see Options.SessionGap) of the disconnect
 	flags               uint8
 }
 
@@ -355,12 +375,24 @@ func pairEvents(o Options, evs []cev, cps []cpair, h *Host) []cpair {
 	var lastRepeat int64 // time of the open disconnect's last 25
 	var upSince int64    // last 26 (0 = unknown)
 	var last26 int64
+	var prev int64 // time of the previous event
+	var session int32
+	quick := 0 // orphans soon after the previous event: another session's reconnect
 	first := len(cps)
 	if len(evs) > 0 {
 		h.First = time.Unix(0, evs[0].t).UTC()
 		h.Last = time.Unix(0, evs[len(evs)-1].t).UTC()
 	}
+	dayStart := quietHour(evs)
+	var day int64
 	for _, e := range evs {
+		d := floorDiv(e.t-dayStart, int64(24*time.Hour))
+		if prev != 0 && (e.t-prev > int64(o.SessionGap) || d != day) {
+			session++
+		}
+		day = d
+		since := e.t - prev
+		prev = e.t
 		switch e.id {
 		case EventDisconnected:
 			h.Disconnects++
@@ -374,7 +406,7 @@ func pairEvents(o Options, evs []cev, cps []cpair, h *Host) []cpair {
 				// Censored: the computer went away while disconnected.
 				open = -1
 			}
-			p := cpair{disc: e.t, drec: e.rec}
+			p := cpair{disc: e.t, drec: e.rec, session: session}
 			if upSince != 0 {
 				if time.Duration(e.t-upSince) > o.MaxUptime {
 					p.flags |= cpOvernight
@@ -400,6 +432,9 @@ func pairEvents(o Options, evs []cev, cps []cpair, h *Host) []cpair {
 				continue // Outlook logged the same reconnect twice
 			}
 			h.Orphans++
+			if since <= int64(o.QuickOrphan) {
+				quick++
+			}
 			upSince, last26 = e.t, e.t
 		}
 	}
@@ -411,11 +446,43 @@ func pairEvents(o Options, evs []cev, cps []cpair, h *Host) []cpair {
 		}
 	}
 	// Several Outlook sessions on one computer (RDS/Citrix) interleave
-	// their 25/26: reconnects that close nothing are the tell.
-	if h.Orphans >= 3 && h.Orphans*10 >= h.Pairs+h.Orphans {
+	// their 25/26: a reconnect that closes nothing minutes after another
+	// one is the tell. A laptop's lone 26 on resume follows a sleep, in
+	// which nothing is logged, so it does not count.
+	if quick >= 3 && quick*20 >= h.Pairs+h.Orphans {
 		h.Interleaved = true
 	}
 	return cps
+}
+
+// quietHour returns the offset (ns after midnight UTC) of the hour of the
+// day in which a computer logs least: its night, where one working day
+// ends and the next begins, whatever its time zone. A computer that runs
+// day and night still has a quietest hour.
+func quietHour(evs []cev) int64 {
+	var hours [24]int
+	for _, e := range evs {
+		hours[floorDiv(e.t, int64(time.Hour))%24]++
+	}
+	best, bestN := 0, -1
+	for h := range 24 {
+		// The hour and its neighbours, so that one lucky empty hour in a
+		// busy afternoon does not win over the night.
+		n := 2*hours[h] + hours[(h+23)%24] + hours[(h+1)%24]
+		if bestN < 0 || n < bestN {
+			best, bestN = h, n
+		}
+	}
+	return int64(best) * int64(time.Hour)
+}
+
+// floorDiv is a/b rounded towards minus infinity.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
 }
 
 // appendPairs appends the Pairs of one computer's compact pairs.

@@ -21,17 +21,19 @@ type cpoint struct {
 	pair int32
 }
 
-// cluster is a dense group of intervals.
+// cluster is a concentration of intervals near one value and the
+// computers whose own intervals repeat there.
 type cluster struct {
 	kind       string
-	pts        []cpoint // members, sorted by value
-	hosts      []int32  // computers whose own intervals support the cluster
-	hostIn     []int32  // intervals per computer (indexed by host)
+	win        peakWindow
+	pts        []cpoint // the members' intervals in the window, sorted by value
+	hosts      []int32  // member computers, sorted
+	alsoSeen   []int32  // computers with intervals in the window but too few to name
 	center     float64  // median
 	lo, hi     float64  // edges
 	p02        float64  // lower envelope
 	p10, p90   float64
-	regularity float64 // share of the supporting computers' intervals inside
+	background float64 // intervals the local background puts in the window
 }
 
 // relWidth is the robust relative width (p90-p10)/median.
@@ -68,99 +70,196 @@ func quantile(sorted []float64, q float64) float64 {
 	return sorted[i]*(1-f) + sorted[i+1]*f
 }
 
-// Density clustering on the log-time axis.
+// Peak detection on the log-time axis.
 //
-// Every interval gets a density: the number of intervals within ±tol
-// (relative) of it, i.e. within ±ln(1+tol) on the log axis — a sliding
-// window centred on each point, so no fixed bin can split a cluster. Peaks
-// are taken in order of density; each grows to both sides while the
-// neighbours stay dense (at least relFloor of the peak's density and
-// chained within the window) and stops at a valley when the density rises
-// again towards another peak. A device's timeout makes a sharp, dense peak;
-// user activity adds a sparse tail above it that the density floor leaves
-// out; random disconnects spread thin over decades and form no peak.
+// A device's timeout is a narrow excess of intervals over a local
+// background, and that background can be dense: busy users' connections
+// die at the first idle gap of at least T, so most lifetimes spread above
+// T; a silent drop noticed at the user's next click spreads disconnects
+// below the keep-alive; laptops' sleeps spread everywhere. A computer with
+// 20 uptimes at T among 150 is still behind the device (DOMAIN §7).
+//
+// So every interval starts windows [x, x+s] of each width s of peakScales
+// (0.5 % to 30 %, for sharp resets, late sweep timers and keep-alive
+// retransmissions alike), and each window is held against its two flanks,
+// each flankWidths windows wide. The background is the denser flank's rate:
+// a peak stands out on both sides, while the lower edge of a broad spread
+// (a step, e.g. where user-noticed silent drops begin) has a dense side.
+// A window is a candidate when it holds at least MinIntervals intervals,
+// peakRatio times its background, and more than a Poisson background makes
+// plausible at peakAlpha (never taking less than bgFloor intervals as the
+// background, so that six clear repeats are enough where nothing else
+// lies). Of overlapping candidates of one width the strongest (likelihood
+// ratio) is kept; across widths the strongest are taken first and those
+// overlapping a window already taken are dropped.
+var peakScales = [...]float64{0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.3}
+
 const (
-	relFloor = 0.05 // a member is at least this fraction as dense as its peak
-	minPeak  = 3    // a peak needs this many neighbours
+	flankWidths = 2.0
+	peakRatio   = 2.0
+	peakAlpha   = 1e-5
+	bgFloor     = 0.5
+	// minWindowSeconds is the least width of a window: sources with 1 s
+	// precision put intervals on whole seconds.
+	minWindowSeconds = 3.5
+	// A computer's intervals count as in a window when they lie within
+	// memberMargin of its width (at least memberMarginMin seconds) of it:
+	// the strongest window may cut a peak's edge.
+	memberMargin    = 0.1
+	memberMarginMin = 1.0
+	// hostFlank: a computer's own background is counted over flanks of
+	// this many window widths on each side (at least hostFlankMin on the
+	// log axis), wider than the fleet's because one computer has few.
+	hostFlank    = 2.0
+	hostFlankMin = 0.005
 )
 
-// findClusters finds the clusters of pts, which must be sorted by value
-// (ties in a fixed order, see pointKeys).
-func findClusters(pts []cpoint, kind string, o Options, reqComputers int, hostTotals []int32) []*cluster {
-	if len(pts) == 0 {
-		return nil
-	}
-	n := len(pts)
-	eps := math.Log1p(o.ClusterTolerance)
-	dens := make([]int32, n)
-	lo, hi := 0, 0
-	for i := range pts {
-		for pts[lo].x < pts[i].x-eps {
-			lo++
-		}
-		for hi < n && pts[hi].x <= pts[i].x+eps {
-			hi++
-		}
-		dens[i] = int32(hi - lo)
-	}
-	// Peaks in order of density (densest first, then lowest value): one
-	// sort of packed integers, not a sort with a comparison function.
-	maxD := slices.Max(dens)
-	order := make([]uint64, n)
-	for i := range order {
-		order[i] = uint64(maxD-dens[i])<<32 | uint64(i)
-	}
-	radixSort(order)
-	assigned := make([]bool, n)
-	var out []*cluster
-	for _, pk := range order {
-		p := int(uint32(pk))
-		if assigned[p] {
-			continue
-		}
-		peak := dens[p]
-		if peak < minPeak {
-			break
-		}
-		floor := max(int32(minPeak), int32(math.Ceil(relFloor*float64(peak))))
-		l := grow(pts, dens, assigned, p, -1, eps, floor, peak)
-		r := grow(pts, dens, assigned, p, +1, eps, floor, peak)
-		for j := l; j <= r; j++ {
-			assigned[j] = true
-		}
-		if r-l+1 < o.MinIntervals {
-			continue
-		}
-		c := newCluster(kind, pts[l:r+1], o, hostTotals)
-		if len(c.hosts) < reqComputers || !standsOut(pts, l, r, eps) {
-			continue
-		}
-		out = append(out, c)
-	}
-	slices.SortFunc(out, func(a, b *cluster) int { return cmp.Compare(a.center, b.center) })
-	return out
+// peakWindow is a window of intervals that stands out from its flanks.
+type peakWindow struct {
+	lo, hi float64 // seconds, the first and last interval in it
+	n      int
+	mu     float64 // background intervals expected in the window
+	llr    float64 // likelihood ratio of n against mu
+	l, r   int     // indexes of the first and last interval (of findPeaks' input)
+	w      float64 // width on the log axis the window was found at
 }
 
-// standsOut reports whether the cluster pts[l..r] is a concentration and
-// not a bump in a continuum: it must hold at least 4 times as many
-// intervals as the sparser of its two flanks of the same width on the log
-// axis (plus counting noise). A device timeout is a spike among sparse
-// neighbours; random disconnects spread smoothly over decades and have
-// dense flanks on both sides. (The sparser flank, because a neighbouring
-// site's cluster may sit on the other.)
-func standsOut(pts []cpoint, l, r int, eps float64) bool {
-	w := max(pts[r].x-pts[l].x, 2*eps)
-	lo, hi := pts[l].x-w, pts[r].x+w
-	left := l - lowerBound(pts, lo)
-	right := lowerBound(pts, math.Nextafter(hi, math.Inf(1))) - (r + 1)
-	f := float64(min(left, right))
-	return float64(r-l+1) >= 4*f+4*math.Sqrt(f+1)
+// extendPeak widens a window over the soft edges of its peak: the
+// strongest window is the peak's core, and intervals measured to the whole
+// second (or a computer's late timer) blur the edges. Up to two steps of
+// half its width on each side are taken while they hold at least twice
+// what the background puts there (and two intervals), without reaching
+// into a window already taken.
+func extendPeak(pts []cpoint, c peakWindow, taken []peakWindow) peakWindow {
+	step := c.w / 2
+	need := max(2, 2*c.mu*step/c.w)
+	free := func(i int) bool {
+		for _, t := range taken {
+			if i >= t.l && i <= t.r {
+				return false
+			}
+		}
+		return true
+	}
+	for range 2 {
+		l := lowerBound(pts, pts[c.l].x-step)
+		if float64(c.l-l) < need || !free(l) {
+			break
+		}
+		c.l = l
+	}
+	for range 2 {
+		r := upperBound(pts, pts[c.r].x+step) - 1
+		if float64(r-c.r) < need || !free(r) {
+			break
+		}
+		c.r = r
+	}
+	c.lo, c.hi = pts[c.l].sec, pts[c.r].sec
+	return c
+}
+
+// findPeaks returns the windows of pts (sorted by value, ties in a fixed
+// order, see pointKeys) that stand out, sorted by value.
+func findPeaks(pts []cpoint, minIntervals int) []peakWindow {
+	n := len(pts)
+	if n < minIntervals {
+		return nil
+	}
+	thresholds := map[int]int{} // Poisson thresholds by 4·mu, rounded up
+	threshold := func(mu float64) int {
+		key := int(math.Ceil(mu * 4))
+		mu = float64(key) / 4
+		t, ok := thresholds[key]
+		if !ok {
+			t = poissonThreshold(mu, peakAlpha)
+			thresholds[key] = t
+		}
+		return t
+	}
+	var cands []peakWindow
+	for _, s := range peakScales {
+		j, lf, rf := 0, 0, 0
+		var best peakWindow
+		have, runEnd := false, -1
+		for i := range n {
+			x := pts[i].x
+			// Never narrower than the coarsest source precision (1 s), or
+			// the whole seconds of Event Viewer CSV would be peaks.
+			w := max(s, math.Log1p(minWindowSeconds/pts[i].sec))
+			j = max(j, i)
+			// Half-open: [x, x+w) and flanks [x-2w, x), [x+w, x+3w).
+			for j+1 < n && pts[j+1].x < x+w {
+				j++
+			}
+			for pts[lf].x < x-flankWidths*w {
+				lf++
+			}
+			rf = max(rf, j+1)
+			for rf < n && pts[rf].x < x+w+flankWidths*w {
+				rf++
+			}
+			if i > runEnd && have {
+				cands = append(cands, best)
+				have = false
+			}
+			k := j - i + 1
+			if k < minIntervals {
+				continue
+			}
+			// The floor grows with the width: a wide window must hold
+			// more than a narrow one to stand out of nothing.
+			mu := max(float64(max(i-lf, rf-j-1))/flankWidths, bgFloor*w/peakScales[0])
+			fk := float64(k)
+			if fk < peakRatio*mu || k < threshold(mu) {
+				continue
+			}
+			llr := fk*math.Log(fk/mu) - (fk - mu)
+			if !have || llr > best.llr {
+				best = peakWindow{lo: pts[i].sec, hi: pts[j].sec, n: k, mu: mu, llr: llr, l: i, r: j, w: w}
+				have = true
+			}
+			runEnd = max(runEnd, j)
+		}
+		if have {
+			cands = append(cands, best)
+		}
+	}
+	slices.SortStableFunc(cands, func(a, b peakWindow) int {
+		if c := cmp.Compare(b.llr, a.llr); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.l, b.l); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.r, b.r)
+	})
+	var out []peakWindow
+	for _, c := range cands {
+		overlap := false
+		for _, o := range out {
+			if c.l <= o.r && c.r >= o.l {
+				overlap = true
+				break
+			}
+		}
+		if !overlap {
+			out = append(out, extendPeak(pts, c, out))
+		}
+	}
+	slices.SortFunc(out, func(a, b peakWindow) int { return cmp.Compare(a.lo, b.lo) })
+	return out
 }
 
 // lowerBound is the first index with x >= v.
 func lowerBound(pts []cpoint, v float64) int {
 	i, _ := slices.BinarySearchFunc(pts, v, func(p cpoint, v float64) int { return cmp.Compare(p.x, v) })
 	return i
+}
+
+// upperBound is the first index with x > v.
+func upperBound(pts []cpoint, v float64) int {
+	return lowerBound(pts, math.Nextafter(v, math.Inf(1)))
 }
 
 // pointKeys collects intervals as sortable keys: microseconds in the high
@@ -196,58 +295,113 @@ func (pk *pointKeys) points(pairHost []int32) []cpoint {
 	return out
 }
 
-// grow extends a peak in direction dir and returns the last index taken.
-func grow(pts []cpoint, dens []int32, assigned []bool, p, dir int, eps float64, floor, peak int32) int {
-	j := p
-	minD, minJ := peak, p
-	for {
-		k := j + dir
-		if k < 0 || k >= len(pts) || assigned[k] || dens[k] < floor {
-			return j
-		}
-		if math.Abs(pts[k].x-pts[j].x) > eps {
-			return j
-		}
-		d := dens[k]
-		// A valley: the density fell well below the peak and is rising
-		// again (beyond counting noise) towards another peak.
-		if float64(minD) < 0.6*float64(peak) && float64(d) > 1.5*float64(minD)+3*math.Sqrt(float64(minD))+3 {
-			return minJ
-		}
-		if d < minD {
-			minD, minJ = d, k
-		}
-		j = k
+// buildClusters turns peak windows into clusters over pts (the intervals
+// that count, sorted): which computers repeat at each window, and which
+// were only seen there.
+//
+// One computer can sit behind two devices (a laptop in the office on some
+// days, at home over a VPN on others), but within one session (a working
+// day: see Options.SessionGap) it is on one path, so one device's timeout
+// shows. A computer's intervals in a window count only from the sessions
+// in which no other window holds more of its intervals; the others are
+// coincidences of its background.
+//
+// A computer belongs to a cluster when at least MinHostIntervals of its
+// intervals fall in the window and they stand out from its own background
+// there (its intervals on the window's flanks, scaled to the window): k ≥
+// 2·μ + 1, i.e. its repeats outnumber what its background would put in the
+// window. A cluster needs reqComputers such computers and MinIntervals of
+// their intervals.
+func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, reqComputers int) []*cluster {
+	if len(wins) == 0 {
+		return nil
 	}
+	wins = slices.Clone(wins)
+	ranges := make([][2]int, len(wins))
+	for w := range wins {
+		win := &wins[w]
+		m := max(memberMarginMin, memberMargin*(win.hi-win.lo))
+		win.lo, win.hi = max(win.lo-m, 0), win.hi+m
+		ranges[w] = [2]int{lowerBound(pts, math.Log(win.lo)), upperBound(pts, math.Log(win.hi))}
+	}
+	// Session majority: intervals per (computer, session) and window.
+	var perSession map[uint64][]int32
+	if len(wins) > 1 {
+		perSession = map[uint64][]int32{}
+		for w, rg := range ranges {
+			for _, p := range pts[rg[0]:rg[1]] {
+				k := a.sessionKey(p)
+				c := perSession[k]
+				if c == nil {
+					c = make([]int32, len(wins))
+					perSession[k] = c
+				}
+				c[w]++
+			}
+		}
+	}
+	counts := make(map[int32]int32)
+	flank := make(map[int32]int32)
+	var out []*cluster
+	for w, rg := range ranges {
+		win := wins[w]
+		clear(counts)
+		clear(flank)
+		var kept []cpoint
+		for _, p := range pts[rg[0]:rg[1]] {
+			if perSession != nil {
+				c := perSession[a.sessionKey(p)]
+				if slices.Max(c) > c[w] {
+					continue
+				}
+			}
+			kept = append(kept, p)
+			counts[p.host]++
+		}
+		lx, hx := math.Log(win.lo), math.Log(win.hi)
+		fw := hostFlank * max(hx-lx, hostFlankMin)
+		for _, p := range pts[lowerBound(pts, lx-fw):rg[0]] {
+			flank[p.host]++
+		}
+		for _, p := range pts[rg[1]:upperBound(pts, hx+fw)] {
+			flank[p.host]++
+		}
+		c := &cluster{kind: kind, win: win, background: win.mu}
+		member := map[int32]bool{}
+		for h, k := range counts {
+			mu := float64(flank[h]) * max(hx-lx, hostFlankMin) / (2 * fw)
+			if int(k) >= a.o.MinHostIntervals && float64(k) >= mu+1 {
+				member[h] = true
+				c.hosts = append(c.hosts, h)
+			} else {
+				c.alsoSeen = append(c.alsoSeen, h)
+			}
+		}
+		slices.Sort(c.hosts)
+		slices.Sort(c.alsoSeen)
+		for _, p := range kept {
+			if member[p.host] {
+				c.pts = append(c.pts, p)
+			}
+		}
+		if len(c.hosts) < reqComputers || len(c.pts) < a.o.MinIntervals {
+			continue
+		}
+		secs := make([]float64, len(c.pts))
+		for i, p := range c.pts {
+			secs[i] = p.sec
+		}
+		c.lo, c.hi = secs[0], secs[len(secs)-1]
+		c.center = quantile(secs, 0.5)
+		c.p02 = quantile(secs, 0.02)
+		c.p10 = quantile(secs, 0.10)
+		c.p90 = quantile(secs, 0.90)
+		out = append(out, c)
+	}
+	return out
 }
 
-func newCluster(kind string, members []cpoint, o Options, hostTotals []int32) *cluster {
-	c := &cluster{kind: kind, pts: members, hostIn: make([]int32, len(hostTotals))}
-	secs := make([]float64, len(members))
-	for i, m := range members {
-		secs[i] = m.sec
-		c.hostIn[m.host]++
-	}
-	// members are sorted by value already
-	c.lo, c.hi = secs[0], secs[len(secs)-1]
-	c.center = quantile(secs, 0.5)
-	c.p02 = quantile(secs, 0.02)
-	c.p10 = quantile(secs, 0.10)
-	c.p90 = quantile(secs, 0.90)
-	var in, total int
-	for h, k32 := range c.hostIn {
-		k, t := int(k32), int(hostTotals[h])
-		// A computer belongs to the cluster its own intervals support:
-		// at least MinHostIntervals of them, and a fifth of all it has.
-		if k > 0 && k >= o.MinHostIntervals && 5*k >= t {
-			c.hosts = append(c.hosts, int32(h))
-			in += k
-			total += t
-		}
-	}
-	slices.Sort(c.hosts)
-	if total > 0 {
-		c.regularity = float64(in) / float64(total)
-	}
-	return c
+// sessionKey identifies the computer and session of an interval's pair.
+func (a *analyzer) sessionKey(p cpoint) uint64 {
+	return uint64(uint32(p.host))<<32 | uint64(uint32(a.pairSession[p.pair]))
 }

@@ -27,62 +27,33 @@ const (
 	silentMinSpread = 8.0
 )
 
-// diagnose runs the statistics: uptime clusters, shared outages (on the
-// disconnects those clusters do not explain), the clusters again without
-// the outages, downtime clusters, then the diagnoses.
+// diagnose runs the statistics: uptime peaks and the computers that
+// repeat at them, shared outages (on the disconnects those clusters do not
+// explain), the clusters' computers again without the outages, downtime
+// clusters, then the diagnoses.
 func (a *analyzer) diagnose() {
-	a.upClusters = a.clusters(ClusterUptime)
+	pts, req := a.points(ClusterUptime)
+	wins := findPeaks(pts, a.o.MinIntervals)
+	a.upClusters = a.buildClusters(ClusterUptime, pts, wins, req)
 	a.findOutages()
 	if len(a.outages) > 0 {
-		a.dropOutageIntervals()
+		// The peaks stay where they are; their members, statistics and
+		// computers are recomputed without the outage pairs.
+		pts, req = a.points(ClusterUptime)
+		a.upClusters = a.buildClusters(ClusterUptime, pts, wins, req)
 	}
-	a.downClusters = a.clusters(ClusterDowntime)
+	pts, req = a.points(ClusterDowntime)
+	a.downClusters = a.buildClusters(ClusterDowntime, pts, findPeaks(pts, a.o.MinIntervals), req)
 	a.timeoutDiagnoses()
 	a.outageDiagnoses()
 }
 
-// dropOutageIntervals takes the intervals of shared outages out of the
-// uptime clusters: the density peaks stay where they are, their members,
-// statistics and computers are recomputed without the outage pairs.
-func (a *analyzer) dropOutageIntervals() {
-	totals := make([]int32, len(a.hosts))
-	withIntervals := 0
-	for i := range a.pairs {
-		if p := &a.pairs[i]; p.Excluded == "" && p.Uptime > 0 {
-			h := a.pairHost[i]
-			if totals[h] == 0 {
-				withIntervals++
-			}
-			totals[h]++
-		}
-	}
-	for h, hs := range a.hosts {
-		hs.counted = int(totals[h])
-	}
-	req := a.required(withIntervals)
-	var kept []*cluster
-	for _, c := range a.upClusters {
-		m := make([]cpoint, 0, len(c.pts))
-		for _, p := range c.pts {
-			if a.pairs[p.pair].Excluded == "" {
-				m = append(m, p)
-			}
-		}
-		if len(m) < a.o.MinIntervals {
-			continue
-		}
-		if nc := newCluster(ClusterUptime, m, a.o, totals); len(nc.hosts) >= req {
-			kept = append(kept, nc)
-		}
-	}
-	a.upClusters = kept
-}
-
-// clusters finds the clusters of one interval kind over the pairs that count.
-func (a *analyzer) clusters(kind string) []*cluster {
+// points returns the intervals of one kind over the pairs that count,
+// sorted, and how many computers a cluster of them needs.
+func (a *analyzer) points(kind string) ([]cpoint, int) {
 	var pk pointKeys
 	pk.keys = make([]uint64, 0, len(a.pairs))
-	totals := make([]int32, len(a.hosts))
+	seen := make([]bool, len(a.hosts))
 	withIntervals := 0
 	for i := range a.pairs {
 		p := &a.pairs[i]
@@ -99,19 +70,13 @@ func (a *analyzer) clusters(kind string) []*cluster {
 			}
 			d = p.Downtime
 		}
-		h := a.pairHost[i]
-		if totals[h] == 0 {
+		if h := a.pairHost[i]; !seen[h] {
+			seen[h] = true
 			withIntervals++
 		}
-		totals[h]++
 		pk.add(d, i)
 	}
-	if kind == ClusterUptime {
-		for h, hs := range a.hosts {
-			hs.counted = int(totals[h])
-		}
-	}
-	return findClusters(pk.points(a.pairHost), kind, a.o, a.required(withIntervals), totals)
+	return pk.points(a.pairHost), a.required(withIntervals)
 }
 
 // required is how many computers a cluster needs: MinComputers, or all of
@@ -146,9 +111,11 @@ func (a *analyzer) timeoutDiagnoses() {
 		if c.relWidth() > maxRelWidth {
 			continue
 		}
-		for _, g := range a.splitSites(c.hosts) {
+		groups := a.splitSites(c.hosts)
+		also := a.alsoSeenBySite(c.alsoSeen, groups)
+		for i, g := range groups {
 			owners = append(owners, owner{c, g.hosts})
-			d := a.timeoutDiagnosis(c, g.hosts, g.prefix, len(a.splitSites(c.hosts)) > 1)
+			d := a.timeoutDiagnosis(c, g.hosts, also[i], g.prefix, len(groups) > 1)
 			diags = append(diags, d)
 		}
 	}
@@ -185,6 +152,25 @@ func (a *analyzer) timeoutDiagnoses() {
 		}
 	}
 	a.diags = append(a.diags, diags...)
+}
+
+// alsoSeenBySite hands the computers seen at a cluster's interval without
+// enough evidence to the site group of their name prefix, else to the
+// largest group (the first).
+func (a *analyzer) alsoSeenBySite(also []int32, groups []siteGroup) [][]int32 {
+	out := make([][]int32, len(groups))
+	for _, h := range also {
+		g := 0
+		p := sitePrefix(a.hosts[h].name)
+		for i := range groups {
+			if len(groups) > 1 && strings.EqualFold(sitePrefix(groups[i].prefix), p) {
+				g = i
+				break
+			}
+		}
+		out[g] = append(out[g], h)
+	}
+	return out
 }
 
 type siteGroup struct {
@@ -283,7 +269,7 @@ func ptr(v float64) *float64 { return &v }
 
 // timeoutDiagnosis builds the idle-timeout diagnosis of cluster c for the
 // given computers.
-func (a *analyzer) timeoutDiagnosis(c *cluster, hosts []int32, site string, split bool) Diagnosis {
+func (a *analyzer) timeoutDiagnosis(c *cluster, hosts, also []int32, site string, split bool) Diagnosis {
 	member := make([]bool, len(a.hosts))
 	for _, h := range hosts {
 		member[h] = true
@@ -295,23 +281,21 @@ func (a *analyzer) timeoutDiagnosis(c *cluster, hosts []int32, site string, spli
 		}
 	}
 	st := statsOf(secs)
-	in, total := 0, 0
-	for _, h := range hosts {
-		in += int(c.hostIn[h])
-		total += a.hosts[h].counted
-	}
-	regularity := 1.0
-	if total > 0 {
-		regularity = float64(in) / float64(total)
+	// The share of the window's intervals the background does not explain.
+	contrast := 1.0
+	if c.win.n > 0 {
+		contrast = math.Max(0, 1-c.background/float64(c.win.n))
 	}
 	d := Diagnosis{
 		Kind:       KindIdleTimeout,
 		Computers:  a.hostNames(hosts),
+		AlsoSeen:   a.hostNames(also),
 		Intervals:  st.n,
 		Site:       site,
 		Matches:    []Match{},
-		Confidence: timeoutConfidence(len(hosts), st.n, regularity, (st.p90-st.p10)/st.p50),
+		Confidence: timeoutConfidence(len(hosts), st.n, contrast, (st.p90-st.p10)/st.p50),
 	}
+	d.ConfidenceNote = confidenceNote(len(hosts), st.n, c.win.n, c.background, len(a.hosts))
 	onset := st.p02
 	d.ObservedSeconds = ptr(round1(onset))
 	spread := st.p90 - st.p10
@@ -324,12 +308,19 @@ func (a *analyzer) timeoutDiagnosis(c *cluster, hosts []int32, site string, spli
 		}
 	}
 	who := fmt.Sprintf("%d of %d computers", len(hosts), len(a.hosts))
-	if site != "" {
+	switch {
+	case len(hosts) == 1 && len(a.hosts) == 1:
+		who = a.hosts[hosts[0]].name + " (the only computer in the data)"
+	case len(hosts) == 1:
+		who = a.hosts[hosts[0]].name
+	case site != "":
 		who += fmt.Sprintf(" (%s*)", site)
 	}
 	switch {
 	case keep > 0:
 		d.Drop = "silent"
+		// What the logs show is Outlook's keep-alive (plus retransmissions).
+		d.ObservedSeconds = ptr(keep)
 		d.TimeoutMaxSeconds = ptr(keep)
 		d.KeepAliveSeconds = ptr(keep)
 		d.Matches = devicesBelow(keep)
@@ -367,17 +358,36 @@ func (a *analyzer) timeoutDiagnosis(c *cluster, hosts []int32, site string, spli
 //     computer is weak however regular; three computers and twenty
 //     intervals already give ≈ 0.6; thirty computers and hundreds of
 //     intervals give ≈ 1.
-//   - regularity = 0.5 + 0.5·share, share being the fraction of the
-//     diagnosed computers' uptimes that fall in the cluster (a device
-//     kills most idle connections at its timeout; user activity adds a
-//     tail, random disconnects add noise).
+//   - contrast = 0.5 + 0.5·share, share being the fraction of the
+//     window's intervals that its local background does not explain (busy
+//     users and sleeping laptops spread lifetimes everywhere; a device's
+//     timeout stands out of them).
 //   - tightness = 1 − relWidth/0.5, clamped to [0.5, 1], relWidth being
 //     (p90 − p10)/median: a device timeout is sharp.
 func timeoutConfidence(computers, intervals int, share, relWidth float64) float64 {
 	evidence := (1 - math.Exp(-float64(computers)/3)) * (1 - math.Exp(-float64(intervals)/20))
-	regularity := 0.5 + 0.5*math.Min(1, share)
+	contrast := 0.5 + 0.5*math.Min(1, share)
 	tight := math.Max(0.5, math.Min(1, 1-relWidth/0.5))
-	return math.Round(evidence*regularity*tight*100) / 100
+	return math.Round(evidence*contrast*tight*100) / 100
+}
+
+// confidenceNote says in words what the confidence rests on and what would
+// make it firmer.
+func confidenceNote(computers, repeats, inWindow int, background float64, fleet int) string {
+	chance := ""
+	if background >= 1 {
+		chance = fmt.Sprintf("; about %s of the %d intervals there would be there by chance", num(math.Round(background)), inWindow)
+	}
+	switch {
+	case computers == 1 && fleet == 1:
+		return fmt.Sprintf("%d repeats on 1 computer%s: enough to name the interval for this computer, not yet the path; add 2–3 colleagues' logs to see whether it is the path they share.", repeats, chance)
+	case computers == 1:
+		return fmt.Sprintf("%d repeats on 1 computer%s: the other computers in the data do not show it; look at this computer's own path (VPN, proxy, Wi-Fi).", repeats, chance)
+	case computers < 5:
+		return fmt.Sprintf("%d repeats on %d computers%s: add more computers' logs to be sure it is the path they share.", repeats, computers, chance)
+	default:
+		return fmt.Sprintf("%d repeats on %d computers%s.", repeats, computers, chance)
+	}
 }
 
 // idValue is the value a diagnosis id carries: the matched device default
@@ -522,6 +532,7 @@ func (a *analyzer) outageDiagnoses() {
 			Computers:  a.hostNames(ot.hosts),
 			Intervals:  len(ot.pairs),
 			Matches:    []Match{},
+			AlsoSeen:   []string{},
 			Confidence: outageConfidence(len(ot.hosts), ot.background),
 			Site:       commonPrefix(a, ot.hosts),
 		}

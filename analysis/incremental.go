@@ -144,20 +144,70 @@ func (inc *Incremental) Result() *Result {
 		slices.SortFunc(inc.order, func(x, y *incHost) int { return strings.Compare(x.key, y.key) })
 		inc.resort = false
 	}
-	a := &analyzer{o: inc.o, hosts: make([]*hostState, len(inc.order))}
+	hosts := inc.grouped(buf, spelling)
+	a := &analyzer{o: inc.o, hosts: make([]*hostState, len(hosts))}
 	n := 0
-	for _, h := range inc.order {
+	for _, h := range hosts {
 		n += len(h.pairs)
 	}
 	a.pairs = make([]Pair, 0, n)
 	a.pairHost = make([]int32, 0, n)
-	for hi, h := range inc.order {
+	a.pairSession = make([]int32, 0, n)
+	for hi, h := range hosts {
 		a.hosts[hi] = &hostState{key: h.key, name: h.name, h: h.h}
-		a.pairs = appendPairs(a.pairs, h.pairs, h.name, h.h.Interleaved)
-		for range h.pairs {
-			a.pairHost = append(a.pairHost, int32(hi))
-		}
+		a.addPairs(hi, h.pairs)
 	}
 	a.diagnose()
 	return a.result()
+}
+
+// grouped returns the computers in key order, a short name merged into
+// the FQDN it is the host part of (see groupKeys) as Analyze does: such a
+// computer's events are merged and paired afresh; every other computer is
+// the cached incHost.
+func (inc *Incremental) grouped(buf []cev, spelling map[int32]int) []*incHost {
+	keys := make([]string, len(inc.order))
+	for i, h := range inc.order {
+		keys[i] = h.key
+	}
+	canon := groupKeys(keys)
+	var members map[int32][]*incHost
+	for i, c := range canon {
+		if c != int32(i) {
+			if members == nil {
+				members = map[int32][]*incHost{}
+			}
+			members[c] = append(members[c], inc.order[i])
+		}
+	}
+	if members == nil {
+		return inc.order
+	}
+	out := make([]*incHost, 0, len(inc.order))
+	order := cevOrder(inc.names)
+	for i, h := range inc.order {
+		switch {
+		case canon[i] != int32(i):
+			continue
+		case members[int32(i)] == nil:
+			out = append(out, h)
+			continue
+		}
+		evs := append(buf[:0], h.evs...)
+		for _, m := range members[int32(i)] {
+			evs = append(evs, m.evs...)
+		}
+		slices.SortFunc(evs, order)
+		evs = dedupEvents(evs)
+		clear(spelling)
+		for _, e := range evs {
+			spelling[e.name]++
+		}
+		g := &incHost{key: h.key, name: inc.names[bestSpelling(spelling, inc.names)]}
+		g.h = Host{Name: g.name}
+		g.pairs = pairEvents(inc.o, evs, nil, &g.h)
+		out = append(out, g)
+		buf = evs
+	}
+	return out
 }

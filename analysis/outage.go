@@ -34,8 +34,13 @@ func (a *analyzer) findOutages() {
 		pair int32
 	}
 	// Host membership of the uptime clusters, for explained().
+	// Only clusters regular enough for a diagnosis explain anything: a wide
+	// one (busy users' tail, laptops' resume pattern) must not hide outages.
 	members := make([][]bool, len(a.upClusters))
 	for k, c := range a.upClusters {
+		if c.relWidth() > maxRelWidth {
+			continue
+		}
 		members[k] = make([]bool, len(a.hosts))
 		for _, h := range c.hosts {
 			members[k][h] = true
@@ -55,6 +60,10 @@ func (a *analyzer) findOutages() {
 		}
 		return cmp.Compare(x.host, y.host)
 	})
+	ts := make([]int64, len(cs))
+	for i := range cs {
+		ts[i] = cs[i].t
+	}
 	w := int64(a.o.OutageWindow)
 	type win struct {
 		i, j     int // cs[i:j]
@@ -142,6 +151,7 @@ func (a *analyzer) findOutages() {
 			}
 			break
 		}
+		i0, j0 = growOutage(ts, i0, j0, mu/float64(w))
 		for _, c := range cs[i0:j0] {
 			if got[c.host] {
 				continue
@@ -155,12 +165,14 @@ func (a *analyzer) findOutages() {
 		}
 		slices.Sort(ot.hosts)
 		slices.Sort(ot.pairs)
-		ot.start = a.pairs[ot.pairs[0]].Disconnect
+		// The start: the 5th percentile of the first disconnects, so that
+		// one computer whose clock is off does not move it.
+		firsts := make([]int64, 0, len(ot.pairs))
 		for _, pi := range ot.pairs {
-			if d := a.pairs[pi].Disconnect; d.Before(ot.start) {
-				ot.start = d
-			}
+			firsts = append(firsts, a.pairs[pi].Disconnect.UnixNano())
 		}
+		slices.Sort(firsts)
+		ot.start = time.Unix(0, firsts[len(firsts)/20]).UTC()
 		// The end is when the computers came back: the first quarter of
 		// their reconnects (Outlook retries after seconds to minutes).
 		if len(downs) > 0 {
@@ -169,7 +181,7 @@ func (a *analyzer) findOutages() {
 		} else {
 			ot.end = time.Unix(0, cs[j0-1].t).UTC()
 		}
-		taken = append(taken, [2]int64{t0, t1})
+		taken = append(taken, [2]int64{min(t0, cs[i0].t), max(t1, cs[j0-1].t)})
 		a.outages = append(a.outages, ot)
 	}
 	slices.SortFunc(a.outages, func(x, y *outage) int { return x.start.Compare(y.start) })
@@ -178,6 +190,58 @@ func (a *analyzer) findOutages() {
 			a.pairs[pi].Excluded = ExcludedOutage
 		}
 	}
+}
+
+// Clocks of workgroup and shop-floor PCs drift by a minute or two (DOMAIN
+// §7), so one outage's disconnects spread over a few minutes. A burst
+// grows in steps of outageStep on both sides, up to outageSkew, while the
+// steps hold clearly more disconnects than the background rate (at least
+// 2 and 3 times the rate); one quiet step may lie between two busy ones.
+const (
+	outageStep = 15 * time.Second
+	outageSkew = 3 * time.Minute
+)
+
+// growOutage extends the burst ts[i:j] (times, sorted) over the steps
+// that stand out of the background rate (disconnects per nanosecond).
+func growOutage(ts []int64, i, j int, rate float64) (int, int) {
+	step := int64(outageStep)
+	need := max(2, 3*rate*float64(step))
+	steps := int(outageSkew / outageStep)
+	// Left.
+	edge, best, quiet := ts[i], i, 0
+	k := i
+	for s := 1; s <= steps && quiet < 2; s++ {
+		lo := edge - int64(s)*step
+		n := 0
+		for k > 0 && ts[k-1] >= lo {
+			k--
+			n++
+		}
+		if float64(n) >= need {
+			best, quiet = k, 0
+		} else {
+			quiet++
+		}
+	}
+	i = best
+	// Right.
+	edge, best, quiet = ts[j-1], j, 0
+	k = j
+	for s := 1; s <= steps && quiet < 2; s++ {
+		hi := edge + int64(s)*step
+		n := 0
+		for k < len(ts) && ts[k] <= hi {
+			k++
+			n++
+		}
+		if float64(n) >= need {
+			best, quiet = k, 0
+		} else {
+			quiet++
+		}
+	}
+	return i, best
 }
 
 // explained reports whether pair i's uptime falls in an uptime cluster its
@@ -190,7 +254,7 @@ func (a *analyzer) explained(i int, members [][]bool) bool {
 	s := p.Uptime.Seconds()
 	h := a.pairHost[i]
 	for k, c := range a.upClusters {
-		if members[k][h] && c.contains(s) {
+		if members[k] != nil && members[k][h] && c.contains(s) {
 			return true
 		}
 	}

@@ -81,6 +81,13 @@ type Diagnosis struct {
 	KeepAliveSeconds *float64 `json:"keep_alive_seconds,omitempty"`
 	// Site is the common computer-name prefix of the diagnosis' computers.
 	Site string `json:"site,omitempty"`
+	// AlsoSeen lists computers with intervals at this value but too few
+	// repeats (or too many other intervals there) to name them: leads, not
+	// members.
+	AlsoSeen []string `json:"also_seen"`
+	// ConfidenceNote says in words what the confidence rests on and what
+	// would make it firmer.
+	ConfidenceNote string `json:"confidence_note,omitempty"`
 }
 
 // Match is a device whose default idle timeout is consistent with a diagnosis.

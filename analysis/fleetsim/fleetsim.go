@@ -440,7 +440,8 @@ func (c *client) indistinct(up, at time.Time) bool {
 	if s.Drop == "silent" {
 		return u >= s.ClientPingSeconds+5 && u <= s.ClientPingSeconds+45
 	}
-	return u >= s.TimeoutSeconds*0.99 && u <= s.TimeoutSeconds+6
+	// A resetting device kills no connection before T.
+	return u >= s.TimeoutSeconds && u <= s.TimeoutSeconds+6
 }
 
 func (c *client) outlook(id int) []int {
