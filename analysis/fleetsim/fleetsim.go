@@ -696,8 +696,35 @@ func (s Spec) String() string {
 			parts = append(parts, fmt.Sprintf("%s×%d healthy", st.Prefix, st.Clients))
 		}
 	}
-	for _, o := range s.Outages {
-		parts = append(parts, fmt.Sprintf("outage %s %gmin", o.At.UTC().Format("01-02T15:04"), o.Minutes))
+	if s.Realistic() {
+		for i, st := range s.Sites {
+			parts[i] += st.realismString()
+		}
 	}
-	return fmt.Sprintf("seed %d: %s", s.Seed, strings.Join(parts, ", "))
+	for _, o := range s.Outages {
+		var sites string
+		if len(o.Sites) > 0 {
+			sites = " of " + strings.Join(o.Sites, "+")
+		}
+		parts = append(parts, fmt.Sprintf("outage %s %gmin%s", o.At.UTC().Format("01-02T15:04"), o.Minutes, sites))
+	}
+	if !s.Realistic() {
+		return fmt.Sprintf("seed %d: %s", s.Seed, strings.Join(parts, ", "))
+	}
+	var extra []string
+	if s.Days > 0 {
+		extra = append(extra, fmt.Sprintf("%d days", s.Days))
+	}
+	if !s.Start.IsZero() {
+		extra = append(extra, "from "+s.Start.Format("2006-01-02"))
+	}
+	if s.TZ != nil {
+		extra = append(extra, "tz "+s.TZ.String())
+	}
+	extra = append(extra, fmt.Sprintf("noise %g/h dup %d unpaired %d orphan %d rpc26 %d overnight %d",
+		s.NoisePerHour, s.Duplicates, s.UnpairedDisconnects, s.OrphanReconnects, s.RPCClientAccess26, s.Overnight))
+	if s.Activity != nil {
+		extra = append(extra, s.Activity.String())
+	}
+	return fmt.Sprintf("seed %d: %s; %s", s.Seed, strings.Join(parts, ", "), strings.Join(extra, ", "))
 }

@@ -228,7 +228,9 @@ type rev struct {
 	outage int16   // outage a 25 is for (-1: none)
 }
 
-func (e *rev) outlook() bool { return e.ev.Provider == "Outlook" && (e.ev.EventID == 25 || e.ev.EventID == 26) }
+func (e *rev) outlook() bool {
+	return e.ev.Provider == "Outlook" && (e.ev.EventID == 25 || e.ev.EventID == 26)
+}
 
 type outWin struct {
 	start, end float64
@@ -743,10 +745,15 @@ func generateRealistic(spec Spec) *Fleet {
 		c.evs = append(c.evs, rev{t: at, ev: Event{Provider: "MSExchange RPC Client Access", EventID: 26, Level: 4,
 			Message: fmt.Sprintf("RPC Client Access connection restored (%d).", i)}, conn: -1, outage: -1})
 	}
+	total := 0
 	for _, c := range clients {
 		c.noise(spec)
 		c.retain()
 		c.measure(t0)
+		total += len(c.evs)
+	}
+	f.Events = make([]Event, 0, total)
+	for _, c := range clients {
 		base := frng.Int64N(60000) + 1000
 		for i, e := range c.evs {
 			ev := e.ev
@@ -894,7 +901,23 @@ func (c *rclient) noise(spec Spec) {
 
 // retain sorts the events and drops those a rolled-over log lost.
 func (c *rclient) retain() {
-	slices.SortStableFunc(c.evs, func(a, b rev) int { return cmpF(a.t, b.t) })
+	// Stable by time (a duplicate follows its original); sorting the
+	// large records themselves with a stable sort is slow.
+	ix := make([]int32, len(c.evs))
+	for i := range ix {
+		ix[i] = int32(i)
+	}
+	slices.SortFunc(ix, func(a, b int32) int {
+		if c := cmpF(c.evs[a].t, c.evs[b].t); c != 0 {
+			return c
+		}
+		return int(a - b)
+	})
+	sorted := make([]rev, len(c.evs))
+	for i, j := range ix {
+		sorted[i] = c.evs[j]
+	}
+	c.evs = sorted
 	if c.keepH <= 0 || len(c.evs) == 0 {
 		return
 	}
