@@ -25,8 +25,12 @@ const (
 // Check compares a report with the fleet's truth and returns what is wrong
 // (nothing when the analysis is right): exactly the expected diagnoses,
 // timeouts within ±2 %, silent drops reported as a bound at the ping,
-// computers ≥ 95 % right, outage windows within minutes.
+// computers ≥ 95 % right, outage windows within minutes. A realistic
+// fleet is judged by CheckRealistic instead.
 func (f *Fleet) Check(rep analysis.Report) []string {
+	if f.Realistic {
+		return Strings(f.CheckRealistic(rep))
+	}
 	var probs []string
 	bad := func(format string, args ...any) { probs = append(probs, fmt.Sprintf(format, args...)) }
 	if rep.Pairs != f.Truth.Pairs {

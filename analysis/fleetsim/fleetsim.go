@@ -38,6 +38,63 @@ type Site struct {
 	// RandomPerDay is the rate of random disconnects per client and day
 	// (Wi-Fi, sleep, …): the only disconnects of a healthy site.
 	RandomPerDay float64
+
+	// Realism (DOMAIN.md §7). The zero values keep the idealized clients
+	// above; any non-zero field here, or a Spec.Activity, switches the whole
+	// fleet to the realistic engine (see realistic.go).
+
+	// JitterSeconds: a resetting device's timer fires late by U(0,
+	// JitterSeconds) (table sweeps; plausible 0–30 s), never early.
+	JitterSeconds float64
+	// JitterPercent: and late by up to this percentage of T (0–2 %).
+	JitterPercent float64
+	// LaptopShare is the share of the site's computers that are laptops
+	// (sleep on lid close, when left idle and at night).
+	LaptopShare float64
+	// LeftRunningShare is the share of desktops whose Outlook runs day and
+	// night for the whole window.
+	LeftRunningShare float64
+	// Roaming, when set, sends some laptops home on fixed weekdays, behind
+	// a VPN concentrator with its own idle timeout (device "<prefix>@vpn").
+	Roaming *Roaming
+	// ClockSkewSeconds is the largest clock offset (±) of a computer of the
+	// site (workgroup PCs: up to 120 s); logged times are true + offset.
+	ClockSkewSeconds float64
+	// ClockSkewShare is the share of computers with such an offset (0 = all
+	// when ClockSkewSeconds > 0); the others are within ±1 s.
+	ClockSkewShare float64
+	// RetentionShare is the share of computers whose Application log has
+	// rolled over: only their last RetentionHours of events remain.
+	RetentionShare float64
+	// RetentionHours is the range of hours such a log keeps (default 12–40).
+	RetentionHours [2]float64
+	// ShortNameShare is the share of computers that log part of their
+	// events under the short name ("PC07", "pc07") instead of the FQDN.
+	ShortNameShare float64
+	// ShortNameEvents is the share of such a computer's events logged under
+	// the short name (default 0.2; keep below 0.5: the FQDN stays the
+	// display name).
+	ShortNameEvents float64
+}
+
+// Roaming describes laptops that work from home on fixed weekdays.
+type Roaming struct {
+	// Share is the share of the site's laptops that roam.
+	Share float64
+	// HomeDays is how many fixed weekdays (Mon–Fri) each roaming laptop
+	// works from home (default 2).
+	HomeDays int
+	// VPN is the home path's device (a zero Device: no idle timeout).
+	VPN Device
+}
+
+// Device is an idle-timeout device on a network path.
+type Device struct {
+	TimeoutSeconds    float64 // 0: none
+	Drop              string  // "reset" (default) or "silent"
+	ClientPingSeconds float64 // Outlook's keep-alive (default 720)
+	JitterSeconds     float64 // see Site.JitterSeconds
+	JitterPercent     float64 // see Site.JitterPercent
 }
 
 // Outage is a shared outage: clients of the given sites (all when empty)
@@ -72,8 +129,12 @@ type Spec struct {
 	UnpairedDisconnects int
 	// OrphanReconnects is how many clients log a 26 with no 25 before it.
 	OrphanReconnects int
-	// Overnight is how many clients stay logged on from one day to the next.
+	// Overnight is how many clients stay logged on from one day to the next
+	// (in a realistic fleet: how many more desktops leave Outlook running).
 	Overnight int
+	// Activity, when set, describes the users of a realistic fleet
+	// (DOMAIN.md §7); nil with no site realism keeps the idealized clients.
+	Activity *Activity
 }
 
 // Event is one Application-log record.
@@ -100,6 +161,21 @@ type Expected struct {
 	Drop            string // "reset" or "silent"
 	Start, End      time.Time
 	Computers       []string
+
+	// Realistic fleets only.
+
+	// Device names the device: the site prefix, or "<prefix>@vpn" for the
+	// home path of roaming laptops (idle-timeout).
+	Device string
+	// Gray are computers with ≥ 2 sharp uptimes at the device that are
+	// outnumbered by their other uptimes in the sharp window: a diagnosis
+	// may or may not name them.
+	Gray []string
+	// OneSharp are computers behind the device with exactly one sharp
+	// uptime: not required, and naming them is not wrong either.
+	OneSharp []string
+	// SharpUptimes is how many sharp uptimes the expected computers hold.
+	SharpUptimes int
 }
 
 // Truth is what the fleet should be diagnosed with.
@@ -109,6 +185,19 @@ type Truth struct {
 	// Pairs is the number of 25 … 26 pairs (duplicates and unpaired 25s
 	// are not pairs).
 	Pairs int
+
+	// Realistic fleets only (nil otherwise).
+
+	// Tolerated are real problems too thin to be required: devices that
+	// kill idle connections but whose evidence misses the bar, and outages
+	// that hit fewer than MinOutageComputers computers. A diagnosis that
+	// matches one is neither required nor extra.
+	Tolerated []Expected
+	// Devices is per device (site and, for roaming laptops, site@vpn) what
+	// the simulation produced.
+	Devices []DeviceTruth
+	// Hosts is per computer how it was simulated, sorted by name.
+	Hosts []HostTruth
 }
 
 // Fleet is a generated fleet.
@@ -116,6 +205,9 @@ type Fleet struct {
 	Spec   Spec
 	Events []Event // per computer in record-id order; computers in site order
 	Truth  Truth
+	// Realistic is whether the realistic engine generated the fleet (and
+	// Check judges by the realistic bar).
+	Realistic bool
 }
 
 // Message texts (en-US) of the Outlook events.
@@ -204,6 +296,9 @@ const (
 // Generate builds the fleet of spec.
 func Generate(spec Spec) *Fleet {
 	spec = spec.withDefaults()
+	if spec.Realistic() {
+		return generateRealistic(spec)
+	}
 	f := &Fleet{Spec: spec}
 	var clients []*client
 	for si := range spec.Sites {
@@ -602,8 +697,35 @@ func (s Spec) String() string {
 			parts = append(parts, fmt.Sprintf("%s×%d healthy", st.Prefix, st.Clients))
 		}
 	}
-	for _, o := range s.Outages {
-		parts = append(parts, fmt.Sprintf("outage %s %gmin", o.At.UTC().Format("01-02T15:04"), o.Minutes))
+	if s.Realistic() {
+		for i, st := range s.Sites {
+			parts[i] += st.realismString()
+		}
 	}
-	return fmt.Sprintf("seed %d: %s", s.Seed, strings.Join(parts, ", "))
+	for _, o := range s.Outages {
+		var sites string
+		if len(o.Sites) > 0 {
+			sites = " of " + strings.Join(o.Sites, "+")
+		}
+		parts = append(parts, fmt.Sprintf("outage %s %gmin%s", o.At.UTC().Format("01-02T15:04"), o.Minutes, sites))
+	}
+	if !s.Realistic() {
+		return fmt.Sprintf("seed %d: %s", s.Seed, strings.Join(parts, ", "))
+	}
+	var extra []string
+	if s.Days > 0 {
+		extra = append(extra, fmt.Sprintf("%d days", s.Days))
+	}
+	if !s.Start.IsZero() {
+		extra = append(extra, "from "+s.Start.Format("2006-01-02"))
+	}
+	if s.TZ != nil {
+		extra = append(extra, "tz "+s.TZ.String())
+	}
+	extra = append(extra, fmt.Sprintf("noise %g/h dup %d unpaired %d orphan %d rpc26 %d overnight %d",
+		s.NoisePerHour, s.Duplicates, s.UnpairedDisconnects, s.OrphanReconnects, s.RPCClientAccess26, s.Overnight))
+	if s.Activity != nil {
+		extra = append(extra, s.Activity.String())
+	}
+	return fmt.Sprintf("seed %d: %s; %s", s.Seed, strings.Join(parts, ", "), strings.Join(extra, ", "))
 }
