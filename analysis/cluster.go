@@ -96,7 +96,7 @@ var peakScales = [...]float64{0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.3}
 
 const (
 	flankWidths = 2.0
-	peakRatio   = 2.0
+	peakRatio   = 1.5
 	peakAlpha   = 1e-5
 	bgFloor     = 0.5
 	// minWindowSeconds is the least width of a window: sources with 1 s
@@ -111,6 +111,9 @@ const (
 	// this many window widths on each side (at least hostFlankMin on the
 	// log axis), wider than the fleet's because one computer has few.
 	hostFlank    = 2.0
+	// memberFDR is the share of a cluster's computers that may be there by
+	// chance (see buildClusters).
+	memberFDR = 0.25
 	hostFlankMin = 0.005
 )
 
@@ -122,6 +125,46 @@ type peakWindow struct {
 	llr    float64 // likelihood ratio of n against mu
 	l, r   int     // indexes of the first and last interval (of findPeaks' input)
 	w      float64 // width on the log axis the window was found at
+}
+
+// valleySplit returns the strongest disjoint candidates inside c when
+// there are two or more and, between each neighbouring two, the intervals
+// are sparser than a third of the sparser of the two: c then spans several
+// peaks. Otherwise (one peak, or fluctuations in a broad one) it returns
+// nil.
+func valleySplit(pts []cpoint, c peakWindow, cands []peakWindow) []peakWindow {
+	var inner []peakWindow
+	for _, o := range cands { // strongest first
+		if o.l < c.l || o.r > c.r || (o.l == c.l && o.r == c.r) {
+			continue
+		}
+		overlap := false
+		for _, in := range inner {
+			if o.l <= in.r && o.r >= in.l {
+				overlap = true
+				break
+			}
+		}
+		if !overlap {
+			inner = append(inner, o)
+		}
+	}
+	if len(inner) < 2 {
+		return nil
+	}
+	byPos := slices.Clone(inner)
+	slices.SortFunc(byPos, func(a, b peakWindow) int { return cmp.Compare(a.l, b.l) })
+	density := func(l, r int) float64 { // intervals per unit of log time in pts[l..r]
+		return float64(r-l+1) / max(pts[r].x-pts[l].x, 1e-3)
+	}
+	for i := 1; i < len(byPos); i++ {
+		a, b := byPos[i-1], byPos[i]
+		gap := float64(b.l-a.r-1) / max(pts[b.l].x-pts[a.r].x, 1e-3)
+		if gap >= min(density(a.l, a.r), density(b.l, b.r))/3 {
+			return nil
+		}
+	}
+	return inner
 }
 
 // extendPeak widens a window over the soft edges of its peak: the
@@ -235,17 +278,25 @@ func findPeaks(pts []cpoint, minIntervals int) []peakWindow {
 		return cmp.Compare(a.r, b.r)
 	})
 	var out []peakWindow
-	for _, c := range cands {
-		overlap := false
+	var take func(c peakWindow)
+	take = func(c peakWindow) {
 		for _, o := range out {
 			if c.l <= o.r && c.r >= o.l {
-				overlap = true
-				break
+				return
 			}
 		}
-		if !overlap {
-			out = append(out, extendPeak(pts, c, out))
+		// A wide window over two peaks with a valley between them (two
+		// devices' timeouts a few per cent apart) gives way to the peaks.
+		if inner := valleySplit(pts, c, cands); inner != nil {
+			for _, in := range inner {
+				take(in)
+			}
+			return
 		}
+		out = append(out, extendPeak(pts, c, out))
+	}
+	for _, c := range cands {
+		take(c)
 	}
 	slices.SortFunc(out, func(a, b peakWindow) int { return cmp.Compare(a.lo, b.lo) })
 	return out
@@ -367,14 +418,54 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 			flank[p.host]++
 		}
 		c := &cluster{kind: kind, win: win, background: win.mu}
+		// Each computer's own background in the window: its intervals on
+		// the flanks scaled to the window's width, at least half the
+		// average computer's (one computer has few).
+		ftot := 0
+		for _, f := range flank {
+			ftot += int(f)
+		}
+		hosts := make([]int32, 0, len(counts))
+		for h := range counts {
+			hosts = append(hosts, h)
+		}
+		slices.Sort(hosts)
+		nh := len(hosts)
+		for h := range flank {
+			if counts[h] == 0 {
+				nh++
+			}
+		}
+		scale := max(hx-lx, hostFlankMin) / (2 * fw)
+		floor := max(0.02, 0.5*float64(ftot)*scale/float64(nh))
+		// A computer with a couple of background intervals in the window
+		// looks like one that repeats there, and a large fleet has many.
+		// So each computer's repeats are tested against its background
+		// (P(Poisson(μ) ≥ k)), and the computers are taken by the
+		// Benjamini–Hochberg rule: at most memberFDR of them by chance.
+		type test struct {
+			h int32
+			p float64
+		}
+		tests := make([]test, 0, len(hosts))
+		for _, h := range hosts {
+			mu := max(float64(flank[h])*scale, floor)
+			tests = append(tests, test{h, poissonTail(mu, int(counts[h]))})
+		}
+		slices.SortStableFunc(tests, func(x, y test) int { return cmp.Compare(x.p, y.p) })
+		cut := 0
+		for i, t := range tests {
+			if t.p <= memberFDR*float64(i+1)/float64(len(tests)) {
+				cut = i + 1
+			}
+		}
 		member := map[int32]bool{}
-		for h, k := range counts {
-			mu := float64(flank[h]) * max(hx-lx, hostFlankMin) / (2 * fw)
-			if int(k) >= a.o.MinHostIntervals && float64(k) >= mu+1 {
-				member[h] = true
-				c.hosts = append(c.hosts, h)
+		for i, t := range tests {
+			if i < cut && int(counts[t.h]) >= a.o.MinHostIntervals {
+				member[t.h] = true
+				c.hosts = append(c.hosts, t.h)
 			} else {
-				c.alsoSeen = append(c.alsoSeen, h)
+				c.alsoSeen = append(c.alsoSeen, t.h)
 			}
 		}
 		slices.Sort(c.hosts)
@@ -404,4 +495,21 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 // sessionKey identifies the computer and session of an interval's pair.
 func (a *analyzer) sessionKey(p cpoint) uint64 {
 	return uint64(uint32(p.host))<<32 | uint64(uint32(a.pairSession[p.pair]))
+}
+
+// poissonTail is P(X ≥ k) for X ~ Poisson(mu).
+func poissonTail(mu float64, k int) float64 {
+	if k <= 0 {
+		return 1
+	}
+	if mu <= 0 {
+		return 0
+	}
+	p := math.Exp(-mu)
+	cdf := 0.0
+	for i := 0; i < k; i++ {
+		cdf += p
+		p *= mu / float64(i+1)
+	}
+	return math.Max(0, 1-cdf)
 }

@@ -19,12 +19,19 @@ const (
 	// reset edge nor the keep-alive signature: drop "unknown".
 	unknownRelWidth = 0.10
 	// A silent drop shows at Outlook's keep-alive k plus TCP
-	// retransmissions: the onset lies silentMinOffset…silentMaxOffset
-	// seconds above k and the cluster is at least silentMinSpread wide.
+	// retransmissions (10–40 s): the median lies silentMinOffset…
+	// silentMaxOffset seconds above k, the 90th percentile at most
+	// silentMaxEnd, and the cluster is at least silentMinSpread wide.
 	// A resetting device shows within a few seconds above its timeout.
-	silentMinOffset = 5.0
-	silentMaxOffset = 90.0
+	silentMinOffset = 8.0
+	silentMaxOffset = 48.0
+	silentMaxEnd    = 60.0
 	silentMinSpread = 8.0
+	silentMaxBlur   = 30.0 // how far below k the onset may lie
+	// silentMinStart: the bulk of a silent drop's uptimes starts at least
+	// this far above k (retransmissions take 10–40 s); a device resetting
+	// at ≈ k, even with a late timer, has its 10th percentile below.
+	silentMinStart = 7.0
 )
 
 // diagnose runs the statistics: uptime peaks and the computers that
@@ -296,14 +303,20 @@ func (a *analyzer) timeoutDiagnosis(c *cluster, hosts, also []int32, site string
 		Confidence: timeoutConfidence(len(hosts), st.n, contrast, (st.p90-st.p10)/st.p50),
 	}
 	d.ConfidenceNote = confidenceNote(len(hosts), st.n, c.win.n, c.background, len(a.hosts))
-	onset := st.p02
+	// The onset (lower envelope): user activity only lengthens uptimes, and
+	// a late timer spreads them above T, so a low quantile estimates T; the
+	// lower, the more intervals there are to trust it with.
+	onset := quantile(secs, min(0.02, max(0.005, 2/float64(len(secs)))))
 	d.ObservedSeconds = ptr(round1(onset))
 	spread := st.p90 - st.p10
-	// Silent drop: onset a retransmission delay above a keep-alive.
+	// Silent drop: the bulk lies a retransmission delay above a keep-alive
+	// (10–40 s) and ends soon after; users who noticed the dead connection
+	// before the keep-alive may blur the lower edge.
 	var keep float64
 	for _, k := range a.o.KeepAlives {
-		off := onset - k
-		if off >= silentMinOffset && off <= silentMaxOffset && spread >= silentMinSpread && k > keep {
+		off := st.p50 - k
+		if off >= silentMinOffset && off <= silentMaxOffset && st.p90-k <= silentMaxEnd && spread >= silentMinSpread &&
+			st.p10-k >= silentMinStart && onset >= k-silentMaxBlur && k > keep {
 			keep = k
 		}
 	}
