@@ -312,7 +312,7 @@ func getEventLog(w io.Writer, evs []ingest.Event, _ *time.Location) error {
 			"EventID": e.EventID, "MachineName": e.Computer, "Data": []int{}, "Index": e.RecordID,
 			"Category": "(0)", "CategoryNumber": 0, "EntryType": entryType, "Message": e.Message,
 			"Source": e.Provider, "ReplacementStrings": []string{e.Message},
-			"InstanceId": int64(max(e.Qualifiers, 0))<<16 | int64(e.EventID),
+			"InstanceId":    int64(max(e.Qualifiers, 0))<<16 | int64(e.EventID),
 			"TimeGenerated": ms, "TimeWritten": ms, "UserName": nil, "Site": nil, "Container": nil,
 		})
 	}
