@@ -300,6 +300,8 @@ func FuzzReadJSON(f *testing.F) {
 		"json-idletrace/agent.json", "json-winlogbeat/winlogbeat.ndjson", "json-winlogbeat6/winlogbeat6.ndjson",
 		"json-nxlog/nxlog.ndjson", "json-fluentbit/fluentbit.json", "json-powershell51/getwinevent.json",
 		"json-powershell7/getwinevent.json", "json-geteventlog/geteventlog.json",
+		"json-evtxdump/evtx_dump.json", "json-evtxdump/evtx_dump.jsonl", "json-evtxdump/separate.jsonl",
+		"json-evtxdump/golang-evtxdump.ndjson", "json-fluentbit-winlog/winlog.ndjson", "json-nxlog-local/nxlog.ndjson",
 	} {
 		b, err := os.ReadFile("testdata/" + p)
 		if err != nil {
