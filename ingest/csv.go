@@ -103,6 +103,7 @@ func readCSV(ctx context.Context, open opener, opts Options, res *Result, emit E
 			continue
 		}
 		ev.Computer = computer
+		res.noteLocalTime(opts, "Date and Time")
 		if err := emitEvent(res, emit, ev); err != nil {
 			return err
 		}
@@ -166,7 +167,7 @@ func isEventID(s string) bool {
 // evidence is false when the order is a real guess (see csvDate.guess).
 func csvDateOrder(ctx context.Context, r io.Reader, opts Options) (dateOrder, bool, error) {
 	sp := newCSVSplitter(r, opts.Limits.MaxLine)
-	guess, sure := orderUnknown, true
+	var v orderVote
 	for n := 0; ; n++ {
 		if n%1024 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -188,21 +189,50 @@ func csvDateOrder(ctx context.Context, r io.Reader, opts Options) (dateOrder, bo
 		if len(fields) < 5 || !isEventID(fields[3]) {
 			continue
 		}
-		d, ok := scanCSVDate(fields[1])
-		if !ok {
-			continue
-		}
-		if o := d.decisive(); o != orderUnknown {
-			return o, true, nil
-		}
-		if guess == orderUnknown {
-			guess, sure = d.guess()
+		if v.see(fields[1]) {
+			break
 		}
 	}
-	if guess == orderUnknown {
-		guess = orderMDY // no dates at all: it does not matter
+	order, sure := v.result()
+	return order, sure, nil
+}
+
+// orderVote settles the day/month order of a file's localized dates: the
+// first date with a field above 12 decides; failing that, the first date's
+// format gives a guess (csvDate.guess).
+type orderVote struct {
+	decided dateOrder
+	guess   dateOrder
+	unsure  bool
+}
+
+// see takes one date; it reports true once the order is settled.
+func (v *orderVote) see(s string) bool {
+	d, ok := scanCSVDate(s)
+	if !ok || v.decided != orderUnknown {
+		return v.decided != orderUnknown
 	}
-	return guess, sure, nil
+	if o := d.decisive(); o != orderUnknown {
+		v.decided = o
+		return true
+	}
+	if v.guess == orderUnknown {
+		var sure bool
+		v.guess, sure = d.guess()
+		v.unsure = !sure
+	}
+	return false
+}
+
+// result returns the order and whether it rests on evidence.
+func (v *orderVote) result() (dateOrder, bool) {
+	switch {
+	case v.decided != orderUnknown:
+		return v.decided, true
+	case v.guess == orderUnknown:
+		return orderMDY, true // no dates at all: it does not matter
+	}
+	return v.guess, !v.unsure
 }
 
 // csvDate is a date-time split into its numbers, before the order is known.

@@ -151,7 +151,7 @@ func TestCSVBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := string(b)
-	opts := Options{Name: "HQ-PC01.csv"}
+	opts := Options{Name: "HQ-PC01.csv", Location: time.UTC}
 	ids := func(evs []Event) []int {
 		var out []int
 		for _, ev := range evs {

@@ -52,7 +52,36 @@ var ErrEVTXDeadline = errors.New("evtx: reading the file took too long")
 // record by record: a bad record header or size makes the reader scan for
 // the next record signature instead of giving up the rest of the chunk.
 // res.Records counts every record read (decoded or skipped).
+//
+// When the fast path found no Outlook event, the first chunks are decoded
+// in full to see which log this is (Result.LooksLike).
 func readEVTX(ctx context.Context, r io.ReaderAt, size int64, opts Options, res *Result, emit EmitFunc) error {
+	before := res.seen.outlook
+	err := readEVTXChunks(ctx, r, size, opts, res, emit)
+	if err == nil && !opts.AllRecords && res.Records > 0 && res.seen.outlook == before {
+		sampleEVTX(ctx, r, size, opts, res)
+	}
+	return err
+}
+
+// evtxSampleChunks is how many chunks sampleEVTX decodes.
+const evtxSampleChunks = 4
+
+// sampleEVTX decodes every record of the first chunks into res.seen, not
+// emitted: what a file without Outlook events holds instead.
+func sampleEVTX(ctx context.Context, r io.ReaderAt, size int64, opts Options, res *Result) {
+	opts.AllRecords = true
+	w := newEVTXWorker(ctx, r, size, opts)
+	n := min((size-evtxHeaderSize+evtxChunkSize-1)/evtxChunkSize, evtxSampleChunks)
+	for i := int64(0); i < n && ctx.Err() == nil; i++ {
+		cr := w.chunk(i)
+		for j := range cr.events {
+			res.seen.add(&cr.events[j])
+		}
+	}
+}
+
+func readEVTXChunks(ctx context.Context, r io.ReaderAt, size int64, opts Options, res *Result, emit EmitFunc) error {
 	quietLibraryLogs()
 	if size < evtxHeaderSize {
 		return &FormatError{Format: FormatEVTX, Msg: fmt.Sprintf("file is %d bytes, shorter than the 4096-byte EVTX header", size)}
@@ -176,6 +205,10 @@ func (cr *chunkResult) deliver(res *Result, emit EmitFunc) error {
 		res.warn(w)
 	}
 	for i := range cr.events {
+		res.seen.add(&cr.events[i])
+		if emit == nil {
+			continue
+		}
 		if err := emit(cr.events[i]); err != nil {
 			return err
 		}

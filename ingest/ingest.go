@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+	"unicode/utf8"
 )
 
 // Format names reported in Result.Format.
@@ -17,6 +18,10 @@ const (
 	FormatCSV  = "csv"
 	FormatJSON = "json"
 	FormatZip  = "zip"
+	// FormatText is Event Viewer's "Copy details as text": the labelled
+	// block ("Log Name:", "Source:", "Date:", …) a user pastes into a
+	// ticket, one or many events, in any of several display languages.
+	FormatText = "text"
 )
 
 // Options tell the readers what the input itself may not say.
@@ -27,7 +32,9 @@ type Options struct {
 	// Computer overrides the computer name for sources that carry none (CSV).
 	Computer string
 	// Location is the zone of sources that carry local times without an
-	// offset (Event Viewer CSV, NXLog EventTime). Nil means UTC.
+	// offset (Event Viewer CSV and details as text, NXLog EventTime). Nil
+	// means not given: such times are read as UTC and the file gets one
+	// warning saying so.
 	Location *time.Location
 	// Limits bound what an input may make the reader do.
 	Limits Limits
@@ -93,6 +100,13 @@ type Result struct {
 	Records int `json:"records"`
 	// Warnings lists what could not be read in full.
 	Warnings []Warning `json:"warnings"`
+	// LooksLike says, for an input whose records hold no Outlook event,
+	// what the input looks like instead, e.g. "this is the System log;
+	// Outlook events are in the Application log". Empty otherwise.
+	LooksLike string `json:"looks_like,omitempty"`
+
+	seen      tally  // what the records look like, for LooksLike
+	localTime string // the field whose zoneless times were read as UTC
 }
 
 func (r *Result) warn(w Warning) {
@@ -146,9 +160,13 @@ func Read(ctx context.Context, r io.ReaderAt, size int64, opts Options, emit Emi
 	case FormatEVTX:
 		err = readEVTX(ctx, r, size, opts, &res, emit)
 	case "":
-		return res, &FormatError{Msg: "unrecognized input: not EVTX, XML, CSV, JSON or zip (" + describeHead(head) + ")"}
+		return res, &FormatError{Msg: unrecognized(head)}
 	default:
 		err = readText(ctx, format, r, size, opts, &res, emit)
+	}
+	res.LooksLike = res.seen.looksLike()
+	if err == nil && res.Records == 0 && len(res.Warnings) > 0 {
+		err = newNothingReadError(&res)
 	}
 	return res, err
 }
@@ -162,7 +180,7 @@ func Detect(head []byte) string {
 	case bytes.HasPrefix(head, []byte("PK\x03\x04")), bytes.HasPrefix(head, []byte("PK\x05\x06")):
 		return FormatZip
 	}
-	t := bytes.TrimLeft(decodeHead(head), " \t\r\n")
+	t := skipToolBanners(bytes.TrimLeft(decodeHead(head), " \t\r\n"))
 	switch {
 	case len(t) == 0:
 		return ""
@@ -172,8 +190,48 @@ func Detect(head []byte) string {
 		return FormatJSON
 	case looksLikeEventViewerCSV(t):
 		return FormatCSV
+	case looksLikeEventText(t):
+		return FormatText
 	}
 	return ""
+}
+
+// skipToolBanners drops the lines other tools print before their events:
+// libevtx's "evtxexport 20181227" and the "Record 1" that the Rust evtx
+// crate's evtx_dump prints before each record (XML and -o json).
+func skipToolBanners(t []byte) []byte {
+	for range 2 {
+		line, rest, _ := bytes.Cut(t, []byte("\n"))
+		if !isToolBanner(line) {
+			break
+		}
+		t = bytes.TrimLeft(rest, " \t\r\n")
+	}
+	return t
+}
+
+// isToolBanner reports whether line (with or without its line end) is
+// "evtxexport <version>" or "Record <number>".
+func isToolBanner(line []byte) bool {
+	line = bytes.TrimRight(line, " \t\r\n")
+	var rest []byte
+	if r, ok := bytes.CutPrefix(line, []byte("evtxexport ")); ok {
+		rest = r
+	} else if r, ok := bytes.CutPrefix(line, []byte("Record ")); ok {
+		rest = r
+	} else {
+		return false
+	}
+	return len(rest) > 0 && len(rest) <= 20 && isDigits(rest)
+}
+
+func isDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func trimBOM(b []byte) []byte {
@@ -185,10 +243,34 @@ func trimBOM(b []byte) []byte {
 // check is on shape, not on exact English words.
 func looksLikeEventViewerCSV(t []byte) bool { return looksLikeEventViewerCSVHead(t) }
 
+// ReadableExports says in words which exports idletrace reads and how to
+// make one; the unrecognized-input error ends with it, and a page or a
+// help text may show it too.
+const ReadableExports = "idletrace reads a Windows Application log as .evtx " +
+	"(Event Viewer: right-click Application, Save All Events As…, or wevtutil epl Application app.evtx), " +
+	"as XML (wevtutil qe Application /f:xml, python-evtx evtx_dump.py, evtxexport -f xml), " +
+	"as Event Viewer CSV (Save All Events As…, type CSV), " +
+	"as event details pasted from Event Viewer (Copy, Copy details as text), " +
+	"as JSON or NDJSON (Winlogbeat, NXLog, Fluent Bit, Get-WinEvent | ConvertTo-Json, evtx_dump -o json), " +
+	"or as a zip of those; the simplest is the .evtx"
+
+// unrecognized is the message for an input of no supported format.
+func unrecognized(head []byte) string {
+	return "unrecognized input (" + describeHead(head) + "): " + ReadableExports
+}
+
+// describeHead says what an unrecognized input starts with: its first line
+// when it is text, else its first bytes.
 func describeHead(head []byte) string {
 	if len(head) == 0 {
-		return "empty input"
+		return "it is empty"
+	}
+	t := bytes.TrimLeft(decodeHead(head), " \t\r\n")
+	line, _, _ := bytes.Cut(t, []byte("\n"))
+	line = bytes.TrimRight(line, "\r")
+	if len(line) > 0 && utf8.Valid(line) && !bytes.ContainsFunc(line, func(r rune) bool { return r < ' ' && r != '\t' }) {
+		return fmt.Sprintf("it starts with %q", clip(string(line)))
 	}
 	n := min(len(head), 8)
-	return fmt.Sprintf("starts with % x", head[:n])
+	return fmt.Sprintf("it starts with the bytes % x", head[:n])
 }

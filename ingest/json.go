@@ -45,19 +45,37 @@ import (
 // computer_name, log_name, record_number, level, message.
 //
 // nxlog — NXLog to_json(): EventTime (local "YYYY-MM-DD HH:MM:SS" in
-// Options.Location, or epoch ms), Hostname, SourceName, EventID, Channel,
-// RecordNumber, SeverityValue, Message.
+// Options.Location, UTC with a warning when none is given; or epoch ms),
+// Hostname, SourceName, EventID, Channel, RecordNumber, SeverityValue,
+// Message.
 //
 // fluentbit — Fluent Bit winevtlog: ProviderName, EventID, Qualifiers,
 // Level, TimeCreated ("2024-05-02 09:41:12 +0200", 1 s), Computer, Channel,
 // EventRecordID, Message (else StringInserts).
 //
+// fluentbit winlog — Fluent Bit's older winlog input (plugins/in_winlog,
+// used by Google's Ops Agent): RecordNumber, TimeGenerated ("2024-05-02
+// 09:41:12 +0200", 1 s), TimeWritten, EventID (also spelt EventId; low 16
+// bits), Qualifiers, EventType ("Information"), EventCategory, Channel,
+// SourceName, ComputerName, Data, Sid, Message (else StringInserts).
+//
+// evtx_dump — the event as a JSON tree, {"Event": {"System": {…},
+// "EventData": {…}}}, as the Rust evtx crate's evtx_dump -o json / jsonl
+// (the parser under Hayabusa and Chainsaw) and golang-evtx's evtxdump
+// print it. Attributes may be under "#attributes" with the element's text
+// under "#text" (evtx_dump), in a sibling "<Name>_attributes" object
+// (evtx_dump --separate-json-attributes), or plain keys beside "Value"
+// (evtxdump). System/TimeCreated/SystemTime is UTC; EventData/Data may be
+// a string, a list, or named values. evtx_dump -o json prints "Record N"
+// before each event; such lines are skipped.
+//
 // powershell — Get-WinEvent | ConvertTo-Json: Id, ProviderName, LogName,
 // TimeCreated ("\/Date(ms)\/" from Windows PowerShell, ISO 8601 with offset
 // from PowerShell 7), MachineName, RecordId, Level, Qualifiers, Message; and
 // Get-EventLog | ConvertTo-Json: Source, InstanceId (low 16 bits) or EventID,
-// TimeGenerated, MachineName, Index, EntryType, Message. Get-EventLog
-// carries no log name; "Application" is assumed.
+// TimeGenerated (1 s: the classic event log keeps whole seconds),
+// MachineName, Index, EntryType, Message. Get-EventLog carries no log
+// name; "Application" is assumed.
 //
 // Elasticsearch hits ({"_source": {...}}) are unwrapped first.
 
@@ -80,10 +98,10 @@ func DecodeItems(ctx context.Context, r io.Reader, opts Options, fn func(index i
 // format names its shape, e.g. "json (winlogbeat)", when recognised.
 func DecodeItem(raw []byte, opts Options) (ev Event, format string, err error) {
 	ev, shape, err := decodeJSONItem(raw, opts)
-	if shape == "" {
+	if shape.name == "" {
 		return ev, FormatJSON, err
 	}
-	return ev, jsonFormat([]string{shape}), err
+	return ev, jsonFormat([]string{shape.name}), err
 }
 
 // readJSON reads JSON events; unusable items become warnings.
@@ -92,6 +110,9 @@ func readJSON(ctx context.Context, r io.Reader, opts Options, res *Result, emit 
 		if it.err != nil {
 			res.warn(Warning{File: opts.Name, Line: it.line, Msg: fmt.Sprintf("JSON item %d: %v", it.index, it.err)})
 			return nil
+		}
+		if it.localTime != "" {
+			res.noteLocalTime(opts, it.localTime)
 		}
 		return emitEvent(res, emit, it.ev)
 	})
@@ -111,6 +132,9 @@ type jsonItemResult struct {
 	line  int // 1-based line where the item starts
 	ev    Event
 	err   error
+	// localTime names the field whose zoneless time was read in UTC
+	// because no zone was given.
+	localTime string
 }
 
 // iterJSON splits r into items and decodes each. It returns the shapes seen
@@ -139,10 +163,11 @@ func iterJSON(ctx context.Context, r io.Reader, opts Options, fn func(jsonItemRe
 		case err != nil:
 			return shapes, err
 		default:
-			var shape string
+			var shape jsonShape
 			it.ev, shape, it.err = decodeJSONItem(raw, opts)
-			if shape != "" && !slices.Contains(shapes, shape) {
-				shapes = append(shapes, shape)
+			it.localTime = shape.localTime
+			if shape.name != "" && !slices.Contains(shapes, shape.name) {
+				shapes = append(shapes, shape.name)
 			}
 		}
 		if err := fn(it); err != nil {
@@ -200,6 +225,8 @@ func (s *jsonSplitter) next() ([]byte, int, int, error) {
 		}
 		switch {
 		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+			continue
+		case c == 'R' && !s.inArray && s.skipBanner():
 			continue
 		case c == ',' && s.inArray:
 			continue
@@ -314,6 +341,18 @@ func (s *jsonSplitter) next() ([]byte, int, int, error) {
 	}
 }
 
+// skipBanner discards the rest of a "Record N" line (evtx_dump -o json
+// prints one before each event) whose "R" was just read.
+func (s *jsonSplitter) skipBanner() bool {
+	p, _ := s.r.Peek(32)
+	line, _, _ := bytes.Cut(p, []byte("\n"))
+	if !isToolBanner(append([]byte("R"), line...)) {
+		return false
+	}
+	s.r.Discard(len(line))
+	return true
+}
+
 func (s *jsonSplitter) finish(line, index int, oversize bool) ([]byte, int, int, error) {
 	if oversize {
 		return nil, line, index, splitWarning{line, fmt.Sprintf("JSON item longer than %s; item skipped", sizeText(s.max))}
@@ -360,6 +399,12 @@ type jsonItem struct {
 	TimeCreated   json.RawMessage `json:"TimeCreated"`  // also Get-WinEvent
 	EventRecordID json.RawMessage `json:"EventRecordID"`
 	StringInserts json.RawMessage `json:"StringInserts"`
+	// Fluent Bit winlog
+	ComputerName json.RawMessage `json:"ComputerName"`
+	EventType    json.RawMessage `json:"EventType"`
+	// evtx_dump (Rust evtx, golang-evtx): {"Event": {...}}; an exact match
+	// wins over ECS "event" above.
+	EvtxEvent json.RawMessage `json:"Event"`
 	// PowerShell
 	ID            json.RawMessage `json:"Id"`
 	LogName       json.RawMessage `json:"LogName"`
@@ -385,48 +430,69 @@ type winlogFields struct {
 
 func has(raw json.RawMessage) bool { return len(raw) > 0 && string(raw) != "null" }
 
+// jsonShape is what decodeJSONItem found out about an item besides its
+// event: the name of its shape when recognised, and the field whose
+// zoneless time was read in UTC because no zone was given.
+type jsonShape struct {
+	name      string
+	localTime string
+}
+
 // decodeJSONItem turns one JSON value into an Event. It returns the shape
 // name when the shape was recognised, even if the item is unusable.
-func decodeJSONItem(raw []byte, opts Options) (Event, string, error) {
+func decodeJSONItem(raw []byte, opts Options) (Event, jsonShape, error) {
 	var it jsonItem
 	if err := json.Unmarshal(raw, &it); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return Event{}, "", errors.New("not a JSON object")
+			return Event{}, jsonShape{}, errors.New("not a JSON object")
 		}
-		return Event{}, "", fmt.Errorf("invalid JSON: %v", err)
+		return Event{}, jsonShape{}, fmt.Errorf("invalid JSON: %v", err)
 	}
 	if has(it.ESSource) {
 		var inner jsonItem
 		if err := json.Unmarshal(it.ESSource, &inner); err != nil {
-			return Event{}, "", errors.New("_source is not a JSON object")
+			return Event{}, jsonShape{}, errors.New("_source is not a JSON object")
 		}
 		it = inner
 	}
 	d := &jsonDecoder{opts: opts, ev: Event{Qualifiers: -1}}
+	ev, shape, err := d.decode(&it, raw)
+	return ev, jsonShape{shape, d.localTime}, err
+}
+
+// decode fills d.ev from an item of whichever shape it has.
+func (d *jsonDecoder) decode(it *jsonItem, raw []byte) (Event, string, error) {
+	opts := d.opts
 	var shape string
 	switch {
+	case has(it.EvtxEvent):
+		shape = "evtx_dump"
+		d.evtxDump(it)
 	case has(it.Winlog):
 		shape = "winlogbeat"
-		d.winlogbeat(&it)
+		d.winlogbeat(it)
 	case has(it.SourceName6) || has(it.LogName6) || has(it.RecordNumber6) || has(it.ComputerName6):
 		shape = "winlogbeat 6"
-		d.winlogbeat6(&it)
+		d.winlogbeat6(it)
 	case has(it.Provider) && has(it.EventIDLow):
 		shape = "idletrace"
-		d.idletrace(&it)
+		d.idletrace(it)
+	case has(it.SourceName) && (has(it.TimeGenerated) || has(it.ComputerName)) && !has(it.EventTime):
+		shape = "fluentbit winlog"
+		d.fluentbitWinlog(it)
 	case has(it.EventTime) || has(it.SourceName) || has(it.Hostname):
 		shape = "nxlog"
-		d.nxlog(&it)
+		d.nxlog(it)
 	case has(it.ProviderName) && has(it.EventID):
 		shape = "fluentbit"
-		d.fluentbit(&it)
+		d.fluentbit(it)
 	case has(it.ID) && (has(it.ProviderName) || has(it.LogName)):
 		shape = "powershell"
-		d.getWinEvent(&it)
+		d.getWinEvent(it)
 	case has(it.Source) && (has(it.InstanceID) || has(it.EventID)):
 		shape = "powershell"
-		d.getEventLog(&it)
+		d.getEventLog(it)
 	default:
 		return Event{}, "", fmt.Errorf("unrecognised event shape (keys %s)", objectKeys(raw))
 	}
@@ -470,6 +536,9 @@ type jsonDecoder struct {
 	opts Options
 	ev   Event
 	err  error
+	// localTime names the field whose zoneless time was read in UTC
+	// because no zone was given.
+	localTime string
 }
 
 func (d *jsonDecoder) fail(format string, args ...any) {
@@ -567,10 +636,11 @@ func (d *jsonDecoder) level(raw json.RawMessage) {
 		return
 	}
 	if raw[0] != '"' {
+		saved := d.err
 		if n, ok := d.num("level", raw); ok && n >= 0 && n < 256 {
 			d.ev.Level = int(n)
 		}
-		d.err = nil // a bad level never costs the event
+		d.err = saved // a bad level never costs the event
 		return
 	}
 	var s string
@@ -605,12 +675,31 @@ func (d *jsonDecoder) time(name string, raw json.RawMessage, loc *time.Location)
 		d.fail("no %s", name)
 		return
 	}
-	t, prec, err := parseJSONTime(raw, loc)
-	if err != nil {
-		d.fail("%s: %v", name, err)
+	d.parseTime(name, raw, loc)
+}
+
+// local reads a time that shippers write in the computer's local time,
+// with or without an offset; zoneless ones are read in Options.Location,
+// else in UTC and noted for the file's warning.
+func (d *jsonDecoder) local(name string, raw json.RawMessage) {
+	if !has(raw) {
+		d.fail("no %s", name)
 		return
 	}
+	if d.parseTime(name, raw, d.opts.location()) && d.opts.Location == nil {
+		d.localTime = name
+	}
+}
+
+// parseTime sets the event's time; it reports whether the text had no zone.
+func (d *jsonDecoder) parseTime(name string, raw json.RawMessage, loc *time.Location) (zoneless bool) {
+	t, prec, zoneless, err := parseJSONTime(raw, loc)
+	if err != nil {
+		d.fail("%s: %v", name, err)
+		return false
+	}
 	d.ev.Time, d.ev.Precision = t, prec
+	return zoneless
 }
 
 func (d *jsonDecoder) idletrace(it *jsonItem) {
@@ -728,12 +817,13 @@ func (d *jsonDecoder) nxlog(it *jsonItem) {
 	d.recordID("RecordNumber", it.RecordNumber)
 	if has(it.SeverityValue) {
 		// NXLog severities: 1 DEBUG, 2 INFO, 3 WARNING, 4 ERROR, 5 CRITICAL.
+		saved := d.err
 		if n, ok := d.num("SeverityValue", it.SeverityValue); ok && n >= 1 && n <= 5 {
 			e.Level = []int{5, 4, 3, 2, 1}[n-1]
 		}
-		d.err = nil
+		d.err = saved
 	}
-	d.time("EventTime", it.EventTime, d.opts.location())
+	d.local("EventTime", it.EventTime)
 	e.Message = d.str("Message", it.Message)
 }
 
@@ -746,7 +836,14 @@ func (d *jsonDecoder) fluentbit(it *jsonItem) {
 	d.qualifiers("Qualifiers", it.Qualifiers)
 	d.level(it.Level)
 	d.recordID("EventRecordID", it.EventRecordID)
-	d.time("TimeCreated", it.TimeCreated, d.opts.location())
+	d.local("TimeCreated", it.TimeCreated)
+	d.messageOrInserts(it)
+}
+
+// messageOrInserts sets the message from Message, else from the
+// StringInserts array (Fluent Bit's inputs).
+func (d *jsonDecoder) messageOrInserts(it *jsonItem) {
+	e := &d.ev
 	e.Message = d.str("Message", it.Message)
 	if e.Message == "" && has(it.StringInserts) {
 		var ins []any
@@ -760,6 +857,137 @@ func (d *jsonDecoder) fluentbit(it *jsonItem) {
 	}
 }
 
+func (d *jsonDecoder) fluentbitWinlog(it *jsonItem) {
+	e := &d.ev
+	e.Computer = d.str("ComputerName", it.ComputerName)
+	e.Channel = d.str("Channel", it.Channel)
+	e.Provider = d.str("SourceName", it.SourceName)
+	d.eventID("EventID", it.EventID)
+	d.qualifiers("Qualifiers", it.Qualifiers)
+	d.recordID("RecordNumber", it.RecordNumber)
+	d.level(it.EventType)
+	d.local("TimeGenerated", it.TimeGenerated)
+	e.Precision = time.Second // EVENTLOGRECORD keeps whole seconds
+	d.messageOrInserts(it)
+}
+
+// evtxDump reads {"Event": {"System": …, "EventData": …}} in the JSON
+// conventions of evtx_dump and evtxdump (see the package comment above).
+func (d *jsonDecoder) evtxDump(it *jsonItem) {
+	var ev struct {
+		System        map[string]json.RawMessage `json:"System"`
+		EventData     json.RawMessage            `json:"EventData"`
+		RenderingInfo json.RawMessage            `json:"RenderingInfo"`
+	}
+	if err := json.Unmarshal(it.EvtxEvent, &ev); err != nil || ev.System == nil {
+		d.fail("Event: want an object with a System object")
+		return
+	}
+	e := &d.ev
+	sys := ev.System
+	_, prov := xmlJSONNode(sys, "Provider")
+	e.Provider = d.str("Provider Name", prov["Name"])
+	if e.Provider == "" {
+		e.Provider = d.str("Provider EventSourceName", prov["EventSourceName"])
+	}
+	id, idAttrs := xmlJSONNode(sys, "EventID")
+	d.eventID("EventID", id)
+	d.qualifiers("EventID Qualifiers", idAttrs["Qualifiers"])
+	lv, _ := xmlJSONNode(sys, "Level")
+	d.level(lv)
+	rid, _ := xmlJSONNode(sys, "EventRecordID")
+	d.recordID("EventRecordID", rid)
+	ch, _ := xmlJSONNode(sys, "Channel")
+	e.Channel = d.str("Channel", ch)
+	comp, _ := xmlJSONNode(sys, "Computer")
+	e.Computer = d.str("Computer", comp)
+	_, tc := xmlJSONNode(sys, "TimeCreated")
+	d.time("TimeCreated SystemTime", tc["SystemTime"], time.UTC)
+	e.Precision = max(e.Precision, 100*time.Nanosecond)
+	if has(ev.RenderingInfo) {
+		var ri map[string]json.RawMessage
+		if json.Unmarshal(ev.RenderingInfo, &ri) == nil {
+			msg, _ := xmlJSONNode(ri, "Message")
+			e.Message = d.str("RenderingInfo Message", msg)
+		}
+	}
+	if e.Message == "" && has(ev.EventData) {
+		e.Message = joinInserts(eventDataValues(ev.EventData))
+	}
+}
+
+// xmlJSONNode returns the text and attributes of element name of an XML
+// tree rendered as JSON: a plain value; {"#attributes": {…}, "#text": v};
+// a value with a sibling "<name>_attributes" object; or an object of
+// attributes with the text under "Value" (golang-evtx).
+func xmlJSONNode(parent map[string]json.RawMessage, name string) (text json.RawMessage, attrs map[string]json.RawMessage) {
+	v := parent[name]
+	if a, ok := parent[name+"_attributes"]; ok {
+		json.Unmarshal(a, &attrs)
+	}
+	if len(v) == 0 || v[0] != '{' {
+		return v, attrs
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(v, &obj) != nil {
+		return nil, attrs
+	}
+	if a, ok := obj["#attributes"]; ok {
+		json.Unmarshal(a, &attrs)
+		return obj["#text"], attrs
+	}
+	if attrs == nil {
+		attrs = obj
+	}
+	if t, ok := obj["#text"]; ok {
+		return t, attrs
+	}
+	return obj["Value"], attrs
+}
+
+// eventDataValues lists the insertion strings of an EventData element
+// rendered as JSON: Data as a string, a list (of strings or of
+// {"#text": …} objects), {"#text": string or list}; or named values.
+func eventDataValues(raw json.RawMessage) []string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return nil
+	}
+	data, ok := m["Data"]
+	if !ok {
+		return []string{joinEventData(m)}
+	}
+	if text, _ := xmlJSONNode(m, "Data"); text != nil {
+		data = text
+	}
+	var out []string
+	var add func(v json.RawMessage)
+	add = func(v json.RawMessage) {
+		switch {
+		case !has(v):
+		case v[0] == '[':
+			var items []json.RawMessage
+			json.Unmarshal(v, &items)
+			for _, item := range items {
+				add(item)
+			}
+		case v[0] == '{':
+			var obj map[string]json.RawMessage
+			if json.Unmarshal(v, &obj) == nil {
+				add(obj["#text"])
+			}
+		case v[0] == '"':
+			var s string
+			json.Unmarshal(v, &s)
+			out = append(out, s)
+		default:
+			out = append(out, string(v))
+		}
+	}
+	add(data)
+	return out
+}
+
 func (d *jsonDecoder) getWinEvent(it *jsonItem) {
 	e := &d.ev
 	e.Computer = d.str("MachineName", it.MachineName)
@@ -769,7 +997,7 @@ func (d *jsonDecoder) getWinEvent(it *jsonItem) {
 	d.qualifiers("Qualifiers", it.Qualifiers)
 	d.level(it.Level)
 	d.recordID("RecordId", it.RecordIDPS)
-	d.time("TimeCreated", it.TimeCreated, d.opts.location())
+	d.local("TimeCreated", it.TimeCreated)
 	e.Message = d.str("Message", it.Message)
 }
 
@@ -786,35 +1014,40 @@ func (d *jsonDecoder) getEventLog(it *jsonItem) {
 	d.recordID("Index", it.Index)
 	if has(it.EntryType) {
 		// EntryType: 1 Error, 2 Warning, 4 Information, or the names.
+		saved := d.err
 		if n, ok := d.num("EntryType", it.EntryType); ok {
 			e.Level = map[int64]int{1: 2, 2: 3, 4: 4}[n]
 		} else {
 			d.level(it.EntryType)
 		}
-		d.err = nil
+		d.err = saved
 	}
-	d.time("TimeGenerated", it.TimeGenerated, d.opts.location())
+	d.local("TimeGenerated", it.TimeGenerated)
+	e.Time, e.Precision = e.Time.Truncate(time.Second), time.Second
 	e.Message = d.str("Message", it.Message)
 }
 
 // parseJSONTime reads the time forms shippers send: RFC 3339 / ISO 8601
 // with or without zone ("T" or space), Fluent Bit's "2006-01-02 15:04:05
 // -0700", .NET's "/Date(ms)/", and epoch seconds or milliseconds as numbers
-// or numeric strings. Times without a zone are in loc. The precision is that
-// of the text.
-func parseJSONTime(raw json.RawMessage, loc *time.Location) (time.Time, time.Duration, error) {
+// or numeric strings. Times without a zone are in loc, and zoneless is
+// true; so is a time followed by a zone name instead of an offset (older
+// Windows C runtimes print one for "%z"). The precision is that of the
+// text.
+func parseJSONTime(raw json.RawMessage, loc *time.Location) (t time.Time, prec time.Duration, zoneless bool, err error) {
 	if raw[0] != '"' {
-		return parseEpoch(string(raw))
+		t, prec, err = parseEpoch(string(raw))
+		return t, prec, false, err
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return time.Time{}, 0, err
+		return time.Time{}, 0, false, err
 	}
 	s = strings.TrimSpace(s)
 	if rest, ok := strings.CutPrefix(s, "/Date("); ok {
 		body, ok := strings.CutSuffix(rest, ")/")
 		if !ok {
-			return time.Time{}, 0, fmt.Errorf("bad date %q", clip(s))
+			return time.Time{}, 0, false, fmt.Errorf("bad date %q", clip(s))
 		}
 		// "/Date(1714635672345)/" or "/Date(1714635672345+0200)/": the
 		// milliseconds are UTC; the offset only says how it was displayed.
@@ -823,12 +1056,13 @@ func parseJSONTime(raw json.RawMessage, loc *time.Location) (time.Time, time.Dur
 		}
 		ms, err := strconv.ParseInt(body, 10, 64)
 		if err != nil {
-			return time.Time{}, 0, fmt.Errorf("bad date %q", clip(s))
+			return time.Time{}, 0, false, fmt.Errorf("bad date %q", clip(s))
 		}
-		return time.UnixMilli(ms).UTC(), time.Millisecond, nil
+		return time.UnixMilli(ms).UTC(), time.Millisecond, false, nil
 	}
 	if s != "" && strings.Trim(s, "0123456789.") == "" {
-		return parseEpoch(s)
+		t, prec, err = parseEpoch(s)
+		return t, prec, false, err
 	}
 	for _, layout := range []string{
 		time.RFC3339Nano,
@@ -838,15 +1072,19 @@ func parseJSONTime(raw json.RawMessage, loc *time.Location) (time.Time, time.Dur
 		"2006-01-02T15:04:05.999999999Z0700",
 	} {
 		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), fracPrecision(s), nil
+			return t.UTC(), fracPrecision(s), false, nil
 		}
+	}
+	local := s
+	if len(s) > 20 && s[19] == ' ' && strings.Trim(s[20:], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ .") == "" {
+		local = s[:19] // "2024-05-02 09:41:12 W. Europe Daylight Time"
 	}
 	for _, layout := range []string{"2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999"} {
-		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
-			return t.UTC(), fracPrecision(s), nil
+		if t, err := time.ParseInLocation(layout, local, loc); err == nil {
+			return t.UTC(), fracPrecision(local), true, nil
 		}
 	}
-	return time.Time{}, 0, fmt.Errorf("unrecognised time %q", clip(s))
+	return time.Time{}, 0, false, fmt.Errorf("unrecognised time %q", clip(s))
 }
 
 // parseEpoch reads epoch seconds or, above 1e11, milliseconds.

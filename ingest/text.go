@@ -26,9 +26,27 @@ func readText(ctx context.Context, format string, r io.ReaderAt, size int64, opt
 // so a reader that needs two passes (CSV: day/month order) can take them.
 type opener func() (io.Reader, error)
 
-// readTextStream reads one text input (XML, CSV or JSON) in UTF-8 or in
-// UTF-16 with a byte-order mark.
+// readTextStream reads one text input (XML, CSV, JSON or details as text)
+// in UTF-8 or in UTF-16 with a byte-order mark. Local times read without a
+// zone given (Options.Location nil) earn the input one warning at the end.
 func readTextStream(ctx context.Context, format string, open opener, opts Options, res *Result, emit EmitFunc) error {
+	err := readTextFormat(ctx, format, open, opts, res, emit)
+	if res.localTime != "" && res.Records > 0 {
+		res.warn(Warning{File: opts.Name, Msg: fmt.Sprintf("%s has local times without a time zone and no zone was given: read as UTC; "+
+			"if the computer's clock was not on UTC, read it again with its zone (tz, e.g. Europe/Berlin)", res.localTime)})
+	}
+	return err
+}
+
+// noteLocalTime records that field held a zoneless local time, read in
+// UTC because no zone was given.
+func (res *Result) noteLocalTime(opts Options, field string) {
+	if opts.Location == nil && res.localTime == "" {
+		res.localTime = field
+	}
+}
+
+func readTextFormat(ctx context.Context, format string, open opener, opts Options, res *Result, emit EmitFunc) error {
 	decoded := func() (io.Reader, error) {
 		r, err := open()
 		if err != nil {
@@ -51,6 +69,8 @@ func readTextStream(ctx context.Context, format string, open opener, opts Option
 		return readJSON(ctx, r, opts, res, emit)
 	case FormatCSV:
 		return readCSV(ctx, decoded, opts, res, emit)
+	case FormatText:
+		return readEventText(ctx, decoded, opts, res, emit)
 	}
 	return &FormatError{Format: format, Msg: "not a text format"}
 }
@@ -197,6 +217,7 @@ func sizeText(n int) string {
 // emitEvent counts a record and hands it on.
 func emitEvent(res *Result, emit EmitFunc, ev Event) error {
 	res.Records++
+	res.seen.add(&ev)
 	if emit == nil {
 		return nil
 	}

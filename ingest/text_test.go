@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -128,4 +129,23 @@ func fuzzRead(t *testing.T, b []byte) {
 			t.Fatalf("time not UTC: %v", ev.Time)
 		}
 	}
+}
+
+// FuzzReadEventText feeds arbitrary text to the details-as-text reader
+// (behind a Log Name line, so detection picks it): no panic, every event
+// usable. Seeds: the English, German and French samples, with and without
+// Event Xml, whole and cut.
+func FuzzReadEventText(f *testing.F) {
+	for _, p := range []string{"en-US.txt", "de-DE.txt", "fr-FR.txt", "de-DE-xml.txt"} {
+		b, err := os.ReadFile("testdata/text-details/" + p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+		f.Add(b[:len(b)/2])
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fuzzRead(t, append([]byte("Log Name: Application\nSource: Outlook\nEvent ID: 26\n"), b...))
+		fuzzRead(t, b)
+	})
 }

@@ -27,6 +27,7 @@ func readXML(ctx context.Context, r io.Reader, opts Options, res *Result, emit E
 	if root := firstElementName(head); root != "" && root != "Event" && root != "Events" {
 		return &FormatError{Format: FormatXML, Msg: fmt.Sprintf("not Windows event XML: root element <%s>, want <Event> or <Events>", root)}
 	}
+	source := xmlSource(head)
 	sp := newXMLSplitter(br, opts.Limits.MaxLine)
 	rendered := false
 	for n := 0; ; n++ {
@@ -57,10 +58,30 @@ func readXML(ctx context.Context, r io.Reader, opts Options, res *Result, emit E
 			return err
 		}
 	}
-	if rendered {
+	switch {
+	case source != "":
+		res.Format = FormatXML + " (" + source + ")"
+	case rendered:
 		res.Format = FormatXML + " (rendered)"
 	}
 	return nil
+}
+
+// xmlSource names the tool that wrote an XML input, from its start:
+// libevtx's evtxexport (a version banner), the Rust evtx crate's evtx_dump
+// ("Record N" lines) or python-evtx's evtx_dump.py (an XML 1.1
+// declaration). It returns "" for wevtutil and other XML.
+func xmlSource(head []byte) string {
+	t := bytes.TrimLeft(head, " \t\r\n")
+	switch {
+	case bytes.HasPrefix(t, []byte("evtxexport ")):
+		return "evtxexport"
+	case bytes.HasPrefix(t, []byte("Record ")):
+		return "evtx_dump"
+	case bytes.HasPrefix(t, []byte(`<?xml version="1.1"`)):
+		return "python-evtx"
+	}
+	return ""
 }
 
 // firstElementName returns the local name of the first element in head, ""
@@ -313,7 +334,7 @@ func parseXMLEvent(chunk []byte, line int) (Event, bool, error) {
 			ev.Level = n
 		}
 	}
-	ev.Time, err = parseSystemTime(sys.TimeCreated.SystemTime)
+	ev.Time, ev.Precision, err = parseSystemTime(sys.TimeCreated.SystemTime)
 	if err != nil {
 		return Event{}, false, fmt.Errorf("bad TimeCreated SystemTime %q; event skipped", clip(sys.TimeCreated.SystemTime))
 	}
@@ -326,9 +347,30 @@ func parseXMLEvent(chunk []byte, line int) (Event, bool, error) {
 	if x.RenderingInfo != nil && strings.TrimSpace(x.RenderingInfo.Message) != "" {
 		ev.Message = strings.TrimSpace(x.RenderingInfo.Message)
 	} else {
-		ev.Message = joinInserts(x.EventData.Data)
+		ev.Message = joinInserts(pythonEvtxStrings(x.EventData.Data))
 	}
 	return ev, x.RenderingInfo != nil, nil
+}
+
+// pythonEvtxStrings undoes python-evtx's rendering of a string-array
+// value (how classic sources such as Outlook store their insertion
+// strings): one <Data> holding "<string>a</string>\n<string>b</string>\n".
+func pythonEvtxStrings(data []string) []string {
+	if len(data) != 1 || !strings.HasPrefix(data[0], "<string>") {
+		return data
+	}
+	var out []string
+	for _, part := range strings.Split(strings.TrimSpace(data[0]), "\n") {
+		s, ok := strings.CutPrefix(part, "<string>")
+		if !ok {
+			return data
+		}
+		if s, ok = strings.CutSuffix(s, "</string>"); !ok {
+			return data
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // splitEventID splits a legacy 32-bit event id into its low 16 bits and its
@@ -352,15 +394,23 @@ func joinInserts(data []string) string {
 	return strings.Join(parts, " ")
 }
 
-// parseSystemTime parses TimeCreated/@SystemTime: RFC 3339 in UTC with up
-// to 9 fractional digits (wevtutil prints 7; Vista-era logs drop the "Z").
-func parseSystemTime(s string) (time.Time, error) {
+// parseSystemTime parses TimeCreated/@SystemTime and gives its precision:
+// RFC 3339 in UTC with up to 9 fractional digits (wevtutil prints 7,
+// evtxexport 9; Vista-era logs drop the "Z"), 100 ns as the file holds it;
+// or python-evtx's "2013-10-23 16:16:29.484373", UTC with a space, 0 to 6
+// digits (none when the microseconds are 0), 1 µs. python-evtx computes it
+// in floating point, so it may be a few µs off the file's value.
+func parseSystemTime(s string) (time.Time, time.Duration, error) {
 	s = strings.TrimSpace(s)
+	if len(s) > 10 && s[10] == ' ' {
+		t, err := time.ParseInLocation("2006-01-02 15:04:05.999999999", s, time.UTC)
+		return t, time.Microsecond, err
+	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		t, err = time.ParseInLocation("2006-01-02T15:04:05.999999999", s, time.UTC)
 	}
-	return t.UTC(), err
+	return t.UTC(), 100 * time.Nanosecond, err
 }
 
 // clip shortens a value quoted in a warning.

@@ -161,7 +161,8 @@ func TestXMLBadInput(t *testing.T) {
 }
 
 func FuzzReadXML(f *testing.F) {
-	for _, p := range []string{"testdata/xml-wevtutil/HQ-PC01.xml", "testdata/xml-rendered/PC02.xml", "testdata/xml-events-root/PC03.xml"} {
+	for _, p := range []string{"testdata/xml-wevtutil/HQ-PC01.xml", "testdata/xml-rendered/PC02.xml", "testdata/xml-events-root/PC03.xml",
+		"testdata/xml-python-evtx/HQ-PC21.xml", "testdata/xml-evtxexport/HQ-PC21.xml"} {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)

@@ -92,6 +92,7 @@ func readZipBudget(ctx context.Context, r io.ReaderAt, size int64, opts Options,
 		sub := Result{}
 		err := readZipEntry(ctx, &f, label, opts, &sub, entryEmit, depth, budget)
 		res.Records += sub.Records
+		res.seen.merge(&sub.seen)
 		for _, w := range sub.Warnings {
 			if w.File == "" {
 				w.File = label
@@ -168,7 +169,7 @@ func readZipEntry(ctx context.Context, f *zipEntryInfo, label string, opts Optio
 	switch format {
 	case "":
 		c.Close()
-		return fmt.Errorf("not EVTX, XML, CSV, JSON or zip (%s); skipped", describeHead(head))
+		return fmt.Errorf("unrecognized entry (%s): not a log export idletrace reads; skipped", describeHead(head))
 	case FormatEVTX, FormatZip:
 		if format == FormatZip && depth >= 1 {
 			c.Close()

@@ -22,10 +22,21 @@ import (
 // analyzeInput collects the Outlook 25/26 events of every input, without
 // duplicates (the same dedup key as the store), and says what it read.
 type analyzeInput struct {
-	events []analysis.Event
-	seen   map[[16]byte]struct{}
-	files  int
-	failed int
+	events  []analysis.Event
+	seen    map[[16]byte]struct{}
+	files   int
+	failed  int
+	records int      // records read, of every provider
+	reasons []string // the first reasons a file could not be read
+}
+
+// maxReasons is how many reasons the no-input message quotes.
+const maxReasons = 3
+
+func (in *analyzeInput) reason(path string, err error) {
+	if len(in.reasons) < maxReasons {
+		in.reasons = append(in.reasons, path+": "+err.Error())
+	}
 }
 
 func (in *analyzeInput) add(e ingest.Event) {
@@ -57,7 +68,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the Report JSON instead of text")
-	tzName := fs.String("tz", envOr("IDLETRACE_TZ", "UTC"), "time zone of sources with local times and no zone (Event Viewer CSV)")
+	tzName := fs.String("tz", envOr("IDLETRACE_TZ", ""), tzUsage)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: server analyze [--json] [--tz ZONE] PATH...")
 		fs.PrintDefaults()
@@ -73,7 +84,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "analyze: no input: give one or more files or directories")
 		return 1
 	}
-	loc, err := loadZone(*tzName)
+	loc, err := loadInputZone(*tzName)
 	if err != nil {
 		fmt.Fprintln(stderr, "analyze: --tz:", err)
 		return 2
@@ -85,8 +96,8 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return 1
 		}
 	}
-	if in.files == 0 || in.failed == in.files {
-		fmt.Fprintf(stderr, "analyze: no input could be read (%d file(s) tried)\n", in.files)
+	if in.files == 0 || in.failed == in.files || in.records == 0 {
+		fmt.Fprintf(stderr, "analyze: no record could be read from any input (%d file(s) tried)%s\n", in.files, quoteReasons(in.reasons))
 		return 1
 	}
 	res := analysis.Analyze(in.events, analysis.Options{})
@@ -109,6 +120,7 @@ func (in *analyzeInput) readPath(ctx context.Context, p string, loc *time.Locati
 	if err != nil {
 		in.files++
 		in.failed++
+		in.reason(p, err)
 		fmt.Fprintf(stderr, "analyze: %v\n", err)
 		return nil
 	}
@@ -148,16 +160,29 @@ func (in *analyzeInput) readFile(ctx context.Context, path string, loc *time.Loc
 		}
 		return nil
 	})
+	in.records += res.Records
 	for _, w := range res.Warnings {
 		if w.File == "" {
 			w.File = path
 		}
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
+	if res.LooksLike != "" {
+		fmt.Fprintf(stderr, "analyze: %s: no Outlook event: %s\n", path, res.LooksLike)
+	}
 	if err != nil {
 		in.failed++
+		in.reason(path, err)
 		fmt.Fprintf(stderr, "analyze: %s: %v\n", path, err)
 	}
+}
+
+// quoteReasons appends the first reasons to a one-line message.
+func quoteReasons(reasons []string) string {
+	if len(reasons) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(reasons, "; ")
 }
 
 // writeTextReport prints the report for people.

@@ -67,6 +67,19 @@ func (lc *logConfig) logger(w io.Writer) (*slog.Logger, error) {
 	return nil, fmt.Errorf("bad -log-format %q (want text or json)", lc.format)
 }
 
+// tzUsage describes the analyze and ingest -tz flag.
+const tzUsage = "time zone of sources with local times and no zone (Event Viewer CSV and details as text, NXLog EventTime); without one they are read as UTC with a warning"
+
+// loadInputZone is loadZone for the zone of the inputs' local times: an
+// empty name gives nil, "not given" (ingest then reads them as UTC and
+// warns).
+func loadInputZone(name string) (*time.Location, error) {
+	if name == "" {
+		return nil, nil
+	}
+	return loadZone(name)
+}
+
 func loadZone(name string) (*time.Location, error) {
 	if name == "" || strings.EqualFold(name, "utc") {
 		return time.UTC, nil

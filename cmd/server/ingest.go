@@ -18,7 +18,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dbPath := fs.String("db", envOr("IDLETRACE_DB", "./idletrace.db"), "SQLite database file, created if missing (env IDLETRACE_DB)")
-	tzName := fs.String("tz", envOr("IDLETRACE_TZ", "UTC"), "time zone of sources with local times and no zone (Event Viewer CSV)")
+	tzName := fs.String("tz", envOr("IDLETRACE_TZ", ""), tzUsage)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: server ingest [-db FILE] [-tz ZONE] FILE...")
 		fs.PrintDefaults()
@@ -34,7 +34,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fs.Usage()
 		return 2
 	}
-	loc, err := loadZone(*tzName)
+	loc, err := loadInputZone(*tzName)
 	if err != nil {
 		fmt.Fprintln(stderr, "ingest: -tz:", err)
 		return 2
@@ -45,24 +45,32 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 1
 	}
 	defer db.Close()
-	failed := 0
+	failed, records := 0, 0
+	var reasons []string
 	for _, p := range paths {
-		if err := ingestOne(ctx, db, p, loc, stdout, stderr); err != nil {
+		n, err := ingestOne(ctx, db, p, loc, stdout, stderr)
+		records += n
+		if err != nil {
 			fmt.Fprintf(stderr, "ingest: %s: %v\n", p, err)
 			failed++
+			if len(reasons) < maxReasons {
+				reasons = append(reasons, p+": "+err.Error())
+			}
 		}
 	}
-	if failed == len(paths) {
+	if failed == len(paths) || records == 0 {
+		fmt.Fprintf(stderr, "ingest: no record could be read from any input (%d file(s) tried)%s\n", len(paths), quoteReasons(reasons))
 		return 1
 	}
 	return 0
 }
 
-func ingestOne(ctx context.Context, db *store.DB, path string, loc *time.Location, stdout, stderr io.Writer) error {
+// ingestOne loads one file as one upload; it returns the records read.
+func ingestOne(ctx context.Context, db *store.DB, path string, loc *time.Location, stdout, stderr io.Writer) (int, error) {
 	start := time.Now()
 	u := &store.Upload{Name: path, Source: "cli"}
 	if err := db.CreateUpload(ctx, u); err != nil {
-		return err
+		return 0, fmt.Errorf("create upload: %w", err)
 	}
 	sink := db.NewUploadSink(ctx, u)
 	res, err := ingest.ReadFile(ctx, path, ingest.Options{Location: loc}, sink.Add)
@@ -74,5 +82,8 @@ func ingestOne(ctx context.Context, db *store.DB, path string, loc *time.Locatio
 	fmt.Fprintf(stdout, "%s: %s, %d bytes, %d records, %d Outlook 25/26, %d new, %d duplicates, %d warnings, %.3f s (%.1f MB/s)\n",
 		path, res.Format, res.Bytes, res.Records, u.OutlookEvents, u.NewEvents, u.DuplicateEvents, len(res.Warnings),
 		el.Seconds(), float64(res.Bytes)/1e6/el.Seconds())
-	return err
+	if res.LooksLike != "" {
+		fmt.Fprintf(stdout, "%s: no Outlook event: %s\n", path, res.LooksLike)
+	}
+	return res.Records, err
 }

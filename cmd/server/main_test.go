@@ -116,7 +116,7 @@ func TestAnalyzeNoInput(t *testing.T) {
 	}
 	f := filepath.Join(t.TempDir(), "x.bin")
 	os.WriteFile(f, []byte{0, 1, 2, 3}, 0o644)
-	if code, _, stderr := runCmd(t, "analyze", "--json", f); code != 1 || !strings.Contains(stderr, "no input could be read") {
+	if code, _, stderr := runCmd(t, "analyze", "--json", f); code != 1 || !strings.Contains(stderr, "no record could be read") {
 		t.Fatalf("unreadable input: exit %d, %q", code, stderr)
 	}
 }
