@@ -110,10 +110,10 @@ const (
 	// hostFlank: a computer's own background is counted over flanks of
 	// this many window widths on each side (at least hostFlankMin on the
 	// log axis), wider than the fleet's because one computer has few.
-	hostFlank    = 2.0
+	hostFlank = 2.0
 	// memberFDR is the share of a cluster's computers that may be there by
 	// chance (see buildClusters).
-	memberFDR = 0.25
+	memberFDR    = 0.25
 	hostFlankMin = 0.005
 )
 
