@@ -20,19 +20,28 @@ const outageAlpha = 1e-9
 
 // findOutages looks for many computers disconnecting within one window.
 //
-// Only disconnects that no idle-timeout cluster explains take part: the
-// computers of a timeout site tend to disconnect together right after an
-// outage (they reconnected together, so their idle timers run in step), and
-// those disconnects are the device's, not a second outage. A window is an
-// outage when it holds at least MinOutageComputers computers and more than
-// the local background rate (measured over ±1 h and ±10 min around the
-// window, the higher of the two) makes plausible: P(Poisson(μ) ≥ k) < 1e-9.
+// Only disconnects that no idle-timeout cluster explains seed an outage:
+// the computers of a timeout site tend to disconnect together right after
+// an outage (they reconnected together, so their idle timers run in step),
+// and those disconnects are the device's, not a second outage. A window
+// (OutageWindow wide) seeds an outage when it holds at least
+// MinOutageComputers computers and more than the local background rate
+// (measured over ±1 h and ±10 min around the window, the higher of the
+// two) makes plausible: P(Poisson(μ) ≥ k) < 1e-9.
+//
+// A busy fleet's background can hide a small outage by count alone, but
+// an outage also ends together: its computers reconnect within minutes of
+// each other, long after they disconnected, which background disconnects
+// (back within seconds to minutes) rarely do. So a window that fails the
+// count test is tested again on its disconnects whose reconnects gather
+// in one window (see jointOutage), against the background rate times the
+// chance of a downtime that long.
+//
+// Clocks of workgroup PCs drift by a minute or two (DOMAIN §7): an outage
+// whose computers came back together grows over its neighbourhood
+// (±outageSkew) to every computer whose disconnect and reconnect both
+// match it (a disconnect a cluster explains stays the device's).
 func (a *analyzer) findOutages() {
-	type cand struct {
-		t    int64
-		host int32
-		pair int32
-	}
 	// Host membership of the uptime clusters, for explained().
 	// Only clusters regular enough for a diagnosis explain anything: a wide
 	// one (busy users' tail, laptops' resume pattern) must not hide outages.
@@ -46,30 +55,37 @@ func (a *analyzer) findOutages() {
 			members[k][h] = true
 		}
 	}
-	cs := make([]cand, 0, len(a.pairs)/8)
+	cs := make([]ocand, 0, len(a.pairs)/8)
+	var downs []int64 // every closed pair's downtime, sorted: the background's
 	for i := range a.pairs {
 		p := &a.pairs[i]
-		if p.Excluded == ExcludedInterleaved || a.explained(i, members) {
+		if p.Excluded == ExcludedInterleaved {
 			continue
 		}
-		cs = append(cs, cand{p.Disconnect.UnixNano(), a.pairHost[i], int32(i)})
+		c := ocand{p.Disconnect.UnixNano(), a.pairHost[i], int32(i), 0}
+		if !p.Open() {
+			c.back = p.Reconnect.UnixNano()
+			downs = append(downs, c.back-c.t)
+		}
+		if !a.explained(i, members) {
+			cs = append(cs, c)
+		}
 	}
-	slices.SortFunc(cs, func(x, y cand) int {
+	byTime := func(x, y ocand) int {
 		if c := cmp.Compare(x.t, y.t); c != 0 {
 			return c
 		}
 		return cmp.Compare(x.host, y.host)
-	})
-	ts := make([]int64, len(cs))
-	for i := range cs {
-		ts[i] = cs[i].t
 	}
+	slices.SortFunc(cs, byTime)
+	slices.Sort(downs)
 	w := int64(a.o.OutageWindow)
 	type win struct {
 		i, j     int // cs[i:j]
 		distinct int
 		need     int
 		mu       float64
+		back     [2]int64 // the return window of a joint outage, else zero
 	}
 	// Sweep the windows [t_i, t_i + w] in time order; keep those busier
 	// than the background allows. Background: the rate of disconnects
@@ -104,7 +120,9 @@ func (a *analyzer) findOutages() {
 			}
 			need := max(a.o.MinOutageComputers, poissonThreshold(mu, outageAlpha))
 			if distinct >= need {
-				wins = append(wins, win{i, j, distinct, need, mu})
+				wins = append(wins, win{i, j, distinct, need, mu, [2]int64{}})
+			} else if back, k := jointOutage(cs[i:j], mu, downs, a.o.MinOutageComputers); k > 0 {
+				wins = append(wins, win{i, j, k, a.o.MinOutageComputers, mu, back})
 			}
 		}
 		if seen[cs[i].host]--; seen[cs[i].host] == 0 {
@@ -125,43 +143,32 @@ func (a *analyzer) findOutages() {
 		if overlap {
 			continue
 		}
-		mu, need := wn.mu, wn.need
-		ot := &outage{background: mu}
-		got := map[int32]bool{}
-		var downs []int64
-		// Trim stragglers: a member separated from the rest of the burst by
-		// a gap much longer than the burst's median gap (and over 20 s) is
-		// background.
-		i0, j0 := wn.i, wn.j
-		for j0-i0 > need {
-			gaps := make([]int64, 0, j0-i0-1)
-			for k := i0 + 1; k < j0; k++ {
-				gaps = append(gaps, cs[k].t-cs[k-1].t)
-			}
-			slices.Sort(gaps)
-			typical := gaps[len(gaps)/2]
-			limit := max(int64(20*time.Second), 8*typical)
-			switch {
-			case cs[i0+1].t-cs[i0].t > limit:
-				i0++
-				continue
-			case cs[j0-1].t-cs[j0-2].t > limit:
-				j0--
-				continue
-			}
-			break
+		ot := &outage{background: wn.mu}
+		burst := trimStragglers(cs[wn.i:wn.j], wn.need)
+		back := wn.back
+		if back[1] == 0 {
+			back = outageReturn(burst)
 		}
-		i0, j0 = growOutage(ts, i0, j0, mu/float64(w))
-		for _, c := range cs[i0:j0] {
+		if back[1] != 0 {
+			// Members: disconnects near the burst whose reconnect lies in
+			// the outage's return window.
+			burst = matchOutage(cs, burst[0].t-int64(outageSkew), burst[len(burst)-1].t+int64(outageSkew), back)
+		}
+		got := map[int32]bool{}
+		var ends []int64
+		for _, c := range burst {
 			if got[c.host] {
 				continue
 			}
 			got[c.host] = true
 			ot.hosts = append(ot.hosts, c.host)
 			ot.pairs = append(ot.pairs, c.pair)
-			if p := &a.pairs[c.pair]; !p.Open() {
-				downs = append(downs, p.Reconnect.UnixNano())
+			if c.back != 0 {
+				ends = append(ends, c.back)
 			}
+		}
+		if len(ot.hosts) < a.o.MinOutageComputers {
+			continue
 		}
 		slices.Sort(ot.hosts)
 		slices.Sort(ot.pairs)
@@ -175,13 +182,13 @@ func (a *analyzer) findOutages() {
 		ot.start = time.Unix(0, firsts[len(firsts)/20]).UTC()
 		// The end is when the computers came back: the first quarter of
 		// their reconnects (Outlook retries after seconds to minutes).
-		if len(downs) > 0 {
-			slices.Sort(downs)
-			ot.end = time.Unix(0, downs[len(downs)/4]).UTC()
+		if len(ends) > 0 {
+			slices.Sort(ends)
+			ot.end = time.Unix(0, ends[len(ends)/4]).UTC()
 		} else {
-			ot.end = time.Unix(0, cs[j0-1].t).UTC()
+			ot.end = time.Unix(0, firsts[len(firsts)-1]).UTC()
 		}
-		taken = append(taken, [2]int64{min(t0, cs[i0].t), max(t1, cs[j0-1].t)})
+		taken = append(taken, [2]int64{min(t0, firsts[0]), max(t1, firsts[len(firsts)-1])})
 		a.outages = append(a.outages, ot)
 	}
 	slices.SortFunc(a.outages, func(x, y *outage) int { return x.start.Compare(y.start) })
@@ -192,56 +199,137 @@ func (a *analyzer) findOutages() {
 	}
 }
 
-// Clocks of workgroup and shop-floor PCs drift by a minute or two (DOMAIN
-// §7), so one outage's disconnects spread over a few minutes. A burst
-// grows in steps of outageStep on both sides, up to outageSkew, while the
-// steps hold clearly more disconnects than the background rate (at least
-// 2 and 3 times the rate); one quiet step may lie between two busy ones.
+// trimStragglers drops a burst's edge members separated from the rest by
+// a gap much longer than the burst's median gap (and over 20 s): they are
+// background. It keeps at least need members.
+func trimStragglers(cs []ocand, need int) []ocand {
+	for len(cs) > max(need, 2) {
+		gaps := make([]int64, 0, len(cs)-1)
+		for k := 1; k < len(cs); k++ {
+			gaps = append(gaps, cs[k].t-cs[k-1].t)
+		}
+		slices.Sort(gaps)
+		limit := max(int64(20*time.Second), 8*gaps[len(gaps)/2])
+		switch {
+		case cs[1].t-cs[0].t > limit:
+			cs = cs[1:]
+			continue
+		case cs[len(cs)-1].t-cs[len(cs)-2].t > limit:
+			cs = cs[:len(cs)-1]
+			continue
+		}
+		break
+	}
+	return cs
+}
+
+// ocand is a disconnect that may be part of an outage.
+type ocand struct {
+	t    int64 // the disconnect (unix ns)
+	host int32
+	pair int32
+	back int64 // the reconnect, 0 if open
+}
+
+// An outage's computers come back within outageBack of each other (Outlook
+// retries for up to 90 s after the end, plus clock skew); only a downtime
+// of outageMinDown or more tells an outage's reconnect from an ordinary
+// retry; clocks drift by up to outageSkew.
 const (
-	outageStep = 15 * time.Second
-	outageSkew = 3 * time.Minute
+	outageBack    = 5 * time.Minute
+	outageMinDown = 4 * time.Minute
+	outageSkew    = 3 * time.Minute
 )
 
-// growOutage extends the burst ts[i:j] (times, sorted) over the steps
-// that stand out of the background rate (disconnects per nanosecond).
-func growOutage(ts []int64, i, j int, rate float64) (int, int) {
-	step := int64(outageStep)
-	need := max(2, 3*rate*float64(step))
-	steps := int(outageSkew / outageStep)
-	// Left.
-	edge, best, quiet := ts[i], i, 0
-	k := i
-	for s := 1; s <= steps && quiet < 2; s++ {
-		lo := edge - int64(s)*step
-		n := 0
-		for k > 0 && ts[k-1] >= lo {
-			k--
-			n++
-		}
-		if float64(n) >= need {
-			best, quiet = k, 0
-		} else {
-			quiet++
+// returnWindow finds the window of width outageBack holding the most
+// distinct computers' reconnects among cs whose downtime is at least
+// outageMinDown. It returns the window and the count.
+func returnWindow(cs []ocand) ([2]int64, int) {
+	var backs []ocand
+	for _, c := range cs {
+		if c.back != 0 && c.back-c.t >= int64(outageMinDown) {
+			backs = append(backs, c)
 		}
 	}
-	i = best
-	// Right.
-	edge, best, quiet = ts[j-1], j, 0
-	k = j
-	for s := 1; s <= steps && quiet < 2; s++ {
-		hi := edge + int64(s)*step
-		n := 0
-		for k < len(ts) && ts[k] <= hi {
-			k++
-			n++
+	slices.SortFunc(backs, func(x, y ocand) int {
+		if c := cmp.Compare(x.back, y.back); c != 0 {
+			return c
 		}
-		if float64(n) >= need {
-			best, quiet = k, 0
-		} else {
-			quiet++
+		return cmp.Compare(x.host, y.host)
+	})
+	seen := make(map[int32]int, len(backs))
+	best, bestK := [2]int64{}, 0
+	j, distinct := 0, 0
+	for i := range backs {
+		for j < len(backs) && backs[j].back-backs[i].back <= int64(outageBack) {
+			if seen[backs[j].host] == 0 {
+				distinct++
+			}
+			seen[backs[j].host]++
+			j++
+		}
+		if distinct > bestK {
+			bestK = distinct
+			best = [2]int64{backs[i].back, backs[i].back + int64(outageBack)}
+		}
+		if seen[backs[i].host]--; seen[backs[i].host] == 0 {
+			distinct--
 		}
 	}
-	return i, best
+	return best, bestK
+}
+
+// outageReturn is the return window of a burst found by count when most
+// of its computers came back together after a long downtime; else zero.
+func outageReturn(burst []ocand) [2]int64 {
+	back, k := returnWindow(burst)
+	hosts := map[int32]bool{}
+	for _, c := range burst {
+		hosts[c.host] = true
+	}
+	if 2*k < len(hosts) {
+		return [2]int64{}
+	}
+	return back
+}
+
+// jointOutage tests a window's disconnects cs on the joint evidence of
+// their reconnects: k computers coming back within outageBack, each after
+// at least outageMinDown, against μ background disconnects in the window
+// times the chance that a background downtime (downs, sorted) lands them
+// there, times the number of places such a window could lie. It returns
+// the return window and k when that passes the outage test, else k = 0.
+func jointOutage(cs []ocand, mu float64, downs []int64, minComputers int) ([2]int64, int) {
+	back, k := returnWindow(cs)
+	if k < minComputers || len(downs) == 0 {
+		return back, 0
+	}
+	t0, t1 := cs[0].t, cs[len(cs)-1].t
+	n, _ := slices.BinarySearch(downs, back[1]-t0+1)
+	m, _ := slices.BinarySearch(downs, back[0]-t1)
+	chance := float64(n-m) / float64(len(downs))
+	places := max(1, float64(downs[len(downs)-1])/float64(outageBack))
+	if k < poissonThreshold(mu*chance*places, outageAlpha) {
+		return back, 0
+	}
+	return back, k
+}
+
+// matchOutage returns the disconnects of cs (sorted by time) within
+// [from, to] whose reconnect lies in back, widened by the clock skew, after
+// a downtime of at least half outageMinDown.
+func matchOutage(cs []ocand, from, to int64, back [2]int64) []ocand {
+	i, _ := slices.BinarySearchFunc(cs, from, func(c ocand, t int64) int { return cmp.Compare(c.t, t) })
+	var out []ocand
+	for _, c := range cs[i:] {
+		if c.t > to {
+			break
+		}
+		if c.back != 0 && c.back >= back[0]-int64(outageSkew) && c.back <= back[1]+int64(outageSkew) && c.back-c.t >= int64(outageMinDown)/2 {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // explained reports whether pair i's uptime falls in an uptime cluster its
