@@ -1,6 +1,8 @@
-// Package store keeps idletrace's data in a SQLite file (mattn/go-sqlite3):
-// uploads, events and their dedup keys. All SQL lives here; values are
-// always bound as arguments, never formatted into statements.
+// Package store keeps idletrace's data: uploads, events and their dedup
+// keys, tokens and sessions. Store (store.go) is what the rest of the
+// program uses; DB is its SQLite implementation (mattn/go-sqlite3). All SQL
+// lives here; values are always bound as arguments, never formatted into
+// statements.
 package store
 
 import (
@@ -21,19 +23,6 @@ import (
 	"idletrace/migrations"
 )
 
-// Sentinel errors callers map to responses with errors.Is.
-var (
-	ErrNotFound = errors.New("not found")
-	ErrConflict = errors.New("conflict")
-	// ErrFull means the database cannot grow: the disk is full or the
-	// configured size limit is reached. Nothing was written.
-	ErrFull = errors.New("database full")
-	// ErrReadOnly means the database file cannot be written.
-	ErrReadOnly = errors.New("database is read-only")
-	// ErrBusy means the database stayed locked past the busy timeout.
-	ErrBusy = errors.New("database busy")
-)
-
 // Options tune how a database is opened. The zero value is the default.
 type Options struct {
 	// MaxBytes caps the database file's size (0 = no cap). Writes past it
@@ -45,7 +34,8 @@ type Options struct {
 	ReadOnly bool
 }
 
-// classifySQLite wraps SQLite's storage errors in the sentinels above so
+// classifySQLite wraps SQLite's storage errors in the sentinels of
+// errors.go so
 // that callers can answer "disk full" rather than "internal error".
 func classifySQLite(err error) error {
 	var se sqlite3.Error

@@ -39,9 +39,12 @@ func classify(err error) *apiError {
 	var ae *apiError
 	var fe *ingest.FormatError
 	var mbe *http.MaxBytesError
+	var ve *store.ValidationError
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &ve):
+		return &apiError{status: http.StatusUnprocessableEntity, code: "invalid", msg: ve.Msg}
 	case errors.As(err, &mbe):
 		return &apiError{status: http.StatusRequestEntityTooLarge, code: "too_large", msg: fmt.Sprintf("request body exceeds the limit of %d bytes", mbe.Limit)}
 	case errors.As(err, &fe):
