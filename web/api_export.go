@@ -82,9 +82,9 @@ func (s *Server) handleAPIExport(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	case "pairs", "diagnoses":
-		res, err := s.scopedAnalysis(r.Context(), time.Time{}, time.Time{})
+		res, err := s.live.Scoped(r.Context(), clientKeyFrom(r.Context()), time.Time{}, time.Time{})
 		if q.Kind == "diagnoses" {
-			res, err = s.scopedAnalysis(r.Context(), q.Since, q.Until)
+			res, err = s.live.Scoped(r.Context(), clientKeyFrom(r.Context()), q.Since, q.Until)
 		}
 		if err != nil {
 			s.writeError(w, r, err)

@@ -19,7 +19,6 @@ type apiState struct {
 	// tokensExist turns true for good once a token is seen: tokens are
 	// revoked, never deleted, so authentication stays required.
 	tokensExist atomic.Bool
-	window      windowCache
 	metrics     *metrics
 	rateLimit   func(http.Handler) http.Handler
 	// stopPush ends the push goroutine (nil when push is off).

@@ -14,6 +14,7 @@ import (
 
 	"idletrace/ingest"
 	"idletrace/store"
+	"idletrace/web/live"
 )
 
 // apiError is an error with the status and code a client should see.
@@ -43,6 +44,8 @@ func classify(err error) *apiError {
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.Is(err, live.ErrStopped):
+		return &apiError{status: http.StatusServiceUnavailable, code: "shutting_down", msg: "the server is shutting down"}
 	case errors.As(err, &ve):
 		return &apiError{status: http.StatusUnprocessableEntity, code: "invalid", msg: ve.Msg}
 	case errors.As(err, &mbe):

@@ -47,7 +47,7 @@ func (s *Server) ingestInto(ctx context.Context, u *store.Upload, filePath strin
 		// Store the rest now and record it for the client's next read of
 		// the analysis (report.go) before the upload shows as finished.
 		err = sink.Flush()
-		s.noteWrite(clientKeyFrom(ctx))
+		s.live.NoteWrite(ctx, clientKeyFrom(ctx))
 	}
 	err = sink.Finish(res, err, func(err error) string {
 		if ae := classify(err); ae.status != http.StatusInternalServerError {

@@ -97,7 +97,8 @@ func (m *metrics) observeIngest(u *store.Upload, took time.Duration, err error) 
 	m.ingestDuration.Observe(took.Seconds())
 }
 
-func (m *metrics) observeAnalysis(took time.Duration) { m.analysisDuration.Observe(took.Seconds()) }
+// ObserveAnalysis records a recompute (live.Metrics).
+func (m *metrics) ObserveAnalysis(took time.Duration) { m.analysisDuration.Observe(took.Seconds()) }
 
 // handler serves the registry in the Prometheus text format.
 func (m *metrics) handler() http.Handler {

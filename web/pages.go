@@ -13,6 +13,7 @@ import (
 
 	"idletrace/analysis"
 	"idletrace/store"
+	"idletrace/web/live"
 )
 
 //go:embed templates/*.html
@@ -218,7 +219,7 @@ type dashboardPage struct {
 
 func (p *dashboardPage) title() (string, string) { return "Dashboard", "dashboard" }
 
-func newDashboardPage(snap *analysisSnapshot) *dashboardPage {
+func newDashboardPage(snap *live.Snapshot) *dashboardPage {
 	rep := &snap.Result.Report
 	p := &dashboardPage{Report: rep, Stats: snap.Stats, Diagnoses: rep.Diagnoses,
 		AnalysisMs: float64(snap.Took.Microseconds()) / 1000, Empty: snap.Stats.Events == 0,
@@ -240,7 +241,7 @@ type diagnosisPage struct {
 
 func (p *diagnosisPage) title() (string, string) { return "Diagnosis " + p.D.ID, "dashboard" }
 
-func newDiagnosisPage(snap *analysisSnapshot, d *analysis.Diagnosis) *diagnosisPage {
+func newDiagnosisPage(snap *live.Snapshot, d *analysis.Diagnosis) *diagnosisPage {
 	p := &diagnosisPage{D: d, IsTimeout: d.Kind == analysis.KindIdleTimeout}
 	for _, pr := range snap.Result.Pairs {
 		if pr.DiagnosisID == d.ID {

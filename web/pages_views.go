@@ -13,6 +13,7 @@ import (
 
 	"idletrace/analysis"
 	"idletrace/store"
+	"idletrace/web/live"
 )
 
 // viewCache holds indexes derived from one analysis result, rebuilt when
@@ -143,7 +144,7 @@ func fleetRows(res *analysis.Result, idx *hostIndex, names []string, from, to ti
 const timelineLimit = 60
 
 // newDashboardCharts adds the charts and freshness to the dashboard.
-func (s *Server) newDashboardCharts(p *dashboardPage, snap *analysisSnapshot, lastUpload *store.Upload) {
+func (s *Server) newDashboardCharts(p *dashboardPage, snap *live.Snapshot, lastUpload *store.Upload) {
 	dc := s.dashboardCharts(snap)
 	p.UptimeChart, p.FleetChart, p.UptimeN = dc.uptime, dc.fleet, dc.uptimeN
 	p.TimelineShown, p.TimelineTotal, p.TopRows = dc.shown, dc.total, dc.top
@@ -155,7 +156,7 @@ func (s *Server) newDashboardCharts(p *dashboardPage, snap *analysisSnapshot, la
 
 // dashboardCharts returns the dashboard's charts of the snapshot's
 // analysis, rendering them on first use.
-func (s *Server) dashboardCharts(snap *analysisSnapshot) *dashCharts {
+func (s *Server) dashboardCharts(snap *live.Snapshot) *dashCharts {
 	res := snap.Result
 	idx, rows := s.viewsOf(res)
 	s.views.mu.Lock()
@@ -365,7 +366,7 @@ func (s *Server) newComputerPage(res *analysis.Result, idx *hostIndex, row compu
 
 // diagnosisCharts adds the histogram (idle timeout) or the outage window
 // timeline (shared outage) to a diagnosis page.
-func (s *Server) diagnosisCharts(p *diagnosisPage, snap *analysisSnapshot) {
+func (s *Server) diagnosisCharts(p *diagnosisPage, snap *live.Snapshot) {
 	res := snap.Result
 	d := p.D
 	tz := s.cfg.DisplayTZ

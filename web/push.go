@@ -112,7 +112,7 @@ func (s *Server) runPush(ctx context.Context) {
 // pushNew sends the diagnoses that target has not had yet, marking each
 // once delivered, so that a restart does not send it again.
 func (s *Server) pushNew(ctx context.Context, c *PushConfig, tg pushTarget) error {
-	snap, err := s.currentAnalysis(ctx)
+	snap, err := s.current(ctx)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"idletrace/store"
+	"idletrace/web/live"
 )
 
 // Config holds the server's settings.
@@ -44,19 +45,21 @@ const DefaultMaxUpload = 2 << 30
 
 // Server is the HTTP server of idletrace.
 type Server struct {
-	cfg    Config
-	db     *store.DB
-	log    *slog.Logger
-	pages  *pageSet
-	report reportCache
-	views  viewCache // per-analysis indexes for the pages (pages_views.go)
+	cfg   Config
+	db    *store.DB
+	log   *slog.Logger
+	pages *pageSet
+	live  *live.Analyzer // the analysis pages and the report are served from
+	dash  dashCache      // the rendered dashboard (report.go)
+	views viewCache      // per-analysis indexes for the pages (pages_views.go)
 
 	apiState // auth, rate limit, metrics, push (api_state.go)
 
-	httpSrv  *http.Server
-	listener net.Listener
-	wg       sync.WaitGroup // the serve loop and background work (async ingests, push)
-	inflight sync.WaitGroup // requests being handled
+	httpSrv   *http.Server
+	listener  net.Listener
+	wg        sync.WaitGroup // the serve loop and background work (async ingests, push)
+	startOnce sync.Once
+	inflight  sync.WaitGroup // requests being handled
 
 	// life is cancelled when shutdown gives up waiting: requests and
 	// background ingests derive their contexts from it, so they abort and
@@ -88,6 +91,7 @@ func NewServer(cfg Config, db *store.DB, logger *slog.Logger) (*Server, error) {
 	}
 	s.pages = pages
 	s.initAPI()
+	s.live = live.New(db, logger, s.metrics)
 	return s, nil
 }
 
@@ -118,8 +122,19 @@ func (s *Server) Open() error {
 			s.log.Error("http server stopped", "err", err)
 		}
 	}()
-	s.startBackground()
+	s.Start()
 	return nil
+}
+
+// Start starts the server's background work without listening: the live
+// analysis its pages are served from, and push. Open calls it; a caller
+// serving Handler itself (tests, an embedding program) calls it before
+// the first request. Close stops it.
+func (s *Server) Start() {
+	s.startOnce.Do(func() {
+		s.live.Start(s.life)
+		s.startBackground()
+	})
 }
 
 // URL is the base URL the server listens on.
@@ -140,12 +155,11 @@ const abortWait = 10 * time.Second
 // short is marked failed, never done) before returning.
 func (s *Server) Close(ctx context.Context) error {
 	defer s.lifeCancel()
-	if s.httpSrv == nil {
-		return nil
+	if s.httpSrv != nil {
+		s.httpSrv.Shutdown(ctx) // returns early on ctx expiry; handlers may still run
 	}
-	s.httpSrv.Shutdown(ctx) // returns early on ctx expiry; handlers may still run
 	s.stopBackground()
-	s.stopAnalysis()
+	s.live.Stop()
 	done := make(chan struct{})
 	go func() {
 		s.inflight.Wait()
