@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -130,6 +131,23 @@ func (db *DB) Close() error { return db.sql.Close() }
 
 // Path is the database file's path.
 func (db *DB) Path() string { return db.path }
+
+// Size is how many bytes the database takes on disk: the file and its
+// write-ahead log.
+func (db *DB) Size(ctx context.Context) (int64, error) {
+	var n int64
+	for _, suffix := range []string{"", "-wal"} {
+		st, err := os.Stat(db.path + suffix)
+		if err != nil {
+			if suffix == "" {
+				return 0, fmt.Errorf("database size: %w", err)
+			}
+			continue
+		}
+		n += st.Size()
+	}
+	return n, nil
+}
 
 // Ping checks the database answers (for readiness probes).
 func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }

@@ -18,6 +18,8 @@ type Store interface {
 	Close() error
 	Ping(ctx context.Context) error
 	ReadOnly() bool
+	// Size is how many bytes the database takes (for the metrics).
+	Size(ctx context.Context) (int64, error)
 
 	// Uploads.
 	CreateUpload(ctx context.Context, u *Upload) error

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"idletrace/intake"
 	"idletrace/store"
 	"idletrace/web/live"
 )
@@ -45,13 +46,14 @@ const DefaultMaxUpload = 2 << 30
 
 // Server is the HTTP server of idletrace.
 type Server struct {
-	cfg   Config
-	db    *store.DB
-	log   *slog.Logger
-	pages *pageSet
-	live  *live.Analyzer // the analysis pages and the report are served from
-	dash  dashCache      // the rendered dashboard (report.go)
-	views viewCache      // per-analysis indexes for the pages (pages_views.go)
+	cfg    Config
+	db     store.Store
+	log    *slog.Logger
+	pages  *pageSet
+	live   *live.Analyzer   // the analysis pages and the report are served from
+	intake *intake.Pipeline // every way data come in (uploads, demo, agents)
+	dash   dashCache        // the rendered dashboard (report.go)
+	views  viewCache        // per-analysis indexes for the pages (pages_views.go)
 
 	apiState // auth, rate limit, metrics, push (api_state.go)
 
@@ -70,7 +72,7 @@ type Server struct {
 
 // NewServer builds a server over db. Templates are parsed here, once; a
 // template error stops the program at start, not at the first request.
-func NewServer(cfg Config, db *store.DB, logger *slog.Logger) (*Server, error) {
+func NewServer(cfg Config, db store.Store, logger *slog.Logger) (*Server, error) {
 	if cfg.MaxUpload <= 0 {
 		cfg.MaxUpload = DefaultMaxUpload
 	}
@@ -92,6 +94,7 @@ func NewServer(cfg Config, db *store.DB, logger *slog.Logger) (*Server, error) {
 	s.pages = pages
 	s.initAPI()
 	s.live = live.New(db, logger, s.metrics)
+	s.intake = intake.New(db, logger, s.metrics)
 	return s, nil
 }
 
@@ -179,6 +182,16 @@ func (s *Server) Close(ctx context.Context) error {
 	case <-time.After(abortWait):
 		return errors.New("in-flight work did not stop after being cancelled")
 	}
+}
+
+// goBackground runs work (an async ingest) on the server's WaitGroup under
+// its lifetime, so that Close waits for it and can cancel it.
+func (s *Server) goBackground(work func(ctx context.Context)) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		work(s.life)
+	}()
 }
 
 // trackInflight counts requests being handled, so Close can wait for them.

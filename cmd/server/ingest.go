@@ -5,9 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	"idletrace/ingest"
+	"idletrace/intake"
 	"idletrace/store"
 )
 
@@ -45,9 +47,10 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 1
 	}
 	defer db.Close()
+	pipe := intake.New(db, nil, nil)
 	failed := 0
 	for _, p := range paths {
-		if err := ingestOne(ctx, db, p, loc, stdout, stderr); err != nil {
+		if err := ingestOne(ctx, pipe, p, loc, stdout, stderr); err != nil {
 			fmt.Fprintf(stderr, "ingest: %s: %v\n", p, err)
 			failed++
 		}
@@ -58,21 +61,22 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return 0
 }
 
-func ingestOne(ctx context.Context, db *store.DB, path string, loc *time.Location, stdout, stderr io.Writer) error {
+func ingestOne(ctx context.Context, pipe *intake.Pipeline, path string, loc *time.Location, stdout, stderr io.Writer) error {
 	start := time.Now()
-	u := &store.Upload{Name: path, Source: "cli"}
-	if err := db.CreateUpload(ctx, u); err != nil {
+	in, err := intake.OpenFile(path, path, intake.SourceCLI, false)
+	if err != nil {
 		return err
 	}
-	sink := db.NewUploadSink(ctx, u)
-	res, err := ingest.ReadFile(ctx, path, ingest.Options{Location: loc}, sink.Add)
-	err = sink.Finish(res, err, func(err error) string { return err.Error() })
-	for _, w := range res.Warnings {
+	u, err := pipe.Ingest(ctx, in, intake.Options{Read: ingest.Options{Location: loc, Name: filepath.Base(path)}})
+	if u == nil {
+		return err
+	}
+	for _, w := range u.Warnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	el := time.Since(start)
 	fmt.Fprintf(stdout, "%s: %s, %d bytes, %d records, %d Outlook 25/26, %d new, %d duplicates, %d warnings, %.3f s (%.1f MB/s)\n",
-		path, res.Format, res.Bytes, res.Records, u.OutlookEvents, u.NewEvents, u.DuplicateEvents, len(res.Warnings),
-		el.Seconds(), float64(res.Bytes)/1e6/el.Seconds())
+		path, u.Format, u.Bytes, u.Records, u.OutlookEvents, u.NewEvents, u.DuplicateEvents, len(u.Warnings),
+		el.Seconds(), float64(u.Bytes)/1e6/el.Seconds())
 	return err
 }
