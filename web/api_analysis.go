@@ -62,15 +62,21 @@ func apiDiagnosis(d analysis.Diagnosis) analysis.Diagnosis {
 	return d
 }
 
-// handleAPIReportV1 serves GET /api/v1/report, optionally for a window.
-func (s *Server) handleAPIReportV1(w http.ResponseWriter, r *http.Request) {
+// handleAPIReport serves GET /api/v1/report (SPEC §5), optionally for a
+// window.
+func (s *Server) handleAPIReport(w http.ResponseWriter, r *http.Request) {
 	q, err := parseQuery(r, pSince, pUntil)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if q.Since.IsZero() && q.Until.IsZero() {
-		s.handleAPIReport(w, r) // the cached snapshot, encoded once
+	if q.Since.IsZero() && q.Until.IsZero() { // the snapshot's, encoded once
+		snap, err := current(r.Context(), s.live)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeSnapshotReport(w, r, snap)
 		return
 	}
 	res, err := s.live.Scoped(r.Context(), clientKeyFrom(r.Context()), q.Since, q.Until)

@@ -45,7 +45,7 @@ func (s *Server) handleAPITokenCreate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.tokensExist.Store(true)
+	s.auth.tokensExist.Store(true)
 	s.log.Info("token created", "token_id", t.ID, "name", t.Name, "scope", t.Scope, "by", principalFrom(r.Context()).name())
 	writeJSON(w, http.StatusCreated, map[string]any{"token": t, "secret": secret})
 }

@@ -36,7 +36,7 @@ var computerSorts = []computerSort{
 // handleComputers serves /computers: every computer with its counts,
 // sortable by any column, filtered by a name substring, paginated.
 func (s *Server) handleComputers(w http.ResponseWriter, r *http.Request) {
-	snap, err := s.current(r.Context())
+	snap, err := current(r.Context(), s.live)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -129,7 +129,7 @@ func (s *Server) handleComputer(w http.ResponseWriter, r *http.Request) {
 		}
 		name = n
 	}
-	snap, err := s.current(r.Context())
+	snap, err := current(r.Context(), s.live)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

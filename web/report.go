@@ -47,8 +47,8 @@ func encodeReport(rep analysis.Report) []byte {
 }
 
 // current is the live analysis for the request's client.
-func (s *Server) current(ctx context.Context) (*live.Snapshot, error) {
-	return s.live.Current(ctx, clientKeyFrom(ctx))
+func current(ctx context.Context, l *live.Analyzer) (*live.Snapshot, error) {
+	return l.Current(ctx, clientKeyFrom(ctx))
 }
 
 // acceptsGzip reports whether the request accepts a gzip body.
@@ -104,19 +104,21 @@ func clientKeyFrom(ctx context.Context) string {
 // trackWrites tells clients apart (by token, else address: rateKey) and
 // records, before a non-GET request's response is sent, what it stored,
 // so that the client's next read sees it.
-func (s *Server) trackWrites(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key, _ := rateKey(r)
-		r = r.WithContext(context.WithValue(r.Context(), clientKey{}, key))
-		switch r.Method {
-		case http.MethodGet, http.MethodHead, http.MethodOptions:
-			next.ServeHTTP(w, r)
-			return
-		}
-		mw := &markWriter{ResponseWriter: w, mark: func() { s.live.NoteWrite(s.life, key) }}
-		next.ServeHTTP(mw, r)
-		mw.once.Do(mw.mark)
-	})
+func trackWrites(l *live.Analyzer, life context.Context) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			key, _ := rateKey(r)
+			r = r.WithContext(context.WithValue(r.Context(), clientKey{}, key))
+			switch r.Method {
+			case http.MethodGet, http.MethodHead, http.MethodOptions:
+				next.ServeHTTP(w, r)
+				return
+			}
+			mw := &markWriter{ResponseWriter: w, mark: func() { l.NoteWrite(life, key) }}
+			next.ServeHTTP(mw, r)
+			mw.once.Do(mw.mark)
+		})
+	}
 }
 
 // markWriter runs mark once before the first byte of the response.
@@ -143,16 +145,6 @@ func (m *markWriter) Flush() {
 
 func (m *markWriter) Unwrap() http.ResponseWriter { return m.ResponseWriter }
 
-// handleAPIReport serves the Report JSON (SPEC §5).
-func (s *Server) handleAPIReport(w http.ResponseWriter, r *http.Request) {
-	snap, err := s.current(r.Context())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeSnapshotReport(w, r, snap)
-}
-
 func writeSnapshotReport(w http.ResponseWriter, r *http.Request, snap *live.Snapshot) {
 	w.Header().Set("X-Analysis-As-Of", snap.At.UTC().Format(time.RFC3339Nano))
 	if snap.Updating {
@@ -163,7 +155,7 @@ func writeSnapshotReport(w http.ResponseWriter, r *http.Request, snap *live.Snap
 }
 
 func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
-	snap, err := s.current(r.Context())
+	snap, err := current(r.Context(), s.live)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -194,7 +186,7 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleDiagnosisDetail(w http.ResponseWriter, r *http.Request) {
-	snap, err := s.current(r.Context())
+	snap, err := current(r.Context(), s.live)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -55,7 +55,10 @@ type Server struct {
 	dash   dashCache        // the rendered dashboard (report.go)
 	views  viewCache        // per-analysis indexes for the pages (pages_views.go)
 
-	apiState // auth, rate limit, metrics, push (api_state.go)
+	auth      *access                         // who a request acts as (auth.go)
+	metrics   *metrics                        // Prometheus (metrics.go)
+	rateLimit func(http.Handler) http.Handler // per token, else per address
+	push      *pusher                         // nil when push is off (push.go)
 
 	httpSrv   *http.Server
 	listener  net.Listener
@@ -92,9 +95,18 @@ func NewServer(cfg Config, db store.Store, logger *slog.Logger) (*Server, error)
 		return nil, fmt.Errorf("parse templates: %w", err)
 	}
 	s.pages = pages
-	s.initAPI()
+	s.metrics = newMetrics(db)
+	limit := cfg.RateLimit
+	if limit == 0 {
+		limit = DefaultRateLimit
+	}
+	s.rateLimit = newRateLimiter(limit, s.writeError)
+	s.auth = &access{db: db, noAuth: cfg.NoAuth, fail: s.writeError}
 	s.live = live.New(db, logger, s.metrics)
 	s.intake = intake.New(db, logger, s.metrics)
+	if cfg.Push.enabled() {
+		s.push = newPusher(cfg.Push, db, s.live, logger, s.metrics)
+	}
 	return s, nil
 }
 
@@ -105,7 +117,7 @@ func (s *Server) Open() error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
-	if ln, err = s.listenTLS(ln); err != nil {
+	if ln, err = listenTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey); err != nil {
 		return err
 	}
 	s.listener = ln
@@ -136,7 +148,9 @@ func (s *Server) Open() error {
 func (s *Server) Start() {
 	s.startOnce.Do(func() {
 		s.live.Start(s.life)
-		s.startBackground()
+		if s.push != nil {
+			s.goBackground(s.push.run)
+		}
 	})
 }
 
@@ -145,7 +159,11 @@ func (s *Server) URL() string {
 	if s.listener == nil {
 		return ""
 	}
-	return s.scheme() + "://" + s.listener.Addr().String()
+	scheme := "http"
+	if s.cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + s.listener.Addr().String()
 }
 
 // abortWait bounds how long Close waits for aborted work to record its
@@ -161,7 +179,9 @@ func (s *Server) Close(ctx context.Context) error {
 	if s.httpSrv != nil {
 		s.httpSrv.Shutdown(ctx) // returns early on ctx expiry; handlers may still run
 	}
-	s.stopBackground()
+	if s.push != nil {
+		s.push.stop()
+	}
 	s.live.Stop()
 	done := make(chan struct{})
 	go func() {
@@ -194,11 +214,14 @@ func (s *Server) goBackground(work func(ctx context.Context)) {
 	}()
 }
 
-// trackInflight counts requests being handled, so Close can wait for them.
-func (s *Server) trackInflight(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.inflight.Add(1)
-		defer s.inflight.Done()
-		next.ServeHTTP(w, r)
-	})
+// trackInflight counts requests being handled on wg, so Close can wait
+// for them.
+func trackInflight(wg *sync.WaitGroup) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			wg.Add(1)
+			defer wg.Done()
+			next.ServeHTTP(w, r)
+		})
+	}
 }

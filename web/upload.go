@@ -47,7 +47,6 @@ type fileOutcome struct {
 // the pipeline reads it in the background). Temp files are removed on every
 // path. It fails as a whole only when the body itself is bad.
 func (s *Server) receiveUploads(w http.ResponseWriter, r *http.Request, source string, async bool) ([]fileOutcome, error) {
-	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload)
 	opts, err := uploadOptions(r)
 	if err != nil {
 		return nil, err
