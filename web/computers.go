@@ -41,7 +41,7 @@ func (s *Server) handleComputers(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	_, all := s.viewsOf(snap.Result)
+	_, all := s.views.of(snap.Result)
 	q := r.URL.Query()
 	key, dir := q.Get("sort"), q.Get("dir")
 	si := slices.IndexFunc(computerSorts, func(c computerSort) bool { return c.key == key })
@@ -134,11 +134,11 @@ func (s *Server) handleComputer(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	idx, rows := s.viewsOf(snap.Result)
+	idx, rows := s.views.of(snap.Result)
 	i, ok := idx.host[strings.ToLower(name)]
 	if !ok {
 		s.writeError(w, r, errNotFound("no computer of that name in the data"))
 		return
 	}
-	s.render(w, r, http.StatusOK, "computer", s.newComputerPage(snap.Result, idx, rows[i]))
+	s.render(w, r, http.StatusOK, "computer", newComputerPage(snap.Result, idx, rows[i], s.cfg.DisplayTZ))
 }

@@ -1,10 +1,8 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -79,20 +77,6 @@ func writeBody(w http.ResponseWriter, r *http.Request, ct string, body, gz []byt
 	}
 }
 
-// renderBytes renders a page like render, into a byte slice.
-func (s *Server) renderBytes(page string, data titled) ([]byte, error) {
-	t, ok := s.pages.pages[page]
-	if !ok {
-		return nil, fmt.Errorf("unknown page %q", page)
-	}
-	title, nav := data.title()
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, &layoutData{Title: title, Nav: nav, Page: data}); err != nil {
-		return nil, fmt.Errorf("render page %s: %w", page, err)
-	}
-	return buf.Bytes(), nil
-}
-
 // clientKey is the context key of the client's identity for read-your-writes.
 type clientKey struct{}
 
@@ -162,7 +146,7 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	}
 	p := newDashboardPage(snap)
 	if !p.Empty {
-		s.newDashboardCharts(p, snap, snap.LastUpload)
+		s.views.newDashboardCharts(p, snap, snap.LastUpload, s.cfg.DisplayTZ)
 	}
 	key := dashKey{res: snap.Result, at: snap.At, updating: snap.Updating, stats: snap.Stats, age: p.Age}
 	if snap.LastUpload != nil {
@@ -171,7 +155,7 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	dc := &s.dash
 	dc.mu.Lock()
 	if dc.body == nil || dc.key != key {
-		body, err := s.renderBytes("dashboard", p)
+		body, err := s.pages.renderBytes("dashboard", p)
 		if err != nil {
 			dc.mu.Unlock()
 			s.log.Error("render page", "page", "dashboard", "err", err)
@@ -196,7 +180,7 @@ func (s *Server) handleDiagnosisDetail(w http.ResponseWriter, r *http.Request) {
 		d := &snap.Result.Report.Diagnoses[i]
 		if d.ID == id {
 			p := newDiagnosisPage(snap, d)
-			s.diagnosisCharts(p, snap)
+			s.views.diagnosisCharts(p, snap, s.cfg.DisplayTZ)
 			s.render(w, r, http.StatusOK, "diagnosis", p)
 			return
 		}

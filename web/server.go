@@ -46,14 +46,15 @@ const DefaultMaxUpload = 2 << 30
 
 // Server is the HTTP server of idletrace.
 type Server struct {
-	cfg    Config
-	db     store.Store
-	log    *slog.Logger
-	pages  *pageSet
-	live   *live.Analyzer   // the analysis pages and the report are served from
-	intake *intake.Pipeline // every way data come in (uploads, demo, agents)
-	dash   dashCache        // the rendered dashboard (report.go)
-	views  viewCache        // per-analysis indexes for the pages (pages_views.go)
+	cfg     Config
+	db      store.Store
+	log     *slog.Logger
+	pages   *pageSet
+	live    *live.Analyzer   // the analysis pages and the report are served from
+	intake  *intake.Pipeline // every way data come in (uploads, demo, agents)
+	uploads *receiver        // multipart bodies to the pipeline (upload.go)
+	dash    dashCache        // the rendered dashboard (report.go)
+	views   viewCache        // per-analysis indexes for the pages (pages_views.go)
 
 	auth      *access                         // who a request acts as (auth.go)
 	metrics   *metrics                        // Prometheus (metrics.go)
@@ -90,7 +91,7 @@ func NewServer(cfg Config, db store.Store, logger *slog.Logger) (*Server, error)
 	}
 	s := &Server{cfg: cfg, db: db, log: logger}
 	s.life, s.lifeCancel = context.WithCancel(context.Background())
-	pages, err := parsePages(s.funcs())
+	pages, err := parsePages(pageFuncs(cfg.DisplayTZ))
 	if err != nil {
 		return nil, fmt.Errorf("parse templates: %w", err)
 	}
@@ -104,6 +105,7 @@ func NewServer(cfg Config, db store.Store, logger *slog.Logger) (*Server, error)
 	s.auth = &access{db: db, noAuth: cfg.NoAuth, fail: s.writeError}
 	s.live = live.New(db, logger, s.metrics)
 	s.intake = intake.New(db, logger, s.metrics)
+	s.uploads = &receiver{tempDir: cfg.TempDir, intake: s.intake, live: s.live, background: s.goBackground}
 	if cfg.Push.enabled() {
 		s.push = newPusher(cfg.Push, db, s.live, logger, s.metrics)
 	}

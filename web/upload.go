@@ -16,6 +16,7 @@ import (
 	"idletrace/ingest"
 	"idletrace/intake"
 	"idletrace/store"
+	"idletrace/web/live"
 )
 
 // uploadOptions reads the CSV context (time zone, computer) from the query.
@@ -35,6 +36,16 @@ func uploadOptions(r *http.Request) (ingest.Options, error) {
 	return opts, nil
 }
 
+// receiver takes uploaded files: it parses the multipart (or raw) body,
+// spools each file to TempDir and hands it to the intake pipeline.
+type receiver struct {
+	tempDir string
+	intake  *intake.Pipeline
+	live    *live.Analyzer
+	// background runs an async ingest under the server's lifetime.
+	background func(work func(ctx context.Context))
+}
+
 // fileOutcome is one uploaded file's result.
 type fileOutcome struct {
 	Upload *store.Upload
@@ -46,7 +57,7 @@ type fileOutcome struct {
 // a temp file and hands it to the intake pipeline, one at a time (async:
 // the pipeline reads it in the background). Temp files are removed on every
 // path. It fails as a whole only when the body itself is bad.
-func (s *Server) receiveUploads(w http.ResponseWriter, r *http.Request, source string, async bool) ([]fileOutcome, error) {
+func (s *receiver) receiveUploads(w http.ResponseWriter, r *http.Request, source string, async bool) ([]fileOutcome, error) {
 	opts, err := uploadOptions(r)
 	if err != nil {
 		return nil, err
@@ -112,8 +123,8 @@ func (s *Server) receiveUploads(w http.ResponseWriter, r *http.Request, source s
 	return outs, nil
 }
 
-func (s *Server) receiveOne(ctx context.Context, body io.Reader, name, source string, opts ingest.Options, async bool) fileOutcome {
-	in, err := spool(s.cfg.TempDir, body)
+func (s *receiver) receiveOne(ctx context.Context, body io.Reader, name, source string, opts ingest.Options, async bool) fileOutcome {
+	in, err := spool(s.tempDir, body)
 	if err != nil {
 		return fileOutcome{Name: name, Err: err}
 	}
@@ -127,7 +138,7 @@ func (s *Server) receiveOne(ctx context.Context, body io.Reader, name, source st
 		// upload shows as finished.
 		Stored: func(ctx context.Context) { s.live.NoteWrite(ctx, client) }}
 	if async {
-		iopts.Async = s.goBackground
+		iopts.Async = s.background
 	}
 	u, err := s.intake.Ingest(ctx, in, iopts)
 	return fileOutcome{Upload: u, Name: name, Err: err}
@@ -158,7 +169,7 @@ func (s *Server) handleAPIUploadCreate(w http.ResponseWriter, r *http.Request) {
 	if async { // ingest in the background; poll GET /api/v1/uploads/{id}
 		status = http.StatusAccepted
 	}
-	outs, err := s.receiveUploads(w, r, intake.SourceAPI, async)
+	outs, err := s.uploads.receiveUploads(w, r, intake.SourceAPI, async)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -185,7 +196,7 @@ func (s *Server) handleAPIUploadCreate(w http.ResponseWriter, r *http.Request) {
 // handleUploadForm handles the upload page's plain form POST: ingest, then
 // redirect to the result (Post/Redirect/Get).
 func (s *Server) handleUploadForm(w http.ResponseWriter, r *http.Request) {
-	outs, err := s.receiveUploads(w, r, intake.SourceUpload, false)
+	outs, err := s.uploads.receiveUploads(w, r, intake.SourceUpload, false)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
