@@ -42,18 +42,16 @@ func (s *Server) Handler() http.Handler {
 	})
 	r.With(jsonErrors, read.Handler).Method(http.MethodGet, "/metrics", s.metrics.handler())
 
-	// Pages.
-	r.With(read.Handler).Group(func(r chi.Router) {
-		r.Get("/", s.handleDashboard)
-		r.Get("/upload", s.handleUploadPage)
-		r.Get("/uploads", s.handleUploadList)
-		r.Get("/uploads/{uploadID}", s.handleUploadDetail)
-		r.Get("/diagnoses/{diagnosisID}", s.handleDiagnosisDetail)
-		r.Get("/computers", s.handleComputers)
-		r.Get("/computers/{name}", s.handleComputer)
-		r.Get("/events", s.handleEvents)
-		r.Get("/api", s.handleAPIDocs)
-	})
+	// Pages: each says its policy (read), as the API groups do.
+	r.With(read.Handler).Get("/", s.handleDashboard)
+	r.With(read.Handler).Get("/upload", s.handleUploadPage)
+	r.With(read.Handler).Get("/uploads", s.handleUploadList)
+	r.With(read.Handler).Get("/uploads/{uploadID}", s.handleUploadDetail)
+	r.With(read.Handler).Get("/diagnoses/{diagnosisID}", s.handleDiagnosisDetail)
+	r.With(read.Handler).Get("/computers", s.handleComputers)
+	r.With(read.Handler).Get("/computers/{name}", s.handleComputer)
+	r.With(read.Handler).Get("/events", s.handleEvents)
+	r.With(read.Handler).Get("/api", s.handleAPIDocs)
 	r.With(uploads.Handler).Post("/upload", s.handleUploadForm)
 	r.With(ingest.Handler).Post("/demo", s.handleDemo)
 
@@ -67,13 +65,15 @@ func (s *Server) Handler() http.Handler {
 		// An agent that uploads with ?async=1 may follow its upload.
 		r.With(s.requireScope(store.ScopeIngest, store.ScopeRead).Handler).Get("/uploads/{uploadID}", s.handleAPIUploadGet)
 		r.With(read.Handler).Group(func(r chi.Router) {
+			// The analysis (package live), whole or for ?since=&until=.
 			r.Get("/report", s.handleAPIReport)
-			r.Get("/events", s.handleAPIEventList)
 			r.Get("/computers", s.handleAPIComputers)
 			r.Get("/computers/{name}", s.handleAPIComputer)
 			r.Get("/pairs", s.handleAPIPairs)
 			r.Get("/diagnoses", s.handleAPIDiagnoses)
 			r.Get("/diagnoses/{diagnosisID}", s.handleAPIDiagnosis)
+			// What is stored, and the document.
+			r.Get("/events", s.handleAPIEventList)
 			r.Get("/export", s.handleAPIExport)
 			r.Get("/openapi.json", handleOpenAPI)
 		})
