@@ -1,6 +1,8 @@
-// Package store keeps idletrace's data in a SQLite file (mattn/go-sqlite3):
-// uploads, events and their dedup keys. All SQL lives here; values are
-// always bound as arguments, never formatted into statements.
+// Package store keeps idletrace's data: uploads, events and their dedup
+// keys, tokens and sessions. Store (store.go) is what the rest of the
+// program uses; DB is its SQLite implementation (mattn/go-sqlite3). All SQL
+// lives here; values are always bound as arguments, never formatted into
+// statements.
 package store
 
 import (
@@ -11,6 +13,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -19,19 +22,6 @@ import (
 	"github.com/mattn/go-sqlite3"
 
 	"idletrace/migrations"
-)
-
-// Sentinel errors callers map to responses with errors.Is.
-var (
-	ErrNotFound = errors.New("not found")
-	ErrConflict = errors.New("conflict")
-	// ErrFull means the database cannot grow: the disk is full or the
-	// configured size limit is reached. Nothing was written.
-	ErrFull = errors.New("database full")
-	// ErrReadOnly means the database file cannot be written.
-	ErrReadOnly = errors.New("database is read-only")
-	// ErrBusy means the database stayed locked past the busy timeout.
-	ErrBusy = errors.New("database busy")
 )
 
 // Options tune how a database is opened. The zero value is the default.
@@ -45,7 +35,8 @@ type Options struct {
 	ReadOnly bool
 }
 
-// classifySQLite wraps SQLite's storage errors in the sentinels above so
+// classifySQLite wraps SQLite's storage errors in the sentinels of
+// errors.go so
 // that callers can answer "disk full" rather than "internal error".
 func classifySQLite(err error) error {
 	var se sqlite3.Error
@@ -140,6 +131,23 @@ func (db *DB) Close() error { return db.sql.Close() }
 
 // Path is the database file's path.
 func (db *DB) Path() string { return db.path }
+
+// Size is how many bytes the database takes on disk: the file and its
+// write-ahead log.
+func (db *DB) Size(ctx context.Context) (int64, error) {
+	var n int64
+	for _, suffix := range []string{"", "-wal"} {
+		st, err := os.Stat(db.path + suffix)
+		if err != nil {
+			if suffix == "" {
+				return 0, fmt.Errorf("database size: %w", err)
+			}
+			continue
+		}
+		n += st.Size()
+	}
+	return n, nil
+}
 
 // Ping checks the database answers (for readiness probes).
 func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }

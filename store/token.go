@@ -26,9 +26,6 @@ const (
 // recognise one when it leaks into a log or a repository.
 const TokenPrefix = "itk_"
 
-// ErrRevoked is returned for a token (or a session of one) that was revoked.
-var ErrRevoked = errors.New("token revoked")
-
 // lastUsedEvery is how stale a token's last-used time may get before a use
 // writes it again: a write per request would queue behind every ingest.
 const lastUsedEvery = time.Minute
@@ -73,10 +70,10 @@ func secretHash(secret string) []byte {
 func (db *DB) CreateToken(ctx context.Context, name, scope string) (string, *Token, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 100 || strings.IndexFunc(name, unicode.IsControl) >= 0 {
-		return "", nil, fmt.Errorf("create token: the name must have 1 to 100 printable characters")
+		return "", nil, &ValidationError{Field: "name", Msg: "the token name must have 1 to 100 printable characters"}
 	}
 	if !ValidScope(scope) {
-		return "", nil, fmt.Errorf("create token: unknown scope %q (want ingest, read or admin)", scope)
+		return "", nil, &ValidationError{Field: "scope", Msg: fmt.Sprintf("unknown scope %q: want ingest, read or admin", scope)}
 	}
 	secret, err := newSecret(TokenPrefix)
 	if err != nil {

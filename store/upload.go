@@ -32,8 +32,11 @@ type Upload struct {
 	Warnings        []ingest.Warning `json:"warnings"`
 	Status          string           `json:"status"`
 	Error           string           `json:"error,omitempty"`
-	CreatedAt       time.Time        `json:"created_at"`
-	FinishedAt      *time.Time       `json:"finished_at,omitempty"`
+	// LooksLike says what an input with no Outlook event looks like (e.g.
+	// another Windows log); empty otherwise.
+	LooksLike  string     `json:"looks_like,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
 }
 
 // CreateUpload records the start of an ingest and fills u.ID and u.CreatedAt.
@@ -72,9 +75,9 @@ func (db *DB) FinishUpload(ctx context.Context, u *Upload) error {
 	}
 	return db.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE uploads SET format = ?, bytes = ?, records = ?, outlook_events = ?,
-			new_events = ?, duplicate_events = ?, warnings = ?, status = ?, error = ?, finished_at = ? WHERE id = ?`,
+			new_events = ?, duplicate_events = ?, warnings = ?, status = ?, error = ?, looks_like = ?, finished_at = ? WHERE id = ?`,
 			u.Format, u.Bytes, u.Records, u.OutlookEvents, u.NewEvents, u.DuplicateEvents, string(warnings),
-			u.Status, u.Error, now.Unix(), u.ID)
+			u.Status, u.Error, u.LooksLike, now.Unix(), u.ID)
 		if err != nil {
 			return fmt.Errorf("finish upload %d: %w", u.ID, err)
 		}
@@ -83,7 +86,7 @@ func (db *DB) FinishUpload(ctx context.Context, u *Upload) error {
 }
 
 const uploadColumns = `id, name, source, format, bytes, records, outlook_events, new_events, duplicate_events,
-	warnings, status, error, created_at, finished_at`
+	warnings, status, error, looks_like, created_at, finished_at`
 
 func scanUpload(sc interface{ Scan(...any) error }) (*Upload, error) {
 	var u Upload
@@ -91,7 +94,7 @@ func scanUpload(sc interface{ Scan(...any) error }) (*Upload, error) {
 	var created int64
 	var finished sql.NullInt64
 	if err := sc.Scan(&u.ID, &u.Name, &u.Source, &u.Format, &u.Bytes, &u.Records, &u.OutlookEvents,
-		&u.NewEvents, &u.DuplicateEvents, &warnings, &u.Status, &u.Error, &created, &finished); err != nil {
+		&u.NewEvents, &u.DuplicateEvents, &warnings, &u.Status, &u.Error, &u.LooksLike, &created, &finished); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(warnings), &u.Warnings); err != nil {

@@ -6,16 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"idletrace/ingest"
 	"idletrace/ingest/beats"
-	"idletrace/store"
+	"idletrace/intake"
 )
 
 // Agent ingest: POST /api/v1/events takes a batch of events from an agent or
@@ -37,14 +35,12 @@ const (
 	maxAgentItemBytes = 1 << 20
 	// maxRejectedListed is how many rejected items a response lists.
 	maxRejectedListed = 1000
-	// maxAgentWarnings is how many rejections an agent's upload row keeps.
-	maxAgentWarnings = 200
 )
 
 // Upload sources of agent batches.
 const (
-	SourceAgent = "agent" // POST /api/v1/events
-	SourceBeats = "beats" // the Beats (lumberjack) listener
+	SourceAgent = intake.SourceAgent // POST /api/v1/events
+	SourceBeats = intake.SourceBeats // the Beats (lumberjack) listener
 )
 
 // agentContentTypes are the media types POST /api/v1/events accepts.
@@ -60,10 +56,7 @@ var agentContentTypes = map[string]bool{
 }
 
 // RejectedItem is one batch item that could not be used.
-type RejectedItem struct {
-	Index int    `json:"index"`
-	Error string `json:"error"`
-}
+type RejectedItem = intake.RejectedItem
 
 // AgentResult is the outcome of one agent batch.
 type AgentResult struct {
@@ -164,11 +157,11 @@ func (s *Server) handleAPIAgentEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	batch := AgentBatch{
+	batch := intake.AgentBatch{
 		Source: SourceAgent, Agent: agentName(r), Format: res.Format, Bytes: counted.n,
 		Items: items, Events: events, Rejected: rejected,
 	}
-	stored, err := s.IngestAgentBatch(r.Context(), batch)
+	stored, err := s.intake.AgentBatch(r.Context(), batch)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -219,167 +212,6 @@ func agentName(r *http.Request) string {
 	return "open"
 }
 
-// AgentBatch is a decoded batch from an agent, ready to store.
-type AgentBatch struct {
-	Source string // SourceAgent or SourceBeats
-	Agent  string // who sent it: the token's name, or the listener
-	Format string
-	Bytes  int64
-	Items  int // items in the batch, valid or not
-	// Events are the valid items; only Outlook 25/26 events are stored.
-	Events []ingest.Event
-	// Rejected are the bad items, recorded as warnings on the upload row.
-	Rejected []RejectedItem
-}
-
-// AgentStored says what storing a batch did.
-type AgentStored struct {
-	Outlook    int
-	New        int
-	Duplicates int
-	UploadID   int64
-}
-
-// IngestAgentBatch stores the Outlook 25/26 events of an agent batch and
-// counts the batch on the agent's upload row of the day. It returns only
-// after the events are committed, so an agent may treat success as an
-// acknowledgement. On error some events may be stored: sending the batch
-// again is safe, as storing is idempotent.
-func (s *Server) IngestAgentBatch(ctx context.Context, b AgentBatch) (out AgentStored, err error) {
-	start := time.Now()
-	defer func() {
-		s.metrics.observeIngest(&store.Upload{NewEvents: out.New, DuplicateEvents: out.Duplicates, Bytes: b.Bytes}, time.Since(start), err)
-	}()
-	keep := make([]ingest.Event, 0, len(b.Events))
-	for _, e := range b.Events {
-		if e.IsConnectivity() {
-			keep = append(keep, e)
-		}
-	}
-	out.Outlook = len(keep)
-	u, err := agentRows.row(ctx, s.db, b.Source, b.Agent)
-	if err != nil {
-		return out, err
-	}
-	out.UploadID = u.ID
-	for len(keep) > 0 {
-		n := min(len(keep), insertBatch)
-		added, dups, err := s.db.InsertEvents(ctx, u.ID, keep[:n])
-		out.New += added
-		out.Duplicates += dups
-		if err != nil {
-			agentRows.add(ctx, s.db, s.log, u.ID, b, out)
-			return out, err
-		}
-		keep = keep[n:]
-	}
-	agentRows.add(ctx, s.db, s.log, u.ID, b, out)
-	if out.New > 0 || len(b.Rejected) > 0 {
-		s.log.Info("agent batch", "source", b.Source, "agent", b.Agent, "upload_id", u.ID, "items", b.Items,
-			"outlook_events", out.Outlook, "new", out.New, "duplicates", out.Duplicates, "rejected", len(b.Rejected))
-	}
-	return out, nil
-}
-
-// agentRows keeps one upload row per (database, source, agent, UTC day), so
-// that agents sending a batch a second do not bury the uploads list.
-var agentRows = &agentRowCache{ids: map[agentRowKey]int64{}}
-
-type agentRowKey struct {
-	db                 string // the database file
-	source, agent, day string
-}
-
-// agentRowCache maps agents to their upload row of the day. Its mutex also
-// serialises the read-modify-write of the rows' counts.
-type agentRowCache struct {
-	mu  sync.Mutex
-	ids map[agentRowKey]int64
-}
-
-func agentRowName(agent, day string) string { return agent + " · " + day }
-
-// row returns the upload row of the agent's day, creating it (finished, so
-// that a crash never leaves it "running") when there is none.
-func (c *agentRowCache) row(ctx context.Context, db *store.DB, source, agent string) (*store.Upload, error) {
-	day := db.Now().UTC().Format(time.DateOnly)
-	k := agentRowKey{db.Path(), source, agent, day}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if id := c.ids[k]; id > 0 {
-		u, err := db.FindUploadByID(ctx, id)
-		if err == nil {
-			return u, nil
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
-		delete(c.ids, k)
-	}
-	for old := range c.ids { // rows of other days are done with
-		if old.day != day {
-			delete(c.ids, old)
-		}
-	}
-	name := agentRowName(agent, day)
-	// After a restart, carry on with the row of the day if it is recent.
-	recent, err := db.FindUploads(ctx, 0, 100)
-	if err != nil {
-		return nil, err
-	}
-	for _, u := range recent {
-		if u.Source == source && u.Name == name && u.Status == store.UploadDone {
-			c.ids[k] = u.ID
-			return u, nil
-		}
-	}
-	u := &store.Upload{Name: name, Source: source, Format: ingest.FormatJSON}
-	if err := db.CreateUpload(ctx, u); err != nil {
-		return nil, err
-	}
-	if err := db.FinishUpload(ctx, u); err != nil {
-		return nil, err
-	}
-	c.ids[k] = u.ID
-	return u, nil
-}
-
-// add counts a batch on its upload row. A failure to update the counts is
-// logged, not returned: the events themselves are stored.
-func (c *agentRowCache) add(ctx context.Context, db *store.DB, log *slog.Logger, id int64, b AgentBatch, st AgentStored) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	u, err := db.FindUploadByID(fctx, id)
-	if err != nil {
-		log.Warn("agent batch: upload row", "upload_id", id, "err", err)
-		return
-	}
-	u.Bytes += b.Bytes
-	u.Records += b.Items
-	u.OutlookEvents += st.Outlook
-	u.NewEvents += st.New
-	u.DuplicateEvents += st.Duplicates
-	if b.Format != "" && !strings.Contains(u.Format, b.Format) && len(u.Format) < 200 {
-		if u.Format == ingest.FormatJSON || u.Format == "" {
-			u.Format = b.Format
-		} else {
-			u.Format += ", " + b.Format
-		}
-	}
-	for _, rj := range b.Rejected {
-		if len(u.Warnings) >= maxAgentWarnings {
-			break
-		}
-		u.Warnings = append(u.Warnings, ingest.Warning{Line: rj.Index + 1,
-			Msg: fmt.Sprintf("%s batch item %d rejected: %s", b.Agent, rj.Index, rj.Error)})
-	}
-	if err := db.FinishUpload(fctx, u); err != nil {
-		log.Warn("agent batch: update upload row", "upload_id", id, "err", err)
-	}
-}
-
 // limitReader fails with *http.MaxBytesError past n bytes (for decompressed
 // bodies, which http.MaxBytesReader does not see).
 type limitReader struct {
@@ -415,18 +247,7 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// BeatsSink is the sink of the Beats listener: it stores each batch like an
-// agent batch, on the upload row of source "beats", and returns once the
-// events are committed, so that the listener acknowledges only stored
-// batches.
-func (s *Server) BeatsSink(agent string) beats.Sink {
-	return func(ctx context.Context, b beats.Batch) error {
-		rejected := make([]RejectedItem, len(b.Rejected))
-		for i, r := range b.Rejected {
-			rejected[i] = RejectedItem{Index: r.Index, Error: r.Error}
-		}
-		_, err := s.IngestAgentBatch(ctx, AgentBatch{Source: SourceBeats, Agent: agent, Format: b.Format,
-			Bytes: b.Bytes, Items: b.Items, Events: b.Events, Rejected: rejected})
-		return err
-	}
-}
+// BeatsSink is the sink of the Beats listener (intake.Pipeline.BeatsSink):
+// each batch is stored like an agent batch, on the upload row of source
+// "beats", and acknowledged only once stored.
+func (s *Server) BeatsSink(agent string) beats.Sink { return s.intake.BeatsSink(agent) }

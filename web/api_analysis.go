@@ -1,28 +1,16 @@
 package web
 
 import (
-	"context"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"idletrace/analysis"
-	"idletrace/store"
 )
-
-// windowCache keeps the analysis of the last since/until window asked for,
-// so that a client paging through one window analyses it once.
-type windowCache struct {
-	mu           sync.Mutex
-	since, until time.Time
-	lastSeq      int64
-	result       *analysis.Result
-}
 
 // windowAnalysis is the analysis for a request that takes only since and
 // until; on a bad query it writes the error and returns false.
@@ -32,44 +20,12 @@ func (s *Server) windowAnalysis(w http.ResponseWriter, r *http.Request) (*analys
 		s.writeError(w, r, err)
 		return nil, false
 	}
-	res, err := s.scopedAnalysis(r.Context(), q.Since, q.Until)
+	res, err := s.live.Scoped(r.Context(), clientKeyFrom(r.Context()), q.Since, q.Until)
 	if err != nil {
 		s.writeError(w, r, err)
 		return nil, false
 	}
 	return res, true
-}
-
-// scopedAnalysis is the analysis of the events in [since, until), or of
-// everything when both are zero. Pairs, computers and diagnoses of a window
-// are those the window's own events show.
-func (s *Server) scopedAnalysis(ctx context.Context, since, until time.Time) (*analysis.Result, error) {
-	if since.IsZero() && until.IsZero() {
-		snap, err := s.currentAnalysis(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return snap.Result, nil
-	}
-	lastSeq, _, err := s.db.ChangeMark(ctx) // two key lookups, not a count of every row
-	if err != nil {
-		return nil, err
-	}
-	c := &s.window
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.result != nil && c.lastSeq == lastSeq && c.since.Equal(since) && c.until.Equal(until) {
-		return c.result, nil
-	}
-	start := time.Now()
-	events, err := s.db.AnalysisEvents(ctx, store.EventFilter{Since: since, Until: until})
-	if err != nil {
-		return nil, err
-	}
-	res := analysis.Analyze(events, analysis.Options{})
-	s.metrics.observeAnalysis(time.Since(start))
-	c.since, c.until, c.lastSeq, c.result = since, until, lastSeq, res
-	return res, nil
 }
 
 // nonNil returns s, or an empty slice for nil: lists are [] in JSON, never null.
@@ -106,18 +62,24 @@ func apiDiagnosis(d analysis.Diagnosis) analysis.Diagnosis {
 	return d
 }
 
-// handleAPIReportV1 serves GET /api/v1/report, optionally for a window.
-func (s *Server) handleAPIReportV1(w http.ResponseWriter, r *http.Request) {
+// handleAPIReport serves GET /api/v1/report (SPEC §5), optionally for a
+// window.
+func (s *Server) handleAPIReport(w http.ResponseWriter, r *http.Request) {
 	q, err := parseQuery(r, pSince, pUntil)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if q.Since.IsZero() && q.Until.IsZero() {
-		s.handleAPIReport(w, r) // the cached snapshot, encoded once
+	if q.Since.IsZero() && q.Until.IsZero() { // the snapshot's, encoded once
+		snap, err := current(r.Context(), s.live)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeSnapshotReport(w, r, snap)
 		return
 	}
-	res, err := s.scopedAnalysis(r.Context(), q.Since, q.Until)
+	res, err := s.live.Scoped(r.Context(), clientKeyFrom(r.Context()), q.Since, q.Until)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -162,7 +124,7 @@ func (s *Server) handleAPIDiagnoses(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	res, err := s.scopedAnalysis(r.Context(), q.Since, q.Until)
+	res, err := s.live.Scoped(r.Context(), clientKeyFrom(r.Context()), q.Since, q.Until)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -239,7 +201,7 @@ func (s *Server) handleAPIComputers(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	res, err := s.scopedAnalysis(r.Context(), q.Since, q.Until)
+	res, err := s.live.Scoped(r.Context(), clientKeyFrom(r.Context()), q.Since, q.Until)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -404,7 +366,7 @@ func (s *Server) handleAPIPairs(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	res, err := s.scopedAnalysis(r.Context(), time.Time{}, time.Time{})
+	res, err := s.live.Scoped(r.Context(), clientKeyFrom(r.Context()), time.Time{}, time.Time{})
 	if err != nil {
 		s.writeError(w, r, err)
 		return

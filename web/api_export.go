@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"strconv"
@@ -82,9 +83,9 @@ func (s *Server) handleAPIExport(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	case "pairs", "diagnoses":
-		res, err := s.scopedAnalysis(r.Context(), time.Time{}, time.Time{})
+		res, err := s.live.Scoped(r.Context(), clientKeyFrom(r.Context()), time.Time{}, time.Time{})
 		if q.Kind == "diagnoses" {
-			res, err = s.scopedAnalysis(r.Context(), q.Since, q.Until)
+			res, err = s.live.Scoped(r.Context(), clientKeyFrom(r.Context()), q.Since, q.Until)
 		}
 		if err != nil {
 			s.writeError(w, r, err)
@@ -124,13 +125,13 @@ func (s *Server) handleAPIExport(w http.ResponseWriter, r *http.Request) {
 		}
 		q.Kind = kind
 	}
-	s.streamExport(w, r, q.Kind, q.Format, rows)
+	streamExport(w, r, s.log, q.Kind, q.Format, rows)
 }
 
 // streamExport writes the rows in format. A failure after the first byte
 // cannot change the status any more: the connection is cut, so the client
 // sees a broken transfer rather than a short file that looks complete.
-func (s *Server) streamExport(w http.ResponseWriter, r *http.Request, kind, format string, rows func(func(exportable) error) error) {
+func streamExport(w http.ResponseWriter, r *http.Request, log *slog.Logger, kind, format string, rows func(func(exportable) error) error) {
 	ext, ctype := format, exportTypes[format]
 	w.Header().Set("Content-Type", ctype)
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="idletrace-%s.%s"`, kind, ext))
@@ -176,7 +177,7 @@ func (s *Server) streamExport(w http.ResponseWriter, r *http.Request, kind, form
 		err = bw.Flush()
 	}
 	if err != nil {
-		s.log.Warn("export cut short", "kind", kind, "format", format, "rows", n, "err", err)
+		log.Warn("export cut short", "kind", kind, "format", format, "rows", n, "err", err)
 		panic(http.ErrAbortHandler)
 	}
 }

@@ -70,20 +70,3 @@ func checkJSONDepth(b []byte, max int) error {
 }
 
 var errJSONDepth = &apiError{status: http.StatusBadRequest, code: "too_deep", msg: "JSON nested too deeply"}
-
-// bodyLimits caps every request body: uploads and event batches at the
-// configured upload limit, everything else (forms, small JSON) at 1 MiB.
-// Handlers may set tighter limits of their own.
-func (s *Server) bodyLimits(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body != nil && r.Body != http.NoBody {
-			limit := int64(1 << 20)
-			switch r.URL.Path {
-			case "/upload", "/api/v1/uploads", "/api/v1/events":
-				limit = s.cfg.MaxUpload
-			}
-			r.Body = http.MaxBytesReader(w, r.Body, limit)
-		}
-		next.ServeHTTP(w, r)
-	})
-}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/httprate"
@@ -44,41 +45,21 @@ func errScope(have, need string) error {
 	return &apiError{status: http.StatusForbidden, code: "forbidden", msg: "a token with scope " + have + " may not do this: it needs scope " + need + " (or admin)"}
 }
 
-// isPublic reports paths anyone may reach: probes, static assets and the
-// login and logout pages.
-func isPublic(path string) bool {
-	switch path {
-	case "/healthz", "/readyz", "/login", "/logout":
-		return true
-	}
-	return strings.HasPrefix(path, "/static/")
-}
-
-// requiredScopes are the scopes of which a request needs one. The default
-// follows the method, so routes added later are protected without being
-// listed here: reading needs read, anything that changes data needs
-// ingest, token management needs admin. Admin tokens pass everywhere.
-func requiredScopes(r *http.Request) []string {
-	p := r.URL.Path
-	switch {
-	case p == "/api/v1/tokens" || strings.HasPrefix(p, "/api/v1/tokens/"):
-		return []string{store.ScopeAdmin}
-	case r.Method == http.MethodGet && strings.HasPrefix(p, "/api/v1/uploads/"):
-		// An agent that uploads with ?async=1 may follow its upload.
-		return []string{store.ScopeIngest, store.ScopeRead}
-	}
-	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions:
-		return []string{store.ScopeRead}
-	}
-	return []string{store.ScopeIngest}
+// access decides who a request acts as and whether it may go on.
+type access struct {
+	db     store.Store
+	noAuth bool
+	fail   func(http.ResponseWriter, *http.Request, error) // writeError
+	// tokensExist turns true for good once a token is seen: tokens are
+	// revoked, never deleted, so authentication stays required.
+	tokensExist atomic.Bool
 }
 
 // authRequired reports whether requests must authenticate. The server is
 // open only while no token has ever been created, and then only to
 // connections that arrived on a loopback address (or everyone, under
 // -no-auth). Tokens are never deleted, so once required, always required.
-func (s *Server) authRequired(r *http.Request) (bool, error) {
+func (s *access) authRequired(r *http.Request) (bool, error) {
 	if s.tokensExist.Load() {
 		return true, nil
 	}
@@ -90,7 +71,7 @@ func (s *Server) authRequired(r *http.Request) (bool, error) {
 		s.tokensExist.Store(true)
 		return true, nil
 	}
-	return !(s.cfg.NoAuth || arrivedOnLoopback(r)), nil
+	return !(s.noAuth || arrivedOnLoopback(r)), nil
 }
 
 // arrivedOnLoopback reports whether the request's connection was accepted
@@ -104,39 +85,48 @@ func arrivedOnLoopback(r *http.Request) bool {
 	return ok && ta.IP.IsLoopback()
 }
 
-// authenticate enforces authentication and scopes on every request but the
-// public ones, and puts the principal in the request's context.
-func (s *Server) authenticate(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isPublic(r.URL.Path) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		required, err := s.authRequired(r)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		if !required {
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, &principal{})))
-			return
-		}
-		p, err := s.identify(r)
-		if err != nil {
-			s.denyUnauthenticated(w, r, err)
-			return
-		}
-		if need := requiredScopes(r); !slices.ContainsFunc(need, p.token.Allows) {
-			s.writeError(w, r, errScope(p.token.Scope, need[0]))
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
-	})
+// authorize authenticates r and checks that its token has one of scopes
+// (none: whatever the method needs, see requireScope). It returns the
+// request with its principal in the context, or writes the refusal and
+// returns nil.
+func (s *access) authorize(w http.ResponseWriter, r *http.Request, scopes []string) *http.Request {
+	required, err := s.authRequired(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return nil
+	}
+	if !required {
+		return r.WithContext(context.WithValue(r.Context(), principalKey{}, &principal{}))
+	}
+	p, err := s.identify(r)
+	if err != nil {
+		s.denyUnauthenticated(w, r, err)
+		return nil
+	}
+	if len(scopes) == 0 {
+		scopes = methodScopes(r.Method)
+	}
+	if !slices.ContainsFunc(scopes, p.token.Allows) {
+		s.fail(w, r, errScope(p.token.Scope, scopes[0]))
+		return nil
+	}
+	return r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
+}
+
+// methodScopes is the default policy, for what no route claims (a 404 or
+// 405 is given only to who could have used the path): reading needs
+// read, anything that changes data ingest.
+func methodScopes(method string) []string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return []string{store.ScopeRead}
+	}
+	return []string{store.ScopeIngest}
 }
 
 // identify finds the request's token: a Bearer header wins over the
 // session cookie.
-func (s *Server) identify(r *http.Request) (*principal, error) {
+func (s *access) identify(r *http.Request) (*principal, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, cred, _ := strings.Cut(h, " ")
 		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(cred) == "" {
@@ -170,16 +160,16 @@ func (s *Server) identify(r *http.Request) (*principal, error) {
 // denyUnauthenticated answers a request without valid credentials: API
 // clients get a 401 JSON error, a browser asking for a page is sent to the
 // login page and back.
-func (s *Server) denyUnauthenticated(w http.ResponseWriter, r *http.Request, err error) {
+func (s *access) denyUnauthenticated(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	if errors.As(err, &ae) && ae.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="idletrace"`)
-		if !isAPI(r) && (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.Header.Get("Authorization") == "" {
+		if !wantsJSON(r) && (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.Header.Get("Authorization") == "" {
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
 	}
-	s.writeError(w, r, err)
+	s.fail(w, r, err)
 }
 
 // rateKey is what the rate limit counts by: the token, or the client's
@@ -197,13 +187,13 @@ func rateKey(r *http.Request) (string, error) {
 
 // newRateLimiter limits each token (or address) to perMinute requests a
 // minute; over it, a 429 JSON error with Retry-After.
-func (s *Server) newRateLimiter(perMinute int) func(http.Handler) http.Handler {
+func newRateLimiter(perMinute int, fail func(http.ResponseWriter, *http.Request, error)) func(http.Handler) http.Handler {
 	if perMinute <= 0 {
 		return func(next http.Handler) http.Handler { return next }
 	}
 	return httprate.LimitBy(perMinute, time.Minute, rateKey,
 		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
-			s.writeError(w, r, &apiError{status: http.StatusTooManyRequests, code: "rate_limited",
+			fail(w, r, &apiError{status: http.StatusTooManyRequests, code: "rate_limited",
 				msg: "too many requests: wait for the number of seconds in Retry-After"})
 		}))
 }

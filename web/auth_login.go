@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -60,10 +61,10 @@ type loginPage struct {
 	LoggedOut bool
 }
 
-func (s *Server) renderLogin(w http.ResponseWriter, status int, p *loginPage) {
+func renderLogin(w http.ResponseWriter, log *slog.Logger, status int, p *loginPage) {
 	var buf bytes.Buffer
 	if err := loginTemplate.Execute(&buf, p); err != nil {
-		s.log.Error("render login", "err", err)
+		log.Error("render login", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
@@ -89,7 +90,7 @@ func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.renderLogin(w, http.StatusOK, &loginPage{Title: "Log in", Next: safeNext(r.URL.Query().Get("next")), Open: n == 0})
+	renderLogin(w, s.log, http.StatusOK, &loginPage{Title: "Log in", Next: safeNext(r.URL.Query().Get("next")), Open: n == 0})
 }
 
 // handleLogin checks the pasted token and starts a session: the cookie is
@@ -111,7 +112,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
-		s.renderLogin(w, http.StatusUnauthorized, &loginPage{Title: "Log in", Error: msg, Next: next})
+		renderLogin(w, s.log, http.StatusUnauthorized, &loginPage{Title: "Log in", Error: msg, Next: next})
 		return
 	}
 	secret, expires, err := s.db.CreateSession(r.Context(), t.ID, sessionTTL)
@@ -128,7 +129,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 // handleLogoutPage shows a button: logging out changes state, so it is a
 // POST (and cross-site ones are refused).
 func (s *Server) handleLogoutPage(w http.ResponseWriter, r *http.Request) {
-	s.renderLogin(w, http.StatusOK, &loginPage{Title: "Log out", LoggedOut: true})
+	renderLogin(w, s.log, http.StatusOK, &loginPage{Title: "Log out", LoggedOut: true})
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {

@@ -334,6 +334,7 @@ func TestSecureCookieUnderTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	startServer(t, srv)
 	ts := httptest.NewTLSServer(srv.Handler())
 	defer ts.Close()
 	c := newClient(t, ts.URL, "")

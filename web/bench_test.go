@@ -73,6 +73,7 @@ func BenchmarkDashboard1M(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	startServer(b, srv)
 	h := srv.Handler()
 	get := func(path string) int {
 		rec := &discardWriter{h: http.Header{}}

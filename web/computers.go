@@ -36,12 +36,12 @@ var computerSorts = []computerSort{
 // handleComputers serves /computers: every computer with its counts,
 // sortable by any column, filtered by a name substring, paginated.
 func (s *Server) handleComputers(w http.ResponseWriter, r *http.Request) {
-	snap, err := s.currentAnalysis(r.Context())
+	snap, err := current(r.Context(), s.live)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	_, all := s.viewsOf(snap.Result)
+	_, all := s.views.of(snap.Result)
 	q := r.URL.Query()
 	key, dir := q.Get("sort"), q.Get("dir")
 	si := slices.IndexFunc(computerSorts, func(c computerSort) bool { return c.key == key })
@@ -129,16 +129,16 @@ func (s *Server) handleComputer(w http.ResponseWriter, r *http.Request) {
 		}
 		name = n
 	}
-	snap, err := s.currentAnalysis(r.Context())
+	snap, err := current(r.Context(), s.live)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	idx, rows := s.viewsOf(snap.Result)
+	idx, rows := s.views.of(snap.Result)
 	i, ok := idx.host[strings.ToLower(name)]
 	if !ok {
 		s.writeError(w, r, errNotFound("no computer of that name in the data"))
 		return
 	}
-	s.render(w, r, http.StatusOK, "computer", s.newComputerPage(snap.Result, idx, rows[i]))
+	s.render(w, r, http.StatusOK, "computer", newComputerPage(snap.Result, idx, rows[i], s.cfg.DisplayTZ))
 }

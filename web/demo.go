@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"idletrace/analysis/fleetsim"
-	"idletrace/ingest"
 	"idletrace/ingest/evtxtest"
+	"idletrace/intake"
 )
 
 // DemoSpec is the fleet the demo data is generated from: a head office
@@ -76,7 +76,11 @@ func (s *Server) LoadDemo(ctx context.Context) (int, error) {
 		if err := evtxtest.WriteFile(p, byComputer[c]); err != nil {
 			return added, fmt.Errorf("demo: write %s: %w", name, err)
 		}
-		u, err := s.ingestFile(ctx, p, name, "demo", ingest.Options{})
+		in, err := intake.OpenFile(p, name, intake.SourceDemo, false)
+		if err != nil {
+			return added, fmt.Errorf("demo: %w", err)
+		}
+		u, err := s.intake.Ingest(ctx, in, intake.Options{ErrorText: uploadErrorText})
 		if err != nil {
 			return added, fmt.Errorf("demo: %w", err)
 		}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"idletrace/ingest"
 	"idletrace/store"
+	"idletrace/web/live"
 )
 
 // apiError is an error with the status and code a client should see.
@@ -39,9 +41,14 @@ func classify(err error) *apiError {
 	var ae *apiError
 	var fe *ingest.FormatError
 	var mbe *http.MaxBytesError
+	var ve *store.ValidationError
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.Is(err, live.ErrStopped):
+		return &apiError{status: http.StatusServiceUnavailable, code: "shutting_down", msg: "the server is shutting down"}
+	case errors.As(err, &ve):
+		return &apiError{status: http.StatusUnprocessableEntity, code: "invalid", msg: ve.Msg}
 	case errors.As(err, &mbe):
 		return &apiError{status: http.StatusRequestEntityTooLarge, code: "too_large", msg: fmt.Sprintf("request body exceeds the limit of %d bytes", mbe.Limit)}
 	case errors.As(err, &fe):
@@ -70,15 +77,47 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if ae.status >= 500 {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "request_id", middleware.GetReqID(r.Context()), "err", err)
 	}
-	if isAPI(r) {
+	if wantsJSON(r) {
 		writeJSON(w, ae.status, map[string]any{"error": map[string]string{"code": ae.code, "message": ae.msg}})
 		return
 	}
 	s.render(w, r, ae.status, "error", &errorPage{Status: ae.status, Title: http.StatusText(ae.status), Message: ae.msg})
 }
 
-func isAPI(r *http.Request) bool {
-	return strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/metrics" || strings.Contains(r.Header.Get("Accept"), "application/json") && !strings.Contains(r.Header.Get("Accept"), "text/html")
+// errorStyleKey is the context key of a request's *style.
+type errorStyleKey struct{}
+
+// style is how a request's errors are answered, decided by the route
+// group that takes it (jsonErrors) and shared, as a pointer, with the
+// middleware outside the router (the recoverer).
+type style struct{ json bool }
+
+// errorStyle gives the request a style its route group may set.
+func errorStyle(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), errorStyleKey{}, &style{})))
+	})
+}
+
+// jsonErrors makes the routes it guards (the API, /metrics) answer errors
+// in JSON.
+func jsonErrors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if st, ok := r.Context().Value(errorStyleKey{}).(*style); ok {
+			st.json = true
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// wantsJSON reports whether r's errors are JSON: on a JSON route, or for a
+// client that asks for JSON and not HTML.
+func wantsJSON(r *http.Request) bool {
+	if st, ok := r.Context().Value(errorStyleKey{}).(*style); ok && st.json {
+		return true
+	}
+	accept := r.Header.Get("Accept")
+	return strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html")
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -93,31 +132,35 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // recoverer turns a panic in a handler into a logged 500.
-func (s *Server) recoverer(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
+func recoverer(log *slog.Logger, fail func(http.ResponseWriter, *http.Request, error)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if p := recover(); p != nil {
+					if p == http.ErrAbortHandler {
+						panic(p)
+					}
+					log.Error("panic in handler", "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+					fail(w, r, fmt.Errorf("panic: %v", p))
 				}
-				s.log.Error("panic in handler", "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				s.writeError(w, r, fmt.Errorf("panic: %v", p))
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
-func (s *Server) requestLogger(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-		start := time.Now()
-		next.ServeHTTP(ww, r)
-		s.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", ww.Status()), slog.Duration("duration", time.Since(start)),
-			slog.String("request_id", middleware.GetReqID(r.Context())))
-	})
+func requestLogger(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			start := time.Now()
+			next.ServeHTTP(ww, r)
+			log.LogAttrs(r.Context(), slog.LevelDebug, "request",
+				slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.Int("status", ww.Status()), slog.Duration("duration", time.Since(start)),
+				slog.String("request_id", middleware.GetReqID(r.Context())))
+		})
+	}
 }
 
 func securityHeaders(next http.Handler) http.Handler {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"idletrace/web/charts"
 	"net/http"
 	"net/url"
 	"slices"
@@ -104,7 +105,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		slices.Reverse(evs)
 	}
 	for _, e := range evs {
-		row := eventRow{StoredEvent: e, ComputerHref: computerPath(e.Computer)}
+		row := eventRow{StoredEvent: e, ComputerHref: charts.ComputerPath(e.Computer)}
 		switch e.EventID {
 		case 25:
 			row.Label = "disconnected"

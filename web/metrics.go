@@ -1,8 +1,8 @@
 package web
 
 import (
+	"context"
 	"net/http"
-	"os"
 	"strconv"
 	"time"
 
@@ -29,7 +29,7 @@ type metrics struct {
 	pushed           *prometheus.CounterVec
 }
 
-func newMetrics(db *store.DB) *metrics {
+func newMetrics(db store.Store) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		ingestEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -66,14 +66,9 @@ func newMetrics(db *store.DB) *metrics {
 	}
 	dbSize := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "idletrace_database_size_bytes",
-		Help: "Size of the SQLite database file and its write-ahead log.",
+		Help: "Size of the database (the SQLite file and its write-ahead log).",
 	}, func() float64 {
-		var n int64
-		for _, suffix := range []string{"", "-wal"} {
-			if st, err := os.Stat(db.Path() + suffix); err == nil {
-				n += st.Size()
-			}
-		}
+		n, _ := db.Size(context.Background())
 		return float64(n)
 	})
 	m.reg.MustRegister(m.ingestEvents, m.ingestBytes, m.ingestErrors, m.ingestDuration, m.analysisDuration,
@@ -84,8 +79,9 @@ func newMetrics(db *store.DB) *metrics {
 	return m
 }
 
-// observeIngest records one finished ingest of u (nil when it never began).
-func (m *metrics) observeIngest(u *store.Upload, took time.Duration, err error) {
+// ObserveIngest records one finished ingest of u (nil when it never
+// began): intake.Metrics.
+func (m *metrics) ObserveIngest(u *store.Upload, took time.Duration, err error) {
 	if u != nil {
 		m.ingestEvents.WithLabelValues("new").Add(float64(u.NewEvents))
 		m.ingestEvents.WithLabelValues("duplicate").Add(float64(u.DuplicateEvents))
@@ -97,7 +93,8 @@ func (m *metrics) observeIngest(u *store.Upload, took time.Duration, err error) 
 	m.ingestDuration.Observe(took.Seconds())
 }
 
-func (m *metrics) observeAnalysis(took time.Duration) { m.analysisDuration.Observe(took.Seconds()) }
+// ObserveAnalysis records a recompute (live.Metrics).
+func (m *metrics) ObserveAnalysis(took time.Duration) { m.analysisDuration.Observe(took.Seconds()) }
 
 // handler serves the registry in the Prometheus text format.
 func (m *metrics) handler() http.Handler {

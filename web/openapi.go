@@ -13,7 +13,7 @@ import (
 var openAPIDoc []byte
 
 // handleOpenAPI serves GET /api/v1/openapi.json.
-func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
+func handleOpenAPI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(openAPIDoc)
 }

@@ -5,14 +5,15 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
+	"idletrace/web/charts"
 	"io/fs"
-	"math"
 	"net/http"
 	"strings"
 	"time"
 
 	"idletrace/analysis"
 	"idletrace/store"
+	"idletrace/web/live"
 )
 
 //go:embed templates/*.html
@@ -57,6 +58,20 @@ type layoutData struct {
 // titled lets a page name its <title> and highlighted nav entry.
 type titled interface{ title() (title, nav string) }
 
+// renderBytes renders a page like render, into a byte slice.
+func (ps *pageSet) renderBytes(page string, data titled) ([]byte, error) {
+	t, ok := ps.pages[page]
+	if !ok {
+		return nil, fmt.Errorf("unknown page %q", page)
+	}
+	title, nav := data.title()
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, &layoutData{Title: title, Nav: nav, Page: data}); err != nil {
+		return nil, fmt.Errorf("render page %s: %w", page, err)
+	}
+	return buf.Bytes(), nil
+}
+
 // render executes page into a buffer and only then writes it, so a
 // template error becomes a clean 500 rather than half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, data titled) {
@@ -91,9 +106,9 @@ func staticHandler() http.Handler {
 	})
 }
 
-// funcs are the helpers templates may call.
-func (s *Server) funcs() template.FuncMap {
-	tz := func() *time.Location { return s.cfg.DisplayTZ }
+// pageFuncs are the helpers templates may call; times are shown in zone.
+func pageFuncs(zone *time.Location) template.FuncMap {
+	tz := func() *time.Location { return zone }
 	return template.FuncMap{
 		"fmtTime": func(t time.Time) string {
 			if t.IsZero() {
@@ -108,14 +123,14 @@ func (s *Server) funcs() template.FuncMap {
 			return t.In(tz()).Format("2006-01-02 15:04:05 MST")
 		},
 		"isoTime": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"seconds": fmtSeconds,
+		"seconds": charts.Seconds,
 		"secPtr": func(p *float64) string {
 			if p == nil {
 				return "—"
 			}
-			return fmtSeconds(*p)
+			return charts.Seconds(*p)
 		},
-		"dur":     func(d time.Duration) string { return fmtSeconds(d.Seconds()) },
+		"dur":     func(d time.Duration) string { return charts.Seconds(d.Seconds()) },
 		"percent": func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
 		"bytes":   fmtBytes,
 		"plural": func(n int, one, many string) string {
@@ -125,7 +140,7 @@ func (s *Server) funcs() template.FuncMap {
 			return many
 		},
 		"displayTZ":    func() string { return tz().String() },
-		"computerHref": computerPath,
+		"computerHref": charts.ComputerPath,
 		"pct": func(n, total int64) int64 {
 			if total <= 0 {
 				return 0
@@ -135,23 +150,7 @@ func (s *Server) funcs() template.FuncMap {
 	}
 }
 
-// fmtSeconds renders a duration in seconds the way an admin reads it:
-// "900 s (15 min)".
-func fmtSeconds(sec float64) string {
-	switch {
-	case sec < 120:
-		return fmt.Sprintf("%.0f s", sec)
-	case sec < 7200:
-		m := sec / 60
-		if math.Abs(m-math.Round(m)) < 0.05 {
-			return fmt.Sprintf("%.0f s (%.0f min)", sec, m)
-		}
-		return fmt.Sprintf("%.0f s (%.1f min)", sec, m)
-	default:
-		return fmt.Sprintf("%.0f s (%.1f h)", sec, sec/3600)
-	}
-}
-
+// fmtBytes says how large something is, in binary units.
 func fmtBytes(n int64) string {
 	switch {
 	case n >= 1<<30:
@@ -218,7 +217,7 @@ type dashboardPage struct {
 
 func (p *dashboardPage) title() (string, string) { return "Dashboard", "dashboard" }
 
-func newDashboardPage(snap *analysisSnapshot) *dashboardPage {
+func newDashboardPage(snap *live.Snapshot) *dashboardPage {
 	rep := &snap.Result.Report
 	p := &dashboardPage{Report: rep, Stats: snap.Stats, Diagnoses: rep.Diagnoses,
 		AnalysisMs: float64(snap.Took.Microseconds()) / 1000, Empty: snap.Stats.Events == 0,
@@ -240,7 +239,7 @@ type diagnosisPage struct {
 
 func (p *diagnosisPage) title() (string, string) { return "Diagnosis " + p.D.ID, "dashboard" }
 
-func newDiagnosisPage(snap *analysisSnapshot, d *analysis.Diagnosis) *diagnosisPage {
+func newDiagnosisPage(snap *live.Snapshot, d *analysis.Diagnosis) *diagnosisPage {
 	p := &diagnosisPage{D: d, IsTimeout: d.Kind == analysis.KindIdleTimeout}
 	for _, pr := range snap.Result.Pairs {
 		if pr.DiagnosisID == d.ID {

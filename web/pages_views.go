@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"html/template"
+	"idletrace/web/charts"
 	"net/url"
 	"slices"
 	"sort"
@@ -13,6 +14,7 @@ import (
 
 	"idletrace/analysis"
 	"idletrace/store"
+	"idletrace/web/live"
 )
 
 // viewCache holds indexes derived from one analysis result, rebuilt when
@@ -40,8 +42,8 @@ type hostIndex struct {
 	pairs map[string][2]int // lower-case name → range of Result.Pairs
 }
 
-func (s *Server) viewsOf(res *analysis.Result) (*hostIndex, []computerRow) {
-	c := &s.views
+// of returns the indexes of res, building them when res is new.
+func (c *viewCache) of(res *analysis.Result) (*hostIndex, []computerRow) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.res == res {
@@ -61,7 +63,7 @@ func (s *Server) viewsOf(res *analysis.Result) (*hostIndex, []computerRow) {
 	}
 	rows := make([]computerRow, 0, len(res.Hosts))
 	for _, h := range res.Hosts {
-		r := computerRow{Host: h, Href: computerPath(h.Name)}
+		r := computerRow{Host: h, Href: charts.ComputerPath(h.Name)}
 		var ups []float64
 		for _, p := range idx.pairsOf(res, h.Name) {
 			if p.Uptime > 0 && p.Excluded == "" {
@@ -90,11 +92,11 @@ func (x *hostIndex) pairsOf(res *analysis.Result, name string) []analysis.Pair {
 func markKind(p *analysis.Pair) int {
 	switch {
 	case p.Excluded == analysis.ExcludedOutage || strings.HasPrefix(p.DiagnosisID, analysis.KindSharedOutage):
-		return markOutage
+		return charts.MarkOutage
 	case p.DiagnosisID != "":
-		return markTimeout
+		return charts.MarkTimeout
 	}
-	return markOther
+	return charts.MarkOther
 }
 
 // countedUptimes are the uptimes the statistics use (not outages,
@@ -111,28 +113,28 @@ func countedUptimes(pairs []analysis.Pair, keep func(*analysis.Pair) bool) []flo
 }
 
 // clusterBands turns the uptime clusters into shaded bands.
-func clusterBands(cs []analysis.Cluster) []histBand {
-	var bs []histBand
+func clusterBands(cs []analysis.Cluster) []charts.HistBand {
+	var bs []charts.HistBand
 	for _, c := range cs {
 		if c.Kind != analysis.ClusterUptime {
 			continue
 		}
-		bs = append(bs, histBand{Low: c.LowSeconds, High: c.HighSeconds,
-			Label: fmt.Sprintf("cluster ≈ %s · %d %s", shortSeconds(c.CenterSeconds), len(c.Computers), pluralWord(len(c.Computers), "computer", "computers"))})
+		bs = append(bs, charts.HistBand{Low: c.LowSeconds, High: c.HighSeconds,
+			Label: fmt.Sprintf("cluster ≈ %s · %d %s", charts.ShortSeconds(c.CenterSeconds), len(c.Computers), charts.Plural(len(c.Computers), "computer", "computers"))})
 	}
 	return bs
 }
 
 // fleetRows builds timeline rows for the named computers (in that order).
-func fleetRows(res *analysis.Result, idx *hostIndex, names []string, from, to time.Time) []timelineRow {
-	rows := make([]timelineRow, 0, len(names))
+func fleetRows(res *analysis.Result, idx *hostIndex, names []string, from, to time.Time) []charts.TimelineRow {
+	rows := make([]charts.TimelineRow, 0, len(names))
 	for _, n := range names {
-		row := timelineRow{Name: n}
+		row := charts.TimelineRow{Name: n}
 		for _, p := range idx.pairsOf(res, n) {
 			if (!from.IsZero() && p.Disconnect.Before(from)) || (!to.IsZero() && p.Disconnect.After(to)) {
 				continue
 			}
-			row.Marks = append(row.Marks, timelineMark{T: p.Disconnect, Kind: markKind(&p)})
+			row.Marks = append(row.Marks, charts.TimelineMark{T: p.Disconnect, Kind: markKind(&p)})
 		}
 		rows = append(rows, row)
 	}
@@ -143,8 +145,8 @@ func fleetRows(res *analysis.Result, idx *hostIndex, names []string, from, to ti
 const timelineLimit = 60
 
 // newDashboardCharts adds the charts and freshness to the dashboard.
-func (s *Server) newDashboardCharts(p *dashboardPage, snap *analysisSnapshot, lastUpload *store.Upload) {
-	dc := s.dashboardCharts(snap)
+func (c *viewCache) newDashboardCharts(p *dashboardPage, snap *live.Snapshot, lastUpload *store.Upload, tz *time.Location) {
+	dc := c.dashboardCharts(snap, tz)
 	p.UptimeChart, p.FleetChart, p.UptimeN = dc.uptime, dc.fleet, dc.uptimeN
 	p.TimelineShown, p.TimelineTotal, p.TopRows = dc.shown, dc.total, dc.top
 	p.LastUpload = lastUpload
@@ -155,23 +157,22 @@ func (s *Server) newDashboardCharts(p *dashboardPage, snap *analysisSnapshot, la
 
 // dashboardCharts returns the dashboard's charts of the snapshot's
 // analysis, rendering them on first use.
-func (s *Server) dashboardCharts(snap *analysisSnapshot) *dashCharts {
+func (c *viewCache) dashboardCharts(snap *live.Snapshot, tz *time.Location) *dashCharts {
 	res := snap.Result
-	idx, rows := s.viewsOf(res)
-	s.views.mu.Lock()
-	defer s.views.mu.Unlock()
-	if s.views.res == res && s.views.dash != nil {
-		return s.views.dash
+	idx, rows := c.of(res)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.res == res && c.dash != nil {
+		return c.dash
 	}
 	p := &dashCharts{}
-	tz := s.cfg.DisplayTZ
 	ups := countedUptimes(res.Pairs, nil)
 	p.uptimeN = len(ups)
-	h := &histogram{ID: "uptime-hist", Title: "How long connections lived before Outlook lost them",
+	h := &charts.Histogram{ID: "uptime-hist", Title: "How long connections lived before Outlook lost them",
 		Desc:   fmt.Sprintf("Histogram of %d uptimes (Outlook event 26 to the next 25) on a logarithmic time axis. Shaded: interval clusters shared by many computers. Dashed lines: default idle timeouts of common load balancers and firewalls.", len(ups)),
 		XLabel: "Uptime before the disconnect (log scale)", YLabel: "Disconnects",
-		Values: ups, Bands: clusterBands(res.Report.Clusters), Marks: deviceMarks(), HighlightBands: true}
-	p.uptime = h.svg()
+		Values: ups, Bands: clusterBands(res.Report.Clusters), Marks: charts.DeviceMarks(), HighlightBands: true}
+	p.uptime = h.SVG()
 
 	// Fleet timeline: every computer up to the limit, else the most affected.
 	sel := slices.Clone(rows)
@@ -186,15 +187,15 @@ func (s *Server) dashboardCharts(snap *analysisSnapshot) *dashCharts {
 	sort.Slice(names, func(i, j int) bool { return strings.ToLower(names[i]) < strings.ToLower(names[j]) })
 	p.shown, p.total = len(names), len(rows)
 	if !snap.Stats.First.IsZero() && len(names) > 0 {
-		ft := &fleetTimeline{ID: "fleet-timeline", Title: "Disconnects by computer over time",
+		ft := &charts.FleetTimeline{ID: "fleet-timeline", Title: "Disconnects by computer over time",
 			Desc:  "Each mark is an Outlook disconnect (event 25) of one computer. Shared outages show as shaded columns across many computers; idle timeouts as marks spread through the working day.",
 			Start: snap.Stats.First, End: snap.Stats.Last.Add(time.Minute), Rows: fleetRows(res, idx, names, time.Time{}, time.Time{}),
 			Outages: res.Report.Outages, TZ: tz}
-		p.fleet = ft.svg()
+		p.fleet = ft.SVG()
 	}
 	p.top = topRows(rows, 10)
-	if s.views.res == res {
-		s.views.dash = p
+	if c.res == res {
+		c.dash = p
 	}
 	return p
 }
@@ -298,8 +299,7 @@ type computerPage struct {
 func (p *computerPage) title() (string, string) { return p.Row.Name, "computers" }
 
 // newComputerPage builds the page of one computer.
-func (s *Server) newComputerPage(res *analysis.Result, idx *hostIndex, row computerRow) *computerPage {
-	tz := s.cfg.DisplayTZ
+func newComputerPage(res *analysis.Result, idx *hostIndex, row computerRow, tz *time.Location) *computerPage {
 	pairs := idx.pairsOf(res, row.Name)
 	p := &computerPage{Row: row, PairsTotal: len(pairs),
 		EventsHref: "/events?" + url.Values{"computer": {row.Name}}.Encode()}
@@ -325,50 +325,49 @@ func (s *Server) newComputerPage(res *analysis.Result, idx *hostIndex, row compu
 			days = days[len(days)-31:]
 		}
 		p.DaysShown = len(days)
-		dt := &dayTimeline{ID: "day-timeline", Title: "Connected and disconnected periods of " + row.Name,
+		dt := &charts.DayTimeline{ID: "day-timeline", Title: "Connected and disconnected periods of " + row.Name,
 			Desc: "One row per day. Green: Outlook connected (from event 26 to the next 25). Red: disconnected (25 to 26). Each dark line is a disconnect.",
 			Days: days, TZ: tz}
 		for i, pr := range pairs {
 			dt.Disconnects = append(dt.Disconnects, pr.Disconnect)
 			if !pr.UpSince.IsZero() {
-				dt.Segments = append(dt.Segments, daySegment{From: pr.UpSince, To: pr.Disconnect, Kind: "up",
-					Tip: fmt.Sprintf("connected %s – %s (%s)", pr.UpSince.In(tz).Format("15:04:05"), pr.Disconnect.In(tz).Format("15:04:05"), fmtSeconds(pr.Uptime.Seconds()))})
+				dt.Segments = append(dt.Segments, charts.DaySegment{From: pr.UpSince, To: pr.Disconnect, Kind: "up",
+					Tip: fmt.Sprintf("connected %s – %s (%s)", pr.UpSince.In(tz).Format("15:04:05"), pr.Disconnect.In(tz).Format("15:04:05"), charts.Seconds(pr.Uptime.Seconds()))})
 			}
 			if !pr.Open() {
-				dt.Segments = append(dt.Segments, daySegment{From: pr.Disconnect, To: pr.Reconnect, Kind: "down",
-					Tip: fmt.Sprintf("disconnected %s – %s (%s)", pr.Disconnect.In(tz).Format("15:04:05"), pr.Reconnect.In(tz).Format("15:04:05"), fmtSeconds(pr.Downtime.Seconds()))})
+				dt.Segments = append(dt.Segments, charts.DaySegment{From: pr.Disconnect, To: pr.Reconnect, Kind: "down",
+					Tip: fmt.Sprintf("disconnected %s – %s (%s)", pr.Disconnect.In(tz).Format("15:04:05"), pr.Reconnect.In(tz).Format("15:04:05"), charts.Seconds(pr.Downtime.Seconds()))})
 			} else {
 				end := pr.Disconnect.Add(15 * time.Minute)
 				if i+1 < len(pairs) && pairs[i+1].Disconnect.Before(end) {
 					end = pairs[i+1].Disconnect
 				}
-				dt.Segments = append(dt.Segments, daySegment{From: pr.Disconnect, To: end, Kind: "open",
+				dt.Segments = append(dt.Segments, charts.DaySegment{From: pr.Disconnect, To: end, Kind: "open",
 					Tip: fmt.Sprintf("disconnected at %s, no reconnect (26) logged", pr.Disconnect.In(tz).Format("15:04:05"))})
 			}
 		}
-		p.DayChart = dt.svg()
+		p.DayChart = dt.SVG()
 	}
 	ups := countedUptimes(pairs, nil)
 	p.UptimeN = len(ups)
-	marks := deviceMarks()
+	marks := charts.DeviceMarks()
 	for _, d := range p.Diagnoses {
 		if d.ObservedSeconds != nil {
-			marks = append(marks, histMark{Seconds: *d.ObservedSeconds, Label: "fleet " + shortSeconds(*d.ObservedSeconds), Class: "mark-estimate"})
+			marks = append(marks, charts.HistMark{Seconds: *d.ObservedSeconds, Label: "fleet " + charts.ShortSeconds(*d.ObservedSeconds), Class: "mark-estimate"})
 		}
 	}
-	h := &histogram{ID: "host-uptime-hist", Title: "Uptimes of " + row.Name,
+	h := &charts.Histogram{ID: "host-uptime-hist", Title: "Uptimes of " + row.Name,
 		Desc:   fmt.Sprintf("%d uptimes of this computer on a logarithmic axis, with device default timeouts dashed and the fleet's diagnosed interval marked.", len(ups)),
 		XLabel: "Uptime before the disconnect (log scale)", YLabel: "Disconnects", Values: ups, Marks: marks, Height: 300}
-	p.UptimeChart = h.svg()
+	p.UptimeChart = h.SVG()
 	return p
 }
 
 // diagnosisCharts adds the histogram (idle timeout) or the outage window
 // timeline (shared outage) to a diagnosis page.
-func (s *Server) diagnosisCharts(p *diagnosisPage, snap *analysisSnapshot) {
+func (c *viewCache) diagnosisCharts(p *diagnosisPage, snap *live.Snapshot, tz *time.Location) {
 	res := snap.Result
 	d := p.D
-	tz := s.cfg.DisplayTZ
 	for _, r := range d.Recommendations {
 		if strings.HasPrefix(r, "Confirm") || strings.HasPrefix(r, "What would change") {
 			p.Confirm = append(p.Confirm, r)
@@ -377,27 +376,27 @@ func (s *Server) diagnosisCharts(p *diagnosisPage, snap *analysisSnapshot) {
 		}
 	}
 	for _, c := range d.Computers {
-		p.ComputerLinks = append(p.ComputerLinks, computerLink{Name: c, Href: computerPath(c)})
+		p.ComputerLinks = append(p.ComputerLinks, computerLink{Name: c, Href: charts.ComputerPath(c)})
 	}
-	idx, _ := s.viewsOf(res)
+	idx, _ := c.of(res)
 	if d.Kind == analysis.KindIdleTimeout {
 		ups := countedUptimes(res.Pairs, func(pr *analysis.Pair) bool { return pr.DiagnosisID == d.ID })
-		var bands []histBand
+		var bands []charts.HistBand
 		for _, c := range res.Report.Clusters {
 			if c.Kind == analysis.ClusterUptime && d.ObservedSeconds != nil && *d.ObservedSeconds >= c.LowSeconds && *d.ObservedSeconds <= c.HighSeconds {
 				bands = clusterBands([]analysis.Cluster{c})
 			}
 		}
-		marks := deviceMarks()
+		marks := charts.DeviceMarks()
 		if d.TimeoutSeconds != nil {
-			marks = append(marks, histMark{Seconds: *d.TimeoutSeconds, Label: "estimate " + shortSeconds(*d.TimeoutSeconds), Class: "mark-estimate"})
+			marks = append(marks, charts.HistMark{Seconds: *d.TimeoutSeconds, Label: "estimate " + charts.ShortSeconds(*d.TimeoutSeconds), Class: "mark-estimate"})
 		} else if d.TimeoutMaxSeconds != nil {
-			marks = append(marks, histMark{Seconds: *d.TimeoutMaxSeconds, Label: "bound " + shortSeconds(*d.TimeoutMaxSeconds), Class: "mark-estimate"})
+			marks = append(marks, charts.HistMark{Seconds: *d.TimeoutMaxSeconds, Label: "bound " + charts.ShortSeconds(*d.TimeoutMaxSeconds), Class: "mark-estimate"})
 		}
-		h := &histogram{ID: "dx-hist", Title: "Uptimes behind this diagnosis",
+		h := &charts.Histogram{ID: "dx-hist", Title: "Uptimes behind this diagnosis",
 			Desc:   fmt.Sprintf("%d uptimes of the %d computers on a logarithmic axis; the shaded band is the cluster, dashed lines are device defaults, the solid line is the estimate.", len(ups), len(d.Computers)),
 			XLabel: "Uptime before the disconnect (log scale)", YLabel: "Disconnects", Values: ups, Bands: bands, Marks: marks, HighlightBands: true}
-		p.Chart = h.svg()
+		p.Chart = h.SVG()
 		return
 	}
 	if d.Start != nil && d.End != nil {
@@ -412,10 +411,10 @@ func (s *Server) diagnosisCharts(p *diagnosisPage, snap *analysisSnapshot) {
 				outs = append(outs, o)
 			}
 		}
-		ft := &fleetTimeline{ID: "dx-timeline", Title: "Disconnects around the outage",
+		ft := &charts.FleetTimeline{ID: "dx-timeline", Title: "Disconnects around the outage",
 			Desc:  "Disconnects of the computers involved, from one hour before the outage to one hour after it; the shaded column is the outage window.",
 			Start: from, End: to, Rows: fleetRows(res, idx, names, from, to), Outages: outs, TZ: tz}
-		p.Chart = ft.svg()
+		p.Chart = ft.SVG()
 	}
 }
 
@@ -452,9 +451,9 @@ func diagnosisLabel(d *analysis.Diagnosis) string {
 	if d.Kind == analysis.KindIdleTimeout {
 		switch {
 		case d.TimeoutSeconds != nil:
-			return "Idle timeout ≈ " + shortSeconds(*d.TimeoutSeconds)
+			return "Idle timeout ≈ " + charts.ShortSeconds(*d.TimeoutSeconds)
 		case d.TimeoutMaxSeconds != nil:
-			return "Idle timeout below " + shortSeconds(*d.TimeoutMaxSeconds)
+			return "Idle timeout below " + charts.ShortSeconds(*d.TimeoutMaxSeconds)
 		}
 		return "Idle timeout"
 	}

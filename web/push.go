@@ -8,8 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"idletrace/store"
+	"idletrace/web/live"
 	"io"
+	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"idletrace/analysis"
@@ -76,10 +80,38 @@ func (c *PushConfig) targets() []pushTarget {
 	return ts
 }
 
-// runPush checks for new diagnoses every interval and forwards each to
-// every target once. It returns when ctx ends (server shutdown).
-func (s *Server) runPush(ctx context.Context) {
-	c := s.cfg.Push
+// pusher forwards new diagnoses of the live analysis to the push targets.
+type pusher struct {
+	cfg     PushConfig
+	db      store.Store
+	live    *live.Analyzer
+	log     *slog.Logger
+	metrics *metrics
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+}
+
+func newPusher(cfg PushConfig, db store.Store, l *live.Analyzer, log *slog.Logger, m *metrics) *pusher {
+	return &pusher{cfg: cfg, db: db, live: l, log: log, metrics: m}
+}
+
+// stop ends run (the server's Close then waits for it).
+func (s *pusher) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cancel != nil {
+		s.cancel()
+	}
+}
+
+// run checks for new diagnoses every interval and forwards each to every
+// target once. It returns when ctx ends or stop is called.
+func (s *pusher) run(ctx context.Context) {
+	s.mu.Lock()
+	ctx, s.cancel = context.WithCancel(ctx)
+	s.mu.Unlock()
+	c := s.cfg
 	if c.Interval <= 0 {
 		c.Interval = 30 * time.Second
 	}
@@ -111,8 +143,8 @@ func (s *Server) runPush(ctx context.Context) {
 
 // pushNew sends the diagnoses that target has not had yet, marking each
 // once delivered, so that a restart does not send it again.
-func (s *Server) pushNew(ctx context.Context, c *PushConfig, tg pushTarget) error {
-	snap, err := s.currentAnalysis(ctx)
+func (s *pusher) pushNew(ctx context.Context, c *PushConfig, tg pushTarget) error {
+	snap, err := s.live.Current(ctx, "")
 	if err != nil {
 		return err
 	}

@@ -5,71 +5,97 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+
+	"idletrace/store"
 )
 
-// Handler returns the whole URL space of idletrace in one router.
+// Handler returns the whole URL space of idletrace in one router. Route
+// policy sits on the route groups: every route is in a group whose policy
+// (route_policy.go) says which scopes it needs (or that it is public) and
+// how large a body it takes; the /api/v1 subrouter and /metrics answer
+// errors in JSON. A test walks every route and fails on one without a
+// policy.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.trackInflight)
+	r.Use(trackInflight(&s.inflight))
 	r.Use(middleware.RequestID)
 	r.Use(middleware.GetHead) // HEAD works wherever GET does (probes, link checkers)
 	r.Use(s.metrics.instrument)
-	r.Use(s.recoverer)
-	r.Use(s.requestLogger)
+	r.Use(errorStyle)
+	r.Use(recoverer(s.log, s.writeError))
+	r.Use(requestLogger(s.log))
 	r.Use(securityHeaders)
 	r.Use(http.NewCrossOriginProtection().Handler)
-	r.Use(s.bodyLimits)
-	r.Use(s.authenticate) // every route but /healthz, /readyz, /static, /login, /logout
-	r.Use(s.rateLimit)
-	r.Use(s.trackWrites) // read-your-writes for the cached analysis (report.go)
 
-	r.Get("/healthz", s.handleHealthz)
-	r.Get("/readyz", s.handleReadyz)
-	r.Method(http.MethodGet, "/metrics", s.metrics.handler())
-	r.Get("/login", s.handleLoginPage)
-	r.Post("/login", s.handleLogin)
-	r.Get("/logout", s.handleLogoutPage)
-	r.Post("/logout", s.handleLogout)
-	r.Handle("/static/*", staticHandler())
+	read, ingest := s.requireScope(store.ScopeRead), s.requireScope(store.ScopeIngest)
+	uploads := ingest.withBody(s.cfg.MaxUpload)
 
-	// Pages.
-	r.Get("/", s.handleDashboard)
-	r.Get("/upload", s.handleUploadPage)
-	r.Post("/upload", s.handleUploadForm)
-	r.Get("/uploads", s.handleUploadList)
-	r.Get("/uploads/{uploadID}", s.handleUploadDetail)
-	r.Get("/diagnoses/{diagnosisID}", s.handleDiagnosisDetail)
-	r.Get("/computers", s.handleComputers)
-	r.Get("/computers/{name}", s.handleComputer)
-	r.Get("/events", s.handleEvents)
-	r.Get("/api", s.handleAPIDocs)
-	r.Post("/demo", s.handleDemo)
+	// Public: probes, static files, login and logout.
+	r.With(s.public().Handler).Group(func(r chi.Router) {
+		r.Get("/healthz", handleHealthz)
+		r.Get("/readyz", s.handleReadyz)
+		r.Get("/login", s.handleLoginPage)
+		r.Post("/login", s.handleLogin)
+		r.Get("/logout", s.handleLogoutPage)
+		r.Post("/logout", s.handleLogout)
+		r.Handle("/static/*", staticHandler())
+	})
+	r.With(jsonErrors, read.Handler).Method(http.MethodGet, "/metrics", s.metrics.handler())
+
+	// Pages: each says its policy (read), as the API groups do.
+	r.With(read.Handler).Get("/", s.handleDashboard)
+	r.With(read.Handler).Get("/upload", s.handleUploadPage)
+	r.With(read.Handler).Get("/uploads", s.handleUploadList)
+	r.With(read.Handler).Get("/uploads/{uploadID}", s.handleUploadDetail)
+	r.With(read.Handler).Get("/diagnoses/{diagnosisID}", s.handleDiagnosisDetail)
+	r.With(read.Handler).Get("/computers", s.handleComputers)
+	r.With(read.Handler).Get("/computers/{name}", s.handleComputer)
+	r.With(read.Handler).Get("/events", s.handleEvents)
+	r.With(read.Handler).Get("/api", s.handleAPIDocs)
+	r.With(uploads.Handler).Post("/upload", s.handleUploadForm)
+	r.With(ingest.Handler).Post("/demo", s.handleDemo)
 
 	// REST API.
 	r.Route("/api/v1", func(r chi.Router) {
-		r.Post("/uploads", s.handleAPIUploadCreate)
-		r.Post("/events", s.handleAPIAgentEvents)          // agents and shippers (api_agent.go)
-		r.Get("/uploads/{uploadID}", s.handleAPIUploadGet) // progress of ?async=1 uploads
-		r.Get("/report", s.handleAPIReportV1)
-		r.Get("/events", s.handleAPIEventList)
-		r.Get("/computers", s.handleAPIComputers)
-		r.Get("/computers/{name}", s.handleAPIComputer)
-		r.Get("/pairs", s.handleAPIPairs)
-		r.Get("/diagnoses", s.handleAPIDiagnoses)
-		r.Get("/diagnoses/{diagnosisID}", s.handleAPIDiagnosis)
-		r.Get("/export", s.handleAPIExport)
-		r.Get("/openapi.json", s.handleOpenAPI)
-		r.Get("/tokens", s.handleAPITokens)
-		r.Post("/tokens", s.handleAPITokenCreate)
-		r.Delete("/tokens/{tokenID}", s.handleAPITokenRevoke)
+		r.Use(jsonErrors)
+		r.With(uploads.Handler).Group(func(r chi.Router) {
+			r.Post("/uploads", s.handleAPIUploadCreate)
+			r.Post("/events", s.handleAPIAgentEvents) // agents and shippers (api_agent.go)
+		})
+		// An agent that uploads with ?async=1 may follow its upload.
+		r.With(s.requireScope(store.ScopeIngest, store.ScopeRead).Handler).Get("/uploads/{uploadID}", s.handleAPIUploadGet)
+		r.With(read.Handler).Group(func(r chi.Router) {
+			// The analysis (package live), whole or for ?since=&until=.
+			r.Get("/report", s.handleAPIReport)
+			r.Get("/computers", s.handleAPIComputers)
+			r.Get("/computers/{name}", s.handleAPIComputer)
+			r.Get("/pairs", s.handleAPIPairs)
+			r.Get("/diagnoses", s.handleAPIDiagnoses)
+			r.Get("/diagnoses/{diagnosisID}", s.handleAPIDiagnosis)
+			// What is stored, and the document.
+			r.Get("/events", s.handleAPIEventList)
+			r.Get("/export", s.handleAPIExport)
+			r.Get("/openapi.json", handleOpenAPI)
+		})
+		r.With(s.requireScope(store.ScopeAdmin).Handler).Group(func(r chi.Router) {
+			r.Get("/tokens", s.handleAPITokens)
+			r.Post("/tokens", s.handleAPITokenCreate)
+			r.Delete("/tokens/{tokenID}", s.handleAPITokenRevoke)
+		})
 	})
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errNotFound("no such page")) })
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+
+	// Anything else is refused like a route would be (deny by default:
+	// reading needs read, anything else ingest) before it is a 404 or 405.
+	fallback := s.requireScope().Handler
+	r.NotFound(fallback(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errNotFound("no such page"))
+	})).ServeHTTP)
+	r.MethodNotAllowed(fallback(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &apiError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", msg: "method not allowed"})
-	})
+	})).ServeHTTP)
 	return r
 }
 
-func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+func handleHealthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }

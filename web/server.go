@@ -13,7 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"idletrace/intake"
 	"idletrace/store"
+	"idletrace/web/live"
 )
 
 // Config holds the server's settings.
@@ -44,19 +46,26 @@ const DefaultMaxUpload = 2 << 30
 
 // Server is the HTTP server of idletrace.
 type Server struct {
-	cfg    Config
-	db     *store.DB
-	log    *slog.Logger
-	pages  *pageSet
-	report reportCache
-	views  viewCache // per-analysis indexes for the pages (pages_views.go)
+	cfg     Config
+	db      store.Store
+	log     *slog.Logger
+	pages   *pageSet
+	live    *live.Analyzer   // the analysis pages and the report are served from
+	intake  *intake.Pipeline // every way data come in (uploads, demo, agents)
+	uploads *receiver        // multipart bodies to the pipeline (upload.go)
+	dash    dashCache        // the rendered dashboard (report.go)
+	views   viewCache        // per-analysis indexes for the pages (pages_views.go)
 
-	apiState // auth, rate limit, metrics, push (api_state.go)
+	auth      *access                         // who a request acts as (auth.go)
+	metrics   *metrics                        // Prometheus (metrics.go)
+	rateLimit func(http.Handler) http.Handler // per token, else per address
+	push      *pusher                         // nil when push is off (push.go)
 
-	httpSrv  *http.Server
-	listener net.Listener
-	wg       sync.WaitGroup // the serve loop and background work (async ingests, push)
-	inflight sync.WaitGroup // requests being handled
+	httpSrv   *http.Server
+	listener  net.Listener
+	wg        sync.WaitGroup // the serve loop and background work (async ingests, push)
+	startOnce sync.Once
+	inflight  sync.WaitGroup // requests being handled
 
 	// life is cancelled when shutdown gives up waiting: requests and
 	// background ingests derive their contexts from it, so they abort and
@@ -67,7 +76,7 @@ type Server struct {
 
 // NewServer builds a server over db. Templates are parsed here, once; a
 // template error stops the program at start, not at the first request.
-func NewServer(cfg Config, db *store.DB, logger *slog.Logger) (*Server, error) {
+func NewServer(cfg Config, db store.Store, logger *slog.Logger) (*Server, error) {
 	if cfg.MaxUpload <= 0 {
 		cfg.MaxUpload = DefaultMaxUpload
 	}
@@ -82,12 +91,24 @@ func NewServer(cfg Config, db *store.DB, logger *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, db: db, log: logger}
 	s.life, s.lifeCancel = context.WithCancel(context.Background())
-	pages, err := parsePages(s.funcs())
+	pages, err := parsePages(pageFuncs(cfg.DisplayTZ))
 	if err != nil {
 		return nil, fmt.Errorf("parse templates: %w", err)
 	}
 	s.pages = pages
-	s.initAPI()
+	s.metrics = newMetrics(db)
+	limit := cfg.RateLimit
+	if limit == 0 {
+		limit = DefaultRateLimit
+	}
+	s.rateLimit = newRateLimiter(limit, s.writeError)
+	s.auth = &access{db: db, noAuth: cfg.NoAuth, fail: s.writeError}
+	s.live = live.New(db, logger, s.metrics)
+	s.intake = intake.New(db, logger, s.metrics)
+	s.uploads = &receiver{tempDir: cfg.TempDir, intake: s.intake, live: s.live, background: s.goBackground}
+	if cfg.Push.enabled() {
+		s.push = newPusher(cfg.Push, db, s.live, logger, s.metrics)
+	}
 	return s, nil
 }
 
@@ -98,7 +119,7 @@ func (s *Server) Open() error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
-	if ln, err = s.listenTLS(ln); err != nil {
+	if ln, err = listenTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey); err != nil {
 		return err
 	}
 	s.listener = ln
@@ -118,8 +139,21 @@ func (s *Server) Open() error {
 			s.log.Error("http server stopped", "err", err)
 		}
 	}()
-	s.startBackground()
+	s.Start()
 	return nil
+}
+
+// Start starts the server's background work without listening: the live
+// analysis its pages are served from, and push. Open calls it; a caller
+// serving Handler itself (tests, an embedding program) calls it before
+// the first request. Close stops it.
+func (s *Server) Start() {
+	s.startOnce.Do(func() {
+		s.live.Start(s.life)
+		if s.push != nil {
+			s.goBackground(s.push.run)
+		}
+	})
 }
 
 // URL is the base URL the server listens on.
@@ -127,7 +161,11 @@ func (s *Server) URL() string {
 	if s.listener == nil {
 		return ""
 	}
-	return s.scheme() + "://" + s.listener.Addr().String()
+	scheme := "http"
+	if s.cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + s.listener.Addr().String()
 }
 
 // abortWait bounds how long Close waits for aborted work to record its
@@ -140,12 +178,13 @@ const abortWait = 10 * time.Second
 // short is marked failed, never done) before returning.
 func (s *Server) Close(ctx context.Context) error {
 	defer s.lifeCancel()
-	if s.httpSrv == nil {
-		return nil
+	if s.httpSrv != nil {
+		s.httpSrv.Shutdown(ctx) // returns early on ctx expiry; handlers may still run
 	}
-	s.httpSrv.Shutdown(ctx) // returns early on ctx expiry; handlers may still run
-	s.stopBackground()
-	s.stopAnalysis()
+	if s.push != nil {
+		s.push.stop()
+	}
+	s.live.Stop()
 	done := make(chan struct{})
 	go func() {
 		s.inflight.Wait()
@@ -167,11 +206,24 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 }
 
-// trackInflight counts requests being handled, so Close can wait for them.
-func (s *Server) trackInflight(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.inflight.Add(1)
-		defer s.inflight.Done()
-		next.ServeHTTP(w, r)
-	})
+// goBackground runs work (an async ingest) on the server's WaitGroup under
+// its lifetime, so that Close waits for it and can cancel it.
+func (s *Server) goBackground(work func(ctx context.Context)) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		work(s.life)
+	}()
+}
+
+// trackInflight counts requests being handled on wg, so Close can wait
+// for them.
+func trackInflight(wg *sync.WaitGroup) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			wg.Add(1)
+			defer wg.Done()
+			next.ServeHTTP(w, r)
+		})
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -15,7 +14,9 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"idletrace/ingest"
+	"idletrace/intake"
 	"idletrace/store"
+	"idletrace/web/live"
 )
 
 // uploadOptions reads the CSV context (time zone, computer) from the query.
@@ -35,6 +36,16 @@ func uploadOptions(r *http.Request) (ingest.Options, error) {
 	return opts, nil
 }
 
+// receiver takes uploaded files: it parses the multipart (or raw) body,
+// spools each file to TempDir and hands it to the intake pipeline.
+type receiver struct {
+	tempDir string
+	intake  *intake.Pipeline
+	live    *live.Analyzer
+	// background runs an async ingest under the server's lifetime.
+	background func(work func(ctx context.Context))
+}
+
 // fileOutcome is one uploaded file's result.
 type fileOutcome struct {
 	Upload *store.Upload
@@ -43,10 +54,10 @@ type fileOutcome struct {
 }
 
 // receiveUploads streams every file of a multipart body (or a raw body) to
-// a temp file and ingests it, one at a time. Temp files are removed on every
+// a temp file and hands it to the intake pipeline, one at a time (async:
+// the pipeline reads it in the background). Temp files are removed on every
 // path. It fails as a whole only when the body itself is bad.
-func (s *Server) receiveUploads(w http.ResponseWriter, r *http.Request, source string) ([]fileOutcome, error) {
-	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload)
+func (s *receiver) receiveUploads(w http.ResponseWriter, r *http.Request, source string, async bool) ([]fileOutcome, error) {
 	opts, err := uploadOptions(r)
 	if err != nil {
 		return nil, err
@@ -58,7 +69,7 @@ func (s *Server) receiveUploads(w http.ResponseWriter, r *http.Request, source s
 		if _, p, err := mime.ParseMediaType(r.Header.Get("Content-Disposition")); err == nil && p["filename"] != "" {
 			name = cleanFileName(p["filename"])
 		}
-		out := s.receiveOne(ctx, r.Body, name, source, opts)
+		out := s.receiveOne(ctx, r.Body, name, source, opts, async)
 		if out.Err != nil && isBodyError(out.Err) {
 			return nil, out.Err
 		}
@@ -98,7 +109,7 @@ func (s *Server) receiveUploads(w http.ResponseWriter, r *http.Request, source s
 				part.Close()
 				continue // an empty file input
 			}
-			out := s.receiveOne(ctx, part, cleanFileName(part.FileName()), source, opts)
+			out := s.receiveOne(ctx, part, cleanFileName(part.FileName()), source, opts, async)
 			if out.Err != nil && isBodyError(out.Err) {
 				return outs, out.Err
 			}
@@ -112,19 +123,24 @@ func (s *Server) receiveUploads(w http.ResponseWriter, r *http.Request, source s
 	return outs, nil
 }
 
-func (s *Server) receiveOne(ctx context.Context, body io.Reader, name, source string, opts ingest.Options) fileOutcome {
-	tmp, err := s.spool(body)
+func (s *receiver) receiveOne(ctx context.Context, body io.Reader, name, source string, opts ingest.Options, async bool) fileOutcome {
+	in, err := spool(s.tempDir, body)
 	if err != nil {
 		return fileOutcome{Name: name, Err: err}
 	}
+	in.Name, in.Source = name, source
 	if opts.Computer == "" {
 		opts.Computer = fileStem(name)
 	}
-	if isAsync(ctx) {
-		return s.startAsyncIngest(ctx, tmp, name, source, opts) // owns tmp
+	client := clientKeyFrom(ctx)
+	iopts := intake.Options{Read: opts, ErrorText: uploadErrorText,
+		// Recorded for the client's next read of the analysis before the
+		// upload shows as finished.
+		Stored: func(ctx context.Context) { s.live.NoteWrite(ctx, client) }}
+	if async {
+		iopts.Async = s.background
 	}
-	defer os.Remove(tmp)
-	u, err := s.ingestFile(ctx, tmp, name, source, opts)
+	u, err := s.intake.Ingest(ctx, in, iopts)
 	return fileOutcome{Upload: u, Name: name, Err: err}
 }
 
@@ -149,11 +165,11 @@ type errorBody struct {
 
 // handleAPIUploadCreate handles POST /api/v1/uploads.
 func (s *Server) handleAPIUploadCreate(w http.ResponseWriter, r *http.Request) {
-	status := http.StatusCreated
-	if wantAsync(r) { // ingest in the background; poll GET /api/v1/uploads/{id}
-		r, status = r.WithContext(withAsync(r.Context())), http.StatusAccepted
+	status, async := http.StatusCreated, wantAsync(r)
+	if async { // ingest in the background; poll GET /api/v1/uploads/{id}
+		status = http.StatusAccepted
 	}
-	outs, err := s.receiveUploads(w, r, "api")
+	outs, err := s.uploads.receiveUploads(w, r, intake.SourceAPI, async)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -180,7 +196,7 @@ func (s *Server) handleAPIUploadCreate(w http.ResponseWriter, r *http.Request) {
 // handleUploadForm handles the upload page's plain form POST: ingest, then
 // redirect to the result (Post/Redirect/Get).
 func (s *Server) handleUploadForm(w http.ResponseWriter, r *http.Request) {
-	outs, err := s.receiveUploads(w, r, "upload")
+	outs, err := s.uploads.receiveUploads(w, r, intake.SourceUpload, false)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

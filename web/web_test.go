@@ -41,6 +41,7 @@ func newTestServer(t testing.TB, cfg web.Config) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	startServer(t, srv)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	return &testServer{Server: ts, db: db}
@@ -422,7 +423,16 @@ func TestSecurityHeadersAndHealthz(t *testing.T) {
 	}
 }
 
+// startServer starts srv's background work (the live analysis) for a
+// test that serves its Handler, and stops it when the test ends.
+func startServer(t testing.TB, srv *web.Server) {
+	t.Helper()
+	srv.Start()
+	t.Cleanup(func() { srv.Close(context.Background()) })
+}
+
 func newHTTPTest(t testing.TB, srv *web.Server) *httptest.Server {
+	startServer(t, srv)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	return ts

@@ -5,9 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	"idletrace/ingest"
+	"idletrace/intake"
 	"idletrace/store"
 )
 
@@ -45,10 +47,11 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 1
 	}
 	defer db.Close()
+	pipe := intake.New(db, nil, nil)
 	failed, records := 0, 0
 	var reasons []string
 	for _, p := range paths {
-		n, err := ingestOne(ctx, db, p, loc, stdout, stderr)
+		n, err := ingestOne(ctx, pipe, p, loc, stdout, stderr)
 		records += n
 		if err != nil {
 			fmt.Fprintf(stderr, "ingest: %s: %v\n", p, err)
@@ -66,24 +69,25 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 // ingestOne loads one file as one upload; it returns the records read.
-func ingestOne(ctx context.Context, db *store.DB, path string, loc *time.Location, stdout, stderr io.Writer) (int, error) {
+func ingestOne(ctx context.Context, pipe *intake.Pipeline, path string, loc *time.Location, stdout, stderr io.Writer) (int, error) {
 	start := time.Now()
-	u := &store.Upload{Name: path, Source: "cli"}
-	if err := db.CreateUpload(ctx, u); err != nil {
-		return 0, fmt.Errorf("create upload: %w", err)
+	in, err := intake.OpenFile(path, path, intake.SourceCLI, false)
+	if err != nil {
+		return 0, err
 	}
-	sink := db.NewUploadSink(ctx, u)
-	res, err := ingest.ReadFile(ctx, path, ingest.Options{Location: loc}, sink.Add)
-	err = sink.Finish(res, err, func(err error) string { return err.Error() })
-	for _, w := range res.Warnings {
+	u, err := pipe.Ingest(ctx, in, intake.Options{Read: ingest.Options{Location: loc, Name: filepath.Base(path)}})
+	if u == nil {
+		return 0, err
+	}
+	for _, w := range u.Warnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	el := time.Since(start)
 	fmt.Fprintf(stdout, "%s: %s, %d bytes, %d records, %d Outlook 25/26, %d new, %d duplicates, %d warnings, %.3f s (%.1f MB/s)\n",
-		path, res.Format, res.Bytes, res.Records, u.OutlookEvents, u.NewEvents, u.DuplicateEvents, len(res.Warnings),
-		el.Seconds(), float64(res.Bytes)/1e6/el.Seconds())
-	if res.LooksLike != "" {
-		fmt.Fprintf(stdout, "%s: no Outlook event: %s\n", path, res.LooksLike)
+		path, u.Format, u.Bytes, u.Records, u.OutlookEvents, u.NewEvents, u.DuplicateEvents, len(u.Warnings),
+		el.Seconds(), float64(u.Bytes)/1e6/el.Seconds())
+	if u.LooksLike != "" {
+		fmt.Fprintf(stdout, "%s: no Outlook event: %s\n", path, u.LooksLike)
 	}
-	return res.Records, err
+	return u.Records, err
 }

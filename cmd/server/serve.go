@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,7 +13,9 @@ import (
 	"idletrace/web"
 )
 
-// serveConfig is the serve subcommand's configuration.
+// serveConfig is the serve subcommand's configuration: parsed once from
+// flags and environment (parseServeFlags), checked and completed by
+// Validate, then read by serve.
 type serveConfig struct {
 	addr      string
 	db        string
@@ -25,6 +28,48 @@ type serveConfig struct {
 	demo      bool
 	beats     beatsConfig // Winlogbeat output.logstash listener (beats.go)
 	log       logConfig
+
+	// Set by Validate from the strings above.
+	maxUploadBytes int64
+	dbOptions      store.Options
+	tz             *time.Location
+}
+
+// usageError is a configuration the command refuses before doing
+// anything: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return &usageError{msg: fmt.Sprintf(format, a...)} }
+
+// Validate checks the configuration and fills in the parsed values; every
+// error is a *usageError.
+func (c *serveConfig) Validate() error {
+	if _, err := c.log.logger(io.Discard); err != nil {
+		return usagef("%v", err)
+	}
+	var err error
+	if c.maxUploadBytes, err = parseSize(c.maxUpload); err != nil {
+		return usagef("-max-upload: %v", err)
+	}
+	if c.tz, err = loadZone(c.displayTZ); err != nil {
+		return usagef("-display-tz: %v", err)
+	}
+	if err := c.sec.validate(); err != nil {
+		return usagef("%v", err)
+	}
+	c.dbOptions = store.Options{ReadOnly: c.dbRO}
+	if c.dbMaxSize != "" {
+		if c.dbOptions.MaxBytes, err = parseSize(c.dbMaxSize); err != nil {
+			return usagef("-db-max-size: %v", err)
+		}
+	}
+	c.beats.inheritTLS(c.sec.tlsCert, c.sec.tlsKey)
+	if err := c.beats.check(); err != nil {
+		return usagef("%v", err)
+	}
+	return nil
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
@@ -43,16 +88,15 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	c.beats.register(fs)
 	c.sec.register(fs)
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, usagef("%v", err)
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return nil, usagef("unexpected argument %q", fs.Arg(0))
 	}
-	c.beats.inheritTLS(c.sec.tlsCert, c.sec.tlsKey)
-	if err := c.beats.check(); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return c, c.Validate()
 }
 
 // isLoopback reports whether addr listens only on the loopback interface.
@@ -70,43 +114,38 @@ func isLoopback(addr string) bool {
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c, err := parseServeFlags(args, stderr)
-	if err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		fmt.Fprintln(stderr, "server:", err)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err == nil {
+		err = serve(ctx, c, stdout, stderr)
+	}
+	return exitCode(err, stderr)
+}
+
+// exitCode reports err on stderr and turns it into the exit status: 0,
+// 2 for a *usageError, else 1.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "server:", err)
+	var ue *usageError
+	if errors.As(err, &ue) {
 		return 2
 	}
+	return 1
+}
+
+// serve runs the server with c (validated) until ctx ends.
+func serve(ctx context.Context, c *serveConfig, stdout, stderr io.Writer) error {
 	logger, err := c.log.logger(stderr)
 	if err != nil {
-		fmt.Fprintln(stderr, "server:", err)
-		return 2
+		return usagef("%v", err)
 	}
-	maxUpload, err := parseSize(c.maxUpload)
+	db, err := store.OpenWithOptions(ctx, c.db, c.dbOptions)
 	if err != nil {
-		fmt.Fprintln(stderr, "server: -max-upload:", err)
-		return 2
-	}
-	tz, err := loadZone(c.displayTZ)
-	if err != nil {
-		fmt.Fprintln(stderr, "server: -display-tz:", err)
-		return 2
-	}
-	if err := c.sec.validate(); err != nil {
-		fmt.Fprintln(stderr, "server:", err)
-		return 2
-	}
-	dbOpts := store.Options{ReadOnly: c.dbRO}
-	if c.dbMaxSize != "" {
-		if dbOpts.MaxBytes, err = parseSize(c.dbMaxSize); err != nil {
-			fmt.Fprintln(stderr, "server: -db-max-size:", err)
-			return 2
-		}
-	}
-	db, err := store.OpenWithOptions(ctx, c.db, dbOpts)
-	if err != nil {
-		fmt.Fprintln(stderr, "server:", err)
-		return 1
+		return err
 	}
 	defer db.Close()
 	// Uploads still "running" were cut off when a previous server died:
@@ -114,8 +153,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if c.dbRO {
 		logger.Info("database opened read-only: uploads and agent batches will be refused")
 	} else if n, err := db.FailRunningUploads(ctx); err != nil {
-		fmt.Fprintln(stderr, "server:", err)
-		return 1
+		return err
 	} else if n > 0 {
 		logger.Warn("marked uploads interrupted by a previous stop as failed", "uploads", n)
 	}
@@ -123,38 +161,32 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	// request authenticates), or -no-auth must say the risk is accepted.
 	if !isLoopback(c.addr) && !c.noAuth {
 		if n, err := db.CountTokens(ctx); err != nil {
-			fmt.Fprintln(stderr, "server:", err)
-			return 1
+			return err
 		} else if n == 0 {
-			fmt.Fprintf(stderr, "server: refusing to listen on %s without authentication: anyone on the network could read and upload data.\n"+
-				"Create a token first (server token create --name NAME --scope admin -db %s), listen on localhost, or pass -no-auth to accept the risk.\n", c.addr, c.db)
-			return 2
+			return usagef("refusing to listen on %s without authentication: anyone on the network could read and upload data.\n"+
+				"Create a token first (server token create --name NAME --scope admin -db %s), listen on localhost, or pass -no-auth to accept the risk.", c.addr, c.db)
 		}
 	}
-	wcfg := web.Config{Addr: c.addr, MaxUpload: maxUpload, DisplayTZ: tz, NoAuth: c.noAuth}
+	wcfg := web.Config{Addr: c.addr, MaxUpload: c.maxUploadBytes, DisplayTZ: c.tz, NoAuth: c.noAuth}
 	c.sec.apply(&wcfg)
 	srv, err := web.NewServer(wcfg, db, logger)
 	if err != nil {
-		fmt.Fprintln(stderr, "server:", err)
-		return 1
+		return err
 	}
 	if c.demo {
 		n, err := srv.LoadDemo(ctx)
 		if err != nil {
-			fmt.Fprintln(stderr, "server: -demo:", err)
-			return 1
+			return fmt.Errorf("-demo: %w", err)
 		}
 		fmt.Fprintf(stdout, "idletrace: demo data loaded (%d new events)\n", n)
 	}
 	if err := srv.Open(); err != nil {
-		fmt.Fprintln(stderr, "server:", err)
-		return 1
+		return err
 	}
 	stopBeats, err := startBeats(&c.beats, srv, logger)
 	if err != nil {
-		fmt.Fprintln(stderr, "server:", err)
 		srv.Close(context.Background())
-		return 1
+		return err
 	}
 	defer stopBeats() // runs before the deferred db.Close
 	logger.Info("idletrace listening", "url", srv.URL(), "db", c.db)
@@ -164,8 +196,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := srv.Close(sctx); err != nil {
-		logger.Error("shutdown", "err", err)
-		return 1
+		return fmt.Errorf("shutdown: %w", err)
 	}
-	return 0
+	return nil
 }

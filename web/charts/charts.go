@@ -1,4 +1,7 @@
-package web
+// Package charts draws idletrace's charts as inline SVG: the uptime
+// histogram, the fleet timeline and a computer's day timeline. It is pure:
+// values in, escaped markup out, no I/O and no state.
+package charts
 
 import (
 	"fmt"
@@ -6,6 +9,7 @@ import (
 	"html/template"
 	"math"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,10 +23,6 @@ import (
 // text that reaches the SVG goes through svgDoc.text / svgDoc.tip /
 // svgDoc.link, which escape it: computer names come from event logs, which
 // an attacker can write.
-
-// deviceDefaults are the default idle timeouts of DOMAIN.md §2 (seconds),
-// marked on every uptime histogram.
-var deviceDefaults = []float64{60, 180, 240, 300, 350, 360, 600, 660, 900, 3600, 9000}
 
 // svgDoc accumulates one SVG element.
 type svgDoc struct {
@@ -92,11 +92,11 @@ func (d *svgDoc) legend(x, y float64, items [][2]string) {
 	}
 }
 
-// computerPath is the page of one computer; the name is path-escaped.
-func computerPath(name string) string { return "/computers/" + url.PathEscape(name) }
+// ComputerPath is the page of one computer; the name is path-escaped.
+func ComputerPath(name string) string { return "/computers/" + url.PathEscape(name) }
 
-// shortSeconds labels a duration compactly: "45 s", "15 min", "2.5 h".
-func shortSeconds(s float64) string {
+// ShortSeconds labels a duration compactly: "45 s", "15 min", "2.5 h".
+func ShortSeconds(s float64) string {
 	switch {
 	case s < 120:
 		return fmt.Sprintf("%.0f s", s)
@@ -115,26 +115,26 @@ func shortSeconds(s float64) string {
 	}
 }
 
-// histBand is a shaded range of a histogram (a cluster).
-type histBand struct {
+// HistBand is a shaded range of a histogram (a cluster).
+type HistBand struct {
 	Low, High float64
 	Label     string
 }
 
-// histMark is a vertical marker (a device default, an estimate).
-type histMark struct {
+// HistMark is a vertical marker (a device default, an estimate).
+type HistMark struct {
 	Seconds float64
 	Label   string
 	Class   string
 }
 
-// histogram is an uptime histogram on a log time axis.
-type histogram struct {
+// Histogram is an uptime histogram on a log time axis.
+type Histogram struct {
 	ID, Title, Desc string
 	XLabel, YLabel  string
 	Values          []float64 // seconds
-	Bands           []histBand
-	Marks           []histMark // drawn as dashed lines, labelled on top
+	Bands           []HistBand
+	Marks           []HistMark // drawn as dashed lines, labelled on top
 	Width, Height   int
 	HighlightBands  bool // colour bars inside a band
 }
@@ -145,8 +145,8 @@ const (
 	histBinsPerDecade = 30
 )
 
-// svg renders the histogram.
-func (h *histogram) svg() template.HTML {
+// SVG renders the histogram.
+func (h *Histogram) SVG() template.HTML {
 	w, ht := h.Width, h.Height
 	if w == 0 {
 		w = 960
@@ -205,7 +205,7 @@ func (h *histogram) svg() template.HTML {
 	for _, t := range []float64{10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 18000, 36000} {
 		xx := x(t)
 		d.line(xx, mt+ph, xx, mt+ph+5, "axis")
-		d.text(xx, mt+ph+18, "middle", "tick", shortSeconds(t))
+		d.text(xx, mt+ph+18, "middle", "tick", ShortSeconds(t))
 	}
 	// Bars.
 	for i, c := range counts {
@@ -225,10 +225,10 @@ func (h *histogram) svg() template.HTML {
 		}
 		x1, x2 := x(lo), x(hi)
 		d.rect(x1+0.5, y(float64(c)), math.Max(1, x2-x1-1), y(0)-y(float64(c)), class,
-			fmt.Sprintf("%d %s between %s and %s", c, pluralWord(c, "interval", "intervals"), fmtSeconds(lo), fmtSeconds(hi)))
+			fmt.Sprintf("%d %s between %s and %s", c, Plural(c, "interval", "intervals"), Seconds(lo), Seconds(hi)))
 	}
 	// Marks: dashed lines, labels on top; close labels are merged.
-	marks := append([]histMark(nil), h.Marks...)
+	marks := append([]HistMark(nil), h.Marks...)
 	sort.SliceStable(marks, func(i, j int) bool { return marks[i].Seconds < marks[j].Seconds })
 	type lab struct {
 		x     float64
@@ -303,18 +303,26 @@ func niceScale(n int) (maxV, step int) {
 	return maxV, step
 }
 
-func pluralWord(n int, one, many string) string {
+func Plural(n int, one, many string) string {
 	if n == 1 {
 		return one
 	}
 	return many
 }
 
-// deviceMarks marks the DOMAIN §2 device defaults.
-func deviceMarks() []histMark {
-	ms := make([]histMark, 0, len(deviceDefaults))
-	for _, s := range deviceDefaults {
-		ms = append(ms, histMark{Seconds: s, Label: shortSeconds(s)})
+// DeviceMarks marks the default idle timeouts of the devices of
+// analysis.Devices (DOMAIN.md §2), one mark per distinct value, in
+// ascending order: the same table the diagnoses match against.
+func DeviceMarks() []HistMark {
+	secs := make([]float64, 0, len(analysis.Devices))
+	for _, d := range analysis.Devices {
+		secs = append(secs, d.Seconds)
+	}
+	slices.Sort(secs)
+	secs = slices.Compact(secs)
+	ms := make([]HistMark, 0, len(secs))
+	for _, s := range secs {
+		ms = append(ms, HistMark{Seconds: s, Label: ShortSeconds(s)})
 	}
 	return ms
 }
@@ -375,35 +383,35 @@ func advance(t time.Time, step time.Duration) time.Time {
 	return t.Add(step)
 }
 
-// timelineRow is one computer of the fleet timeline.
-type timelineRow struct {
+// TimelineRow is one computer of the fleet timeline.
+type TimelineRow struct {
 	Name  string
-	Marks []timelineMark
+	Marks []TimelineMark
 }
 
-type timelineMark struct {
+type TimelineMark struct {
 	T    time.Time
-	Kind int // markOther, markTimeout, markOutage
+	Kind int // MarkOther, MarkTimeout, MarkOutage
 }
 
 const (
-	markOther = iota
-	markTimeout
-	markOutage
+	MarkOther = iota
+	MarkTimeout
+	MarkOutage
 )
 
-// fleetTimeline shows disconnects by computer over time, with shared
+// FleetTimeline shows disconnects by computer over time, with shared
 // outages as shaded columns across every row.
-type fleetTimeline struct {
+type FleetTimeline struct {
 	ID, Title, Desc string
 	Start, End      time.Time
-	Rows            []timelineRow
+	Rows            []TimelineRow
 	Outages         []analysis.Outage
 	TZ              *time.Location
 	Width           int
 }
 
-func (ft *fleetTimeline) svg() template.HTML {
+func (ft *FleetTimeline) SVG() template.HTML {
 	w := ft.Width
 	if w == 0 {
 		w = 960
@@ -429,7 +437,7 @@ func (ft *fleetTimeline) svg() template.HTML {
 			c := (x1 + x2) / 2
 			x1, x2 = c-2, c+2
 		}
-		tip := fmt.Sprintf("Shared outage %s – %s: %d %s", o.Start.In(ft.TZ).Format("Mon 01-02 15:04"), o.End.In(ft.TZ).Format("15:04"), len(o.Computers), pluralWord(len(o.Computers), "computer", "computers"))
+		tip := fmt.Sprintf("Shared outage %s – %s: %d %s", o.Start.In(ft.TZ).Format("Mon 01-02 15:04"), o.End.In(ft.TZ).Format("15:04"), len(o.Computers), Plural(len(o.Computers), "computer", "computers"))
 		d.rect(x1, mt-8, x2-x1, ph+8, "outage-band", tip)
 		d.text(x1, mt-12, "middle", "outage-label", "outage "+o.Start.In(ft.TZ).Format("15:04"))
 	}
@@ -463,7 +471,7 @@ func (ft *fleetTimeline) svg() template.HTML {
 		if r := []rune(label); len(r) > 26 {
 			label = string(r[:25]) + "…"
 		}
-		d.link(computerPath(row.Name), "Computer "+row.Name)
+		d.link(ComputerPath(row.Name), "Computer "+row.Name)
 		d.text(ml-6, yy+rowH-4, "end", "row-label", label)
 		d.endLink()
 	}
@@ -473,25 +481,25 @@ func (ft *fleetTimeline) svg() template.HTML {
 	return d.close()
 }
 
-// daySegment is a connected or disconnected period of one computer.
-type daySegment struct {
+// DaySegment is a connected or disconnected period of one computer.
+type DaySegment struct {
 	From, To time.Time
 	Kind     string // "up", "down", "open"
 	Tip      string
 }
 
-// dayTimeline shows one computer's connected and disconnected periods, one
+// DayTimeline shows one computer's connected and disconnected periods, one
 // row per local day.
-type dayTimeline struct {
+type DayTimeline struct {
 	ID, Title, Desc string
 	Days            []time.Time // local midnights, in order
-	Segments        []daySegment
+	Segments        []DaySegment
 	Disconnects     []time.Time
 	TZ              *time.Location
 	Width           int
 }
 
-func (dt *dayTimeline) svg() template.HTML {
+func (dt *DayTimeline) SVG() template.HTML {
 	w := dt.Width
 	if w == 0 {
 		w = 960
@@ -543,4 +551,20 @@ func (dt *dayTimeline) svg() template.HTML {
 	d.text(ml+pw/2, mt+ph+36, "middle", "axis-label", "Time of day ("+dt.TZ.String()+")")
 	d.legend(ml, mt+ph+54, [][2]string{{"seg-up", "connected (26 → 25)"}, {"seg-down", "disconnected (25 → 26)"}, {"seg-open", "disconnected, no 26 logged"}, {"line:seg-mark", "disconnect (event 25)"}})
 	return d.close()
+}
+
+// Seconds formats a duration in seconds for people: "900 s (15 min)".
+func Seconds(sec float64) string {
+	switch {
+	case sec < 120:
+		return fmt.Sprintf("%.0f s", sec)
+	case sec < 7200:
+		m := sec / 60
+		if math.Abs(m-math.Round(m)) < 0.05 {
+			return fmt.Sprintf("%.0f s (%.0f min)", sec, m)
+		}
+		return fmt.Sprintf("%.0f s (%.1f min)", sec, m)
+	default:
+		return fmt.Sprintf("%.0f s (%.1f h)", sec, sec/3600)
+	}
 }

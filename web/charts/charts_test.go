@@ -1,4 +1,4 @@
-package web
+package charts
 
 import (
 	"encoding/xml"
@@ -46,15 +46,15 @@ func TestChartsEscapeText(t *testing.T) {
 	evil := `<script>alert(1)</script>"'&<img src=x onerror=alert(2)>`
 	t0 := time.Date(2024, 3, 4, 8, 0, 0, 0, time.UTC)
 	charts := map[string]string{
-		"histogram": string((&histogram{ID: `h"x`, Title: "Uptimes of " + evil, Desc: evil, XLabel: evil, YLabel: evil,
-			Values: []float64{900, 901, 905, 60}, Bands: []histBand{{Low: 890, High: 910, Label: evil}},
-			Marks: append(deviceMarks(), histMark{Seconds: 900, Label: evil, Class: "mark-estimate"}), HighlightBands: true}).svg()),
-		"fleet": string((&fleetTimeline{ID: "f", Title: evil, Desc: evil, Start: t0, End: t0.Add(48 * time.Hour), TZ: time.UTC,
-			Rows:    []timelineRow{{Name: evil, Marks: []timelineMark{{T: t0.Add(time.Hour), Kind: markTimeout}}}},
-			Outages: []analysis.Outage{{Start: t0.Add(5 * time.Hour), End: t0.Add(5*time.Hour + 10*time.Minute), Computers: []string{evil}}}}).svg()),
-		"day": string((&dayTimeline{ID: "d", Title: evil, Desc: evil, Days: []time.Time{t0.Truncate(24 * time.Hour)}, TZ: time.UTC,
-			Segments:    []daySegment{{From: t0, To: t0.Add(15 * time.Minute), Kind: "up", Tip: evil}},
-			Disconnects: []time.Time{t0.Add(15 * time.Minute)}}).svg()),
+		"Histogram": string((&Histogram{ID: `h"x`, Title: "Uptimes of " + evil, Desc: evil, XLabel: evil, YLabel: evil,
+			Values: []float64{900, 901, 905, 60}, Bands: []HistBand{{Low: 890, High: 910, Label: evil}},
+			Marks: append(DeviceMarks(), HistMark{Seconds: 900, Label: evil, Class: "mark-estimate"}), HighlightBands: true}).SVG()),
+		"fleet": string((&FleetTimeline{ID: "f", Title: evil, Desc: evil, Start: t0, End: t0.Add(48 * time.Hour), TZ: time.UTC,
+			Rows:    []TimelineRow{{Name: evil, Marks: []TimelineMark{{T: t0.Add(time.Hour), Kind: MarkTimeout}}}},
+			Outages: []analysis.Outage{{Start: t0.Add(5 * time.Hour), End: t0.Add(5*time.Hour + 10*time.Minute), Computers: []string{evil}}}}).SVG()),
+		"day": string((&DayTimeline{ID: "d", Title: evil, Desc: evil, Days: []time.Time{t0.Truncate(24 * time.Hour)}, TZ: time.UTC,
+			Segments:    []DaySegment{{From: t0, To: t0.Add(15 * time.Minute), Kind: "up", Tip: evil}},
+			Disconnects: []time.Time{t0.Add(15 * time.Minute)}}).SVG()),
 	}
 	for name, svg := range charts {
 		t.Run(name, func(t *testing.T) {
@@ -80,8 +80,29 @@ func TestNiceScaleAndShortSeconds(t *testing.T) {
 		}
 	}
 	for sec, want := range map[float64]string{60: "60 s", 180: "3 min", 350: "350 s", 900: "15 min", 3600: "1 h", 5400: "90 min", 9000: "2.5 h"} {
-		if got := shortSeconds(sec); got != want {
-			t.Errorf("shortSeconds(%v) = %q, want %q", sec, got, want)
+		if got := ShortSeconds(sec); got != want {
+			t.Errorf("ShortSeconds(%v) = %q, want %q", sec, got, want)
+		}
+	}
+}
+
+// TestDeviceMarksFollowAnalysis: the dashed device defaults are exactly the
+// distinct defaults of analysis.Devices, the table diagnoses match against.
+func TestDeviceMarksFollowAnalysis(t *testing.T) {
+	want := map[float64]bool{}
+	for _, d := range analysis.Devices {
+		want[d.Seconds] = true
+	}
+	marks := DeviceMarks()
+	if len(marks) != len(want) {
+		t.Fatalf("%d marks, want %d (one per distinct default)", len(marks), len(want))
+	}
+	for i, m := range marks {
+		if !want[m.Seconds] {
+			t.Errorf("mark at %v s is no device's default", m.Seconds)
+		}
+		if i > 0 && marks[i-1].Seconds >= m.Seconds {
+			t.Errorf("marks out of order at %d", i)
 		}
 	}
 }

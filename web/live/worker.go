@@ -1,0 +1,178 @@
+package live
+
+import (
+	"context"
+	"time"
+
+	"idletrace/analysis"
+	"idletrace/store"
+)
+
+// run recomputes the analysis when data arrive, until ctx ends. The first
+// load waits for the first reader or write to ask for it: a server that is
+// only probed reads nothing, and the first snapshot holds everything
+// stored before it was asked for, by this process or another.
+func (a *Analyzer) run(ctx context.Context) {
+	a.inc = analysis.NewIncremental(analysis.Options{})
+	a.keys = map[string]bool{}
+	select {
+	case <-ctx.Done():
+		return
+	case <-a.poke:
+	case <-a.urgent:
+	}
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
+	first := true
+	for {
+		if !first {
+			select {
+			case <-ctx.Done():
+				return
+			case <-a.poke:
+			case <-a.urgent:
+			case <-tick.C:
+			}
+		}
+		polled := time.Now()
+		seq, up, err := a.db.ChangeMark(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		a.mu.Lock()
+		if err == nil {
+			a.knownSeq, a.knownUp = max(a.knownSeq, seq), max(a.knownUp, up)
+		}
+		current := a.snap != nil && a.snap.Seq >= a.knownSeq && a.snap.Upload >= a.knownUp
+		if current && err == nil {
+			a.snap.At = polled // nothing new: the analysis is current as of now
+		}
+		waiting := a.waiting > 0
+		gap := min(max(a.lastTook, minGap), maxGap)
+		wait := time.Until(a.lastFinish.Add(gap))
+		a.mu.Unlock()
+		if err == nil && current && !first {
+			if waiting { // waiting for a mark this snapshot already covers
+				a.publish(nil, nil)
+			}
+			continue
+		}
+		// Debounce: let a burst of batches come in, unless a client waits.
+		if !first && !waiting && wait > 0 && err == nil {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-a.urgent:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+		first = false
+		if err == nil {
+			err = a.refresh(ctx)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			a.log.Warn("analysis", "err", err)
+			a.publish(nil, err)
+		}
+	}
+}
+
+// refresh reads the events stored since the last snapshot, updates the
+// analysis and publishes a new snapshot.
+func (a *Analyzer) refresh(ctx context.Context) error {
+	start := time.Now()
+	// The upload side first: a snapshot never claims an upload whose
+	// events it has not read.
+	_, up, err := a.db.ChangeMark(ctx)
+	if err != nil {
+		return err
+	}
+	nUp, err := a.db.UploadCount(ctx)
+	if err != nil {
+		return err
+	}
+	var last *store.Upload
+	if ups, err := a.db.FindUploads(ctx, 0, 1); err == nil && len(ups) > 0 {
+		last = ups[0]
+	}
+	st := a.stats
+	for {
+		d, err := a.db.AnalysisEventsAfter(ctx, st.LastSeq, loadChunk, &a.names)
+		if err != nil {
+			return err
+		}
+		if d.Rows > 0 {
+			if st.First.IsZero() || d.First.Before(st.First) {
+				st.First = d.First
+			}
+			if d.Last.After(st.Last) {
+				st.Last = d.Last
+			}
+			st.Events += d.Rows
+			for _, k := range d.Keys {
+				a.keys[k] = true
+			}
+			st.LastSeq = d.LastSeq
+			a.inc.Add(d.Events)
+		}
+		if d.Rows < loadChunk {
+			break
+		}
+	}
+	st.Computers, st.Uploads = len(a.keys), nUp
+	var res *analysis.Result
+	a.mu.Lock()
+	old := a.snap
+	a.mu.Unlock()
+	if old != nil && old.Seq == st.LastSeq {
+		res = old.Result // only uploads changed (duplicates)
+	} else {
+		res = a.inc.Result()
+	}
+	took := time.Since(start)
+	if old == nil || res != old.Result {
+		a.observe(took)
+	} else {
+		took = old.Took
+	}
+	a.stats = st
+	a.publish(&Snapshot{Result: res, Stats: st, Took: took, Seq: st.LastSeq, Upload: up,
+		At: start, LastUpload: last, report: &encoded{}}, nil)
+	return nil
+}
+
+func (a *Analyzer) observe(took time.Duration) {
+	if a.metrics != nil {
+		a.metrics.ObserveAnalysis(took)
+	}
+}
+
+// publish ends an attempt: a new snapshot (if any) or an error, and wakes
+// the waiting clients.
+func (a *Analyzer) publish(snap *Snapshot, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if snap != nil {
+		if a.snap == nil || snap.Result != a.snap.Result {
+			a.lastTook = snap.Took
+		}
+		a.snap, a.err = snap, nil
+		for k, m := range a.marks { // marks the snapshot holds are done
+			if snap.Seq >= m.seq && snap.Upload >= m.upload {
+				delete(a.marks, k)
+			}
+		}
+		a.lastFinish = time.Now()
+	} else if err != nil {
+		a.err = err
+		a.lastFinish = time.Now()
+	}
+	close(a.ready)
+	a.ready = make(chan struct{})
+}

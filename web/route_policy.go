@@ -1,0 +1,53 @@
+package web
+
+import "net/http"
+
+// defaultMaxBody caps the body of every route that does not take uploads
+// (forms, small JSON; handlers may set tighter limits of their own).
+const defaultMaxBody = 1 << 20
+
+// policy is what a group of routes demands, applied as the group's
+// middleware: who may call them (a token with one of scopes; a public
+// policy lets anyone in) and how large a body they take. Past the policy
+// come the rate limit and read-your-writes tracking, so that refused
+// requests cost neither.
+type policy struct {
+	s       *Server
+	public  bool
+	scopes  []string // nil with public false: by method (methodScopes)
+	maxBody int64
+}
+
+// requireScope is the policy of routes a token with one of scopes may
+// call (admin may call anything); with no scope, reading needs read and
+// anything else ingest. Tokens are needed only once one exists, or off
+// loopback (authRequired).
+func (s *Server) requireScope(scopes ...string) policy {
+	return policy{s: s, scopes: scopes, maxBody: defaultMaxBody}
+}
+
+// public is the policy of routes anyone may reach: probes, static files,
+// login and logout.
+func (s *Server) public() policy { return policy{s: s, public: true, maxBody: defaultMaxBody} }
+
+// withBody is p with a body limit of n bytes.
+func (p policy) withBody(n int64) policy {
+	p.maxBody = n
+	return p
+}
+
+// Handler is the policy as chi middleware.
+func (p policy) Handler(next http.Handler) http.Handler {
+	inner := p.s.rateLimit(trackWrites(p.s.live, p.s.life)(next))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, p.maxBody)
+		}
+		if !p.public {
+			if r = p.s.auth.authorize(w, r, p.scopes); r == nil {
+				return
+			}
+		}
+		inner.ServeHTTP(w, r)
+	})
+}
