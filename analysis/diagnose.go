@@ -28,10 +28,6 @@ const (
 	silentMaxEnd    = 60.0
 	silentMinSpread = 8.0
 	silentMaxBlur   = 30.0 // how far below k the onset may lie
-	// silentMinStart: the bulk of a silent drop's uptimes starts at least
-	// this far above k (retransmissions take 10–40 s); a device resetting
-	// at ≈ k, even with a late timer, has its 10th percentile below.
-	silentMinStart = 7.0
 )
 
 // diagnose runs the statistics: uptime peaks and the computers that
@@ -316,7 +312,7 @@ func (a *analyzer) timeoutDiagnosis(c *cluster, hosts, also []int32, site string
 	for _, k := range a.o.KeepAlives {
 		off := st.p50 - k
 		if off >= silentMinOffset && off <= silentMaxOffset && st.p90-k <= silentMaxEnd && spread >= silentMinSpread &&
-			st.p10-k >= silentMinStart && onset >= k-silentMaxBlur && k > keep {
+			onset >= k-silentMaxBlur && !startsAt(secs, k) && k > keep {
 			keep = k
 		}
 	}
@@ -362,6 +358,21 @@ func (a *analyzer) timeoutDiagnosis(c *cluster, hosts, also []int32, site string
 		d.ID += "-" + slug(site)
 	}
 	return d
+}
+
+// startsAt reports whether the uptimes secs (sorted) pile up from k
+// itself: a device resetting at ≈ k (its late timer spreads them above),
+// not a silent drop, which Outlook notices only after 10–40 s of
+// retransmissions, so that the first seconds above k hold only the
+// stragglers of users who noticed before the keep-alive.
+func startsAt(secs []float64, k float64) bool {
+	count := func(lo, hi float64) int {
+		i, _ := slices.BinarySearch(secs, lo)
+		j, _ := slices.BinarySearch(secs, hi)
+		return j - i
+	}
+	early, later := count(k, k+8), count(k+12, k+20)
+	return float64(early) >= 0.2*float64(later)
 }
 
 // timeoutConfidence is the confidence of an idle-timeout diagnosis, in
