@@ -114,8 +114,8 @@ func (a *analyzer) timeoutDiagnoses() {
 		if c.relWidth() > maxRelWidth {
 			continue
 		}
-		groups := a.splitSites(c.hosts)
-		also := a.alsoSeenBySite(c.alsoSeen, groups)
+		groups, weak := a.dropWeakSites(c, a.splitSites(c.hosts))
+		also := a.alsoSeenBySite(append(slices.Clone(c.alsoSeen), weak...), groups)
 		for i, g := range groups {
 			owners = append(owners, owner{c, g.hosts})
 			d := a.timeoutDiagnosis(c, g.hosts, also[i], g.prefix, len(groups) > 1)
@@ -155,6 +155,38 @@ func (a *analyzer) timeoutDiagnoses() {
 		}
 	}
 	a.diags = append(a.diags, diags...)
+}
+
+// dropWeakSites takes out of a split cluster the site groups that hold a
+// sliver of its intervals (under 5 % of the largest group's) with about two
+// repeats per computer: in a large fleet a few computers of another site
+// repeat at an interval by chance. Their computers are returned, to be
+// listed as also seen.
+func (a *analyzer) dropWeakSites(c *cluster, groups []siteGroup) ([]siteGroup, []int32) {
+	if len(groups) < 2 {
+		return groups, nil
+	}
+	n := make(map[int32]int, len(c.hosts))
+	for _, p := range c.pts {
+		n[p.host]++
+	}
+	counts := make([]int, len(groups))
+	for i, g := range groups {
+		for _, h := range g.hosts {
+			counts[i] += n[h]
+		}
+	}
+	top := slices.Max(counts)
+	var kept []siteGroup
+	var weak []int32
+	for i, g := range groups {
+		if float64(counts[i]) < 0.05*float64(top) && counts[i] < 3*len(g.hosts) {
+			weak = append(weak, g.hosts...)
+			continue
+		}
+		kept = append(kept, g)
+	}
+	return kept, weak
 }
 
 // alsoSeenBySite hands the computers seen at a cluster's interval without
