@@ -39,6 +39,12 @@ type cluster struct {
 // relWidth is the robust relative width (p90-p10)/median.
 func (c *cluster) relWidth() float64 { return (c.p90 - c.p10) / c.center }
 
+// regular reports whether the cluster is sharp enough to be a device's
+// timeout (see maxSpread).
+func (c *cluster) regular() bool {
+	return c.p90-c.p10 <= maxSpread || c.relWidth() <= maxRelWidth
+}
+
 func (c *cluster) contains(sec float64) bool { return sec >= c.lo && sec <= c.hi }
 
 func (c *cluster) report(a *analyzer) Cluster {

@@ -12,9 +12,14 @@ import (
 
 // Thresholds of the idle-timeout diagnosis.
 const (
-	// maxRelWidth: a cluster wider than this (p90−p10 over the median) is
-	// not a regular interval and gets no diagnosis.
-	maxRelWidth = 0.25
+	// A device's timeout is sharp: resets land within a sweep timer's
+	// lateness (≤ 30 s or 2 %) of T, a silent drop within 10–40 s of
+	// retransmissions after the keep-alive. A cluster whose 10th to 90th
+	// percentile spans more than maxSpread seconds and maxRelWidth of its
+	// median is a habit of the users (e.g. laptops sleeping at lunch, hours
+	// after logging on), not a device, and gets no diagnosis.
+	maxRelWidth = 0.06
+	maxSpread   = 45.0
 	// unknownRelWidth: wider than this, the cluster is neither a sharp
 	// reset edge nor the keep-alive signature: drop "unknown".
 	unknownRelWidth = 0.10
@@ -111,7 +116,7 @@ func (a *analyzer) timeoutDiagnoses() {
 	}
 	var owners []owner
 	for _, c := range a.upClusters {
-		if c.relWidth() > maxRelWidth {
+		if !c.regular() {
 			continue
 		}
 		groups, weak := a.dropWeakSites(c, a.splitSites(c.hosts))

@@ -47,7 +47,7 @@ func (a *analyzer) findOutages() {
 	// one (busy users' tail, laptops' resume pattern) must not hide outages.
 	members := make([][]bool, len(a.upClusters))
 	for k, c := range a.upClusters {
-		if c.relWidth() > maxRelWidth {
+		if !c.regular() {
 			continue
 		}
 		members[k] = make([]bool, len(a.hosts))
@@ -151,8 +151,16 @@ func (a *analyzer) findOutages() {
 		}
 		if back[1] != 0 {
 			// Members: disconnects near the burst whose reconnect lies in
-			// the outage's return window.
-			burst = matchOutage(cs, burst[0].t-int64(outageSkew), burst[len(burst)-1].t+int64(outageSkew), back)
+			// the outage's return window; for a burst found by count, its
+			// own members too (a laptop that went to sleep during the
+			// outage comes back later).
+			mid := burst[len(burst)/2].t
+			matched := matchOutage(cs, mid-int64(outageSkew), mid+int64(outageSkew)+int64(time.Minute), back)
+			if wn.back[1] == 0 {
+				matched = append(matched, burst...)
+				slices.SortFunc(matched, byTime)
+			}
+			burst = matched
 		}
 		got := map[int32]bool{}
 		var ends []int64
