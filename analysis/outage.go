@@ -301,12 +301,18 @@ func outageReturn(burst []ocand) [2]int64 {
 	return back
 }
 
+// jointAlpha is outageAlpha's counterpart for the joint test: the chance
+// of k computers disconnecting together and coming back together, each
+// after a long downtime, by coincidence (the search over where they came
+// back costs a factor of about a hundred).
+const jointAlpha = 1e-7
+
 // jointOutage tests a window's disconnects cs on the joint evidence of
 // their reconnects: k computers coming back within outageBack, each after
 // at least outageMinDown, against μ background disconnects in the window
 // times the chance that a background downtime (downs, sorted) lands them
-// there, times the number of places such a window could lie. It returns
-// the return window and k when that passes the outage test, else k = 0.
+// there. It returns the return window and k when that passes the outage
+// test at jointAlpha, else k = 0.
 func jointOutage(cs []ocand, mu float64, downs []int64, minComputers int) ([2]int64, int) {
 	back, k := returnWindow(cs)
 	if k < minComputers || len(downs) == 0 {
@@ -316,8 +322,7 @@ func jointOutage(cs []ocand, mu float64, downs []int64, minComputers int) ([2]in
 	n, _ := slices.BinarySearch(downs, back[1]-t0+1)
 	m, _ := slices.BinarySearch(downs, back[0]-t1)
 	chance := float64(n-m) / float64(len(downs))
-	places := max(1, float64(downs[len(downs)-1])/float64(outageBack))
-	if k < poissonThreshold(mu*chance*places, outageAlpha) {
+	if k < poissonThreshold(mu*chance, jointAlpha) {
 		return back, 0
 	}
 	return back, k
