@@ -133,6 +133,23 @@ type peakWindow struct {
 	w      float64 // width on the log axis the window was found at
 }
 
+// coreOf returns the strongest candidate strictly inside c that holds at
+// least coreShare of c's excess over its background.
+func coreOf(c peakWindow, cands []peakWindow) (peakWindow, bool) {
+	for _, o := range cands { // strongest first
+		if o.l < c.l || o.r > c.r || (o.l == c.l && o.r == c.r) || o.w >= c.w {
+			continue
+		}
+		if float64(o.n)-o.mu >= coreShare*(float64(c.n)-c.mu) {
+			return o, true
+		}
+	}
+	return peakWindow{}, false
+}
+
+// coreShare: see coreOf.
+const coreShare = 0.7
+
 // valleySplit returns the strongest disjoint candidates inside c when
 // there are two or more and, between each neighbouring two, the intervals
 // are sparser than a third of the sparser of the two: c then spans several
@@ -297,6 +314,14 @@ func findPeaks(pts []cpoint, minIntervals int) []peakWindow {
 			for _, in := range inner {
 				take(in)
 			}
+			return
+		}
+		// A wide window over a peak and the dense spread beside it (a
+		// silent drop's keep-alive peak and the users' noticing before
+		// it, a reset peak and the busy users' tail) gives way to the
+		// narrower window inside it that holds most of its excess.
+		if in, ok := coreOf(c, cands); ok {
+			take(in)
 			return
 		}
 		out = append(out, extendPeak(pts, c, out))
@@ -467,7 +492,12 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 		}
 		member := map[int32]bool{}
 		for i, t := range tests {
-			if i < cut && int(counts[t.h]) >= a.o.MinHostIntervals {
+			// Past the test, a computer whose repeats clearly outnumber its
+			// background (a busy user behind a silent drop has plenty of
+			// both) is a member too.
+			k, mu := float64(counts[t.h]), max(float64(flank[t.h])*scale, floor)
+			clear := k >= 2*mu+1 && k >= mu+3 && k >= 4
+			if (i < cut || clear) && int(counts[t.h]) >= a.o.MinHostIntervals {
 				member[t.h] = true
 				c.hosts = append(c.hosts, t.h)
 			} else {

@@ -31,7 +31,7 @@ const (
 	silentMinOffset = 8.0
 	silentMaxOffset = 48.0
 	silentMaxEnd    = 60.0
-	silentMinSpread = 8.0
+	silentMinSpread = 16.0
 	silentMaxBlur   = 30.0 // how far below k the onset may lie
 )
 
@@ -339,7 +339,7 @@ func (a *analyzer) timeoutDiagnosis(c *cluster, hosts, also []int32, site string
 	// The onset (lower envelope): user activity only lengthens uptimes, and
 	// a late timer spreads them above T, so a low quantile estimates T; the
 	// lower, the more intervals there are to trust it with.
-	onset := quantile(secs, min(0.02, max(0.005, 2/float64(len(secs)))))
+	onset := onsetOf(secs)
 	d.ObservedSeconds = ptr(round1(onset))
 	spread := st.p90 - st.p10
 	// Silent drop: the bulk lies a retransmission delay above a keep-alive
@@ -395,6 +395,20 @@ func (a *analyzer) timeoutDiagnosis(c *cluster, hosts, also []int32, site string
 		d.ID += "-" + slug(site)
 	}
 	return d
+}
+
+// onsetOf estimates where sorted uptimes begin: their 2nd percentile when
+// they are few; when there are many, the leading edge extrapolated from
+// the 1st and 8th percentiles. Late sweep timers, the reconnect's sync and
+// Outlook's own delay each add a uniform lag, so near the onset the
+// distribution rises like a power of the distance to it (x(q) ≈ x0 +
+// c·q^(1/3)), and a low percentile alone lies seconds above T.
+func onsetOf(secs []float64) float64 {
+	if len(secs) < 50 {
+		return quantile(secs, 0.02)
+	}
+	p1, p8 := quantile(secs, 0.01), quantile(secs, 0.08)
+	return max(secs[0], 2*p1-p8)
 }
 
 // startsAt reports whether the uptimes secs (sorted) pile up from k
