@@ -261,9 +261,14 @@ func findPeaks(pts []cpoint, minIntervals int) []peakWindow {
 			for pts[lf].x < x-flankWidths*w {
 				lf++
 			}
+			// The flank's end, ln(sec) + 3w, falls as sec grows while w
+			// is held at minWindowSeconds: the pointer may step back.
 			rf = max(rf, j+1)
 			for rf < n && pts[rf].x < x+w+flankWidths*w {
 				rf++
+			}
+			for rf > j+1 && pts[rf-1].x >= x+w+flankWidths*w {
+				rf--
 			}
 			if i > runEnd && have {
 				cands = append(cands, best)
