@@ -329,6 +329,7 @@ func dedupEvents(sorted []cev) []cev {
 func (a *analyzer) pairUp() {
 	a.pairs = make([]Pair, 0, len(a.evs)/2+1)
 	a.pairHost = make([]int32, 0, len(a.evs)/2+1)
+	a.pairSession = make([]int32, 0, len(a.evs)/2+1)
 	var cps []cpair
 	i := 0
 	for hi, hs := range a.hosts {

@@ -86,7 +86,7 @@ func quantile(sorted []float64, q float64) float64 {
 // 20 uptimes at T among 150 is still behind the device (DOMAIN §7).
 //
 // So every interval starts windows [x, x+s] of each width s of peakScales
-// (0.5 % to 30 %, for sharp resets, late sweep timers and keep-alive
+// (0.5 % to 16 %, for sharp resets, late sweep timers and keep-alive
 // retransmissions alike), and each window is held against its two flanks,
 // each flankWidths windows wide. The background is the denser flank's rate:
 // a peak stands out on both sides, while the lower edge of a broad spread
@@ -98,7 +98,7 @@ func quantile(sorted []float64, q float64) float64 {
 // lies). Of overlapping candidates of one width the strongest (likelihood
 // ratio) is kept; across widths the strongest are taken first and those
 // overlapping a window already taken are dropped.
-var peakScales = [...]float64{0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.3}
+var peakScales = [...]float64{0.005, 0.01, 0.02, 0.04, 0.08, 0.16}
 
 const (
 	flankWidths = 2.0
@@ -232,27 +232,41 @@ func findPeaks(pts []cpoint, minIntervals int) []peakWindow {
 	if n < minIntervals {
 		return nil
 	}
-	thresholds := map[int]int{} // Poisson thresholds by 4·mu, rounded up
+	// Poisson thresholds by 4·mu rounded up (a slice: this is the inner
+	// loop); past 200 the normal approximation is direct.
+	var thresholds []int32
 	threshold := func(mu float64) int {
-		key := int(math.Ceil(mu * 4))
-		mu = float64(key) / 4
-		t, ok := thresholds[key]
-		if !ok {
-			t = poissonThreshold(mu, peakAlpha)
-			thresholds[key] = t
+		if mu > 200 {
+			return poissonThreshold(mu, peakAlpha)
 		}
-		return t
+		key := int(math.Ceil(mu * 4))
+		for len(thresholds) <= key {
+			thresholds = append(thresholds, -1)
+		}
+		if thresholds[key] < 0 {
+			thresholds[key] = int32(poissonThreshold(float64(key)/4, peakAlpha))
+		}
+		return int(thresholds[key])
+	}
+	// The least window width at each interval (log axis), once.
+	wmin := make([]float64, n)
+	for i := range pts {
+		wmin[i] = math.Log1p(minWindowSeconds / pts[i].sec)
 	}
 	var cands []peakWindow
 	for _, s := range peakScales {
 		j, lf, rf := 0, 0, 0
 		var best peakWindow
 		have, runEnd := false, -1
-		for i := range n {
+		// In a dense region neighbouring windows differ by a point or
+		// two: stride over anchors by a sixteenth of the last window's
+		// count (extendPeak restores the edges).
+		stride := 1
+		for i := 0; i < n; i += stride {
 			x := pts[i].x
 			// Never narrower than the coarsest source precision (1 s), or
 			// the whole seconds of Event Viewer CSV would be peaks.
-			w := max(s, math.Log1p(minWindowSeconds/pts[i].sec))
+			w := max(s, wmin[i])
 			j = max(j, i)
 			// Half-open: [x, x+w) and flanks [x-2w, x), [x+w, x+3w).
 			for j+1 < n && pts[j+1].x < x+w {
@@ -275,6 +289,7 @@ func findPeaks(pts []cpoint, minIntervals int) []peakWindow {
 				have = false
 			}
 			k := j - i + 1
+			stride = max(1, k/16)
 			if k < minIntervals {
 				continue
 			}
@@ -411,12 +426,28 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 		win.lo, win.hi = max(win.lo-m, 0), win.hi+m
 		ranges[w] = [2]int{lowerBound(pts, math.Log(win.lo)), upperBound(pts, math.Log(win.hi))}
 	}
-	// Session majority: intervals per (computer, session) and window.
+	// Session majority: intervals per (computer, session) and window, for
+	// the computers with intervals in more than one window.
 	var perSession map[uint64][]int32
 	if len(wins) > 1 {
+		inWin := make([]int32, len(a.hosts)) // last window seen + 1, or -1: several
+		for w, rg := range ranges {
+			for _, p := range pts[rg[0]:rg[1]] {
+				switch inWin[p.host] {
+				case 0:
+					inWin[p.host] = int32(w) + 1
+				case int32(w) + 1, -1:
+				default:
+					inWin[p.host] = -1
+				}
+			}
+		}
 		perSession = map[uint64][]int32{}
 		for w, rg := range ranges {
 			for _, p := range pts[rg[0]:rg[1]] {
+				if inWin[p.host] != -1 {
+					continue
+				}
 				k := a.sessionKey(p)
 				c := perSession[k]
 				if c == nil {
@@ -427,30 +458,42 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 			}
 		}
 	}
-	counts := make(map[int32]int32)
-	flank := make(map[int32]int32)
+	// Per-computer counts in the window and on its flanks, in slices
+	// indexed by computer and cleared through the list of those touched.
+	counts := make([]int32, len(a.hosts))
+	flank := make([]int32, len(a.hosts))
+	var touched []int32
+	touch := func(h int32) {
+		if counts[h] == 0 && flank[h] == 0 {
+			touched = append(touched, h)
+		}
+	}
 	var out []*cluster
 	for w, rg := range ranges {
 		win := wins[w]
-		clear(counts)
-		clear(flank)
-		var kept []cpoint
+		for _, h := range touched {
+			counts[h], flank[h] = 0, 0
+		}
+		touched = touched[:0]
+		kept := make([]cpoint, 0, rg[1]-rg[0])
 		for _, p := range pts[rg[0]:rg[1]] {
 			if perSession != nil {
-				c := perSession[a.sessionKey(p)]
-				if slices.Max(c) > c[w] {
+				if c := perSession[a.sessionKey(p)]; c != nil && slices.Max(c) > c[w] {
 					continue
 				}
 			}
 			kept = append(kept, p)
+			touch(p.host)
 			counts[p.host]++
 		}
 		lx, hx := math.Log(win.lo), math.Log(win.hi)
 		fw := hostFlank * max(hx-lx, hostFlankMin)
 		for _, p := range pts[lowerBound(pts, lx-fw):rg[0]] {
+			touch(p.host)
 			flank[p.host]++
 		}
 		for _, p := range pts[rg[1]:upperBound(pts, hx+fw)] {
+			touch(p.host)
 			flank[p.host]++
 		}
 		c := &cluster{kind: kind, win: win, background: win.mu}
@@ -458,20 +501,15 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 		// the flanks scaled to the window's width, at least half the
 		// average computer's (one computer has few).
 		ftot := 0
-		for _, f := range flank {
-			ftot += int(f)
-		}
-		hosts := make([]int32, 0, len(counts))
-		for h := range counts {
-			hosts = append(hosts, h)
-		}
-		slices.Sort(hosts)
-		nh := len(hosts)
-		for h := range flank {
-			if counts[h] == 0 {
-				nh++
+		var hosts []int32 // with intervals in the window
+		for _, h := range touched {
+			ftot += int(flank[h])
+			if counts[h] > 0 {
+				hosts = append(hosts, h)
 			}
 		}
+		slices.Sort(hosts)
+		nh := len(touched)
 		scale := max(hx-lx, hostFlankMin) / (2 * fw)
 		floor := max(0.02, 0.5*float64(ftot)*scale/float64(nh))
 		// A computer with a couple of background intervals in the window
@@ -511,6 +549,7 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 		}
 		slices.Sort(c.hosts)
 		slices.Sort(c.alsoSeen)
+		c.pts = kept[:0] // in place: members' intervals only
 		for _, p := range kept {
 			if member[p.host] {
 				c.pts = append(c.pts, p)

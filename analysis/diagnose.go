@@ -47,13 +47,32 @@ func (a *analyzer) diagnose() {
 	if len(a.outages) > 0 {
 		// The peaks stay where they are; their members, statistics and
 		// computers are recomputed without the outage pairs.
-		pts, req = a.points(ClusterUptime)
+		pts, req = a.withoutOutages(pts)
 		a.upClusters = a.buildClusters(ClusterUptime, pts, wins, req)
 	}
 	pts, req = a.points(ClusterDowntime)
 	a.downClusters = a.buildClusters(ClusterDowntime, pts, findPeaks(pts, a.o.MinIntervals), req)
 	a.timeoutDiagnoses()
 	a.outageDiagnoses()
+}
+
+// withoutOutages returns the uptimes pts (sorted) less those of pairs now
+// excluded, and how many computers a cluster of them needs.
+func (a *analyzer) withoutOutages(pts []cpoint) ([]cpoint, int) {
+	out := make([]cpoint, 0, len(pts))
+	seen := make([]bool, len(a.hosts))
+	withIntervals := 0
+	for _, p := range pts {
+		if a.pairs[p.pair].Excluded != "" {
+			continue
+		}
+		if !seen[p.host] {
+			seen[p.host] = true
+			withIntervals++
+		}
+		out = append(out, p)
+	}
+	return out, a.required(withIntervals)
 }
 
 // points returns the intervals of one kind over the pairs that count,

@@ -56,7 +56,6 @@ func (a *analyzer) findOutages() {
 		}
 	}
 	cs := make([]ocand, 0, len(a.pairs)/8)
-	var downs []int64 // every closed pair's downtime, sorted: the background's
 	for i := range a.pairs {
 		p := &a.pairs[i]
 		if p.Excluded == ExcludedInterleaved {
@@ -65,7 +64,6 @@ func (a *analyzer) findOutages() {
 		c := ocand{p.Disconnect.UnixNano(), a.pairHost[i], int32(i), 0}
 		if !p.Open() {
 			c.back = p.Reconnect.UnixNano()
-			downs = append(downs, c.back-c.t)
 		}
 		if !a.explained(i, members) {
 			cs = append(cs, c)
@@ -78,7 +76,21 @@ func (a *analyzer) findOutages() {
 		return cmp.Compare(x.host, y.host)
 	}
 	slices.SortFunc(cs, byTime)
-	slices.Sort(downs)
+	// The background's downtimes, sorted, for the joint test (built when
+	// first needed).
+	var downs []int64
+	backgroundDowns := func() []int64 {
+		if downs == nil {
+			downs = make([]int64, 0, len(a.pairs))
+			for i := range a.pairs {
+				if p := &a.pairs[i]; !p.Open() && p.Excluded != ExcludedInterleaved {
+					downs = append(downs, int64(p.Downtime))
+				}
+			}
+			slices.Sort(downs)
+		}
+		return downs
+	}
 	w := int64(a.o.OutageWindow)
 	type win struct {
 		i, j     int // cs[i:j]
@@ -95,7 +107,11 @@ func (a *analyzer) findOutages() {
 	var lo, hi [2]int
 	var wins []win
 	seen := make([]int32, len(a.hosts))
-	distinct := 0
+	distinct, longs := 0, 0 // computers in the window; disconnects with a long downtime
+	long := func(c ocand) bool { return c.back != 0 && c.back-c.t >= int64(outageMinDown) }
+	// The joint test is for what the count misses: not inside a window the
+	// count already found.
+	lastCount := int64(math.MinInt64)
 	j := 0
 	for i := range cs {
 		for j < len(cs) && cs[j].t-cs[i].t <= w {
@@ -103,6 +119,9 @@ func (a *analyzer) findOutages() {
 				distinct++
 			}
 			seen[cs[j].host]++
+			if long(cs[j]) {
+				longs++
+			}
 			j++
 		}
 		if distinct >= a.o.MinOutageComputers {
@@ -121,12 +140,18 @@ func (a *analyzer) findOutages() {
 			need := max(a.o.MinOutageComputers, poissonThreshold(mu, outageAlpha))
 			if distinct >= need {
 				wins = append(wins, win{i, j, distinct, need, mu, [2]int64{}})
-			} else if back, k := jointOutage(cs[i:j], mu, downs, a.o.MinOutageComputers); k > 0 {
-				wins = append(wins, win{i, j, k, a.o.MinOutageComputers, mu, back})
+				lastCount = cs[j-1].t
+			} else if longs >= a.o.MinOutageComputers && cs[i].t > lastCount {
+				if back, k := jointOutage(cs[i:j], mu, backgroundDowns(), a.o.MinOutageComputers); k > 0 {
+					wins = append(wins, win{i, j, k, a.o.MinOutageComputers, mu, back})
+				}
 			}
 		}
 		if seen[cs[i].host]--; seen[cs[i].host] == 0 {
 			distinct--
+		}
+		if long(cs[i]) {
+			longs--
 		}
 	}
 	slices.SortStableFunc(wins, func(x, y win) int { return cmp.Compare(y.distinct, x.distinct) })
