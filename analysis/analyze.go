@@ -193,6 +193,7 @@ type analyzer struct {
 	// per pair: host index and the host's session
 	pairHost    []int32
 	pairSession []int32
+	pairWeekday []int8
 
 	upClusters   []*cluster
 	downClusters []*cluster
@@ -330,6 +331,7 @@ func (a *analyzer) pairUp() {
 	a.pairs = make([]Pair, 0, len(a.evs)/2+1)
 	a.pairHost = make([]int32, 0, len(a.evs)/2+1)
 	a.pairSession = make([]int32, 0, len(a.evs)/2+1)
+	a.pairWeekday = make([]int8, 0, len(a.evs)/2+1)
 	var cps []cpair
 	i := 0
 	for hi, hs := range a.hosts {
@@ -350,6 +352,7 @@ func (a *analyzer) addPairs(hi int, cps []cpair) {
 	for _, c := range cps {
 		a.pairHost = append(a.pairHost, int32(hi))
 		a.pairSession = append(a.pairSession, c.session)
+		a.pairWeekday = append(a.pairWeekday, c.weekday)
 	}
 }
 
@@ -360,6 +363,7 @@ type cpair struct {
 	drec, rrec          int64
 	repeats             int32
 	session             int32 // the computer's session (see Options.SessionGap) of the disconnect
+	weekday             int8  // the computer's weekday of the disconnect (its days start at its quietest hour)
 	flags               uint8
 }
 
@@ -407,7 +411,7 @@ func pairEvents(o Options, evs []cev, cps []cpair, h *Host) []cpair {
 				// Censored: the computer went away while disconnected.
 				open = -1
 			}
-			p := cpair{disc: e.t, drec: e.rec, session: session}
+			p := cpair{disc: e.t, drec: e.rec, session: session, weekday: int8((d%7 + 7 + 4) % 7)}
 			if upSince != 0 {
 				if time.Duration(e.t-upSince) > o.MaxUptime {
 					p.flags |= cpOvernight

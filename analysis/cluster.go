@@ -402,11 +402,12 @@ func (pk *pointKeys) points(pairHost []int32) []cpoint {
 // were only seen there.
 //
 // One computer can sit behind two devices (a laptop in the office on some
-// days, at home over a VPN on others), but within one session (a working
-// day: see Options.SessionGap) it is on one path, so one device's timeout
-// shows. A computer's intervals in a window count only from the sessions
-// in which no other window holds more of its intervals; the others are
-// coincidences of its background.
+// days, at home over a VPN on others, on fixed weekdays: DOMAIN §7), but
+// within one session (a working day: see Options.SessionGap) it is on one
+// path, so one device's timeout shows. A computer's intervals in a window
+// count only from the sessions, and the weekdays, in which no other window
+// holds more of its intervals; the others are coincidences of its
+// background.
 //
 // A computer belongs to a cluster when at least MinHostIntervals of its
 // intervals fall in the window and they stand out from its own background
@@ -448,13 +449,14 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 				if inWin[p.host] != -1 {
 					continue
 				}
-				k := a.sessionKey(p)
-				c := perSession[k]
-				if c == nil {
-					c = make([]int32, len(wins))
-					perSession[k] = c
+				for _, k := range [2]uint64{a.sessionKey(p), a.weekdayKey(p)} {
+					c := perSession[k]
+					if c == nil {
+						c = make([]int32, len(wins))
+						perSession[k] = c
+					}
+					c[w]++
 				}
-				c[w]++
 			}
 		}
 	}
@@ -479,6 +481,9 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 		for _, p := range pts[rg[0]:rg[1]] {
 			if perSession != nil {
 				if c := perSession[a.sessionKey(p)]; c != nil && slices.Max(c) > c[w] {
+					continue
+				}
+				if c := perSession[a.weekdayKey(p)]; c != nil && slices.Max(c) > c[w] {
 					continue
 				}
 			}
@@ -575,6 +580,12 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 // sessionKey identifies the computer and session of an interval's pair.
 func (a *analyzer) sessionKey(p cpoint) uint64 {
 	return uint64(uint32(p.host))<<32 | uint64(uint32(a.pairSession[p.pair]))
+}
+
+// weekdayKey identifies the computer and weekday of an interval's pair
+// (apart from every session key: the top bit is set).
+func (a *analyzer) weekdayKey(p cpoint) uint64 {
+	return 1<<63 | uint64(uint32(p.host))<<32 | uint64(a.pairWeekday[p.pair])
 }
 
 // poissonTail is P(X ≥ k) for X ~ Poisson(mu).

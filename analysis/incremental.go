@@ -153,6 +153,7 @@ func (inc *Incremental) Result() *Result {
 	a.pairs = make([]Pair, 0, n)
 	a.pairHost = make([]int32, 0, n)
 	a.pairSession = make([]int32, 0, n)
+	a.pairWeekday = make([]int8, 0, n)
 	for hi, h := range hosts {
 		a.hosts[hi] = &hostState{key: h.key, name: h.name, h: h.h}
 		a.addPairs(hi, h.pairs)
