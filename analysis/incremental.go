@@ -49,8 +49,21 @@ func NewIncremental(opts Options) *Incremental {
 // Events is how many Outlook 25/26 events were added (duplicates included).
 func (inc *Incremental) Events() int { return inc.events }
 
-// Computers is how many computers the events name (case-insensitively).
-func (inc *Incremental) Computers() int { return len(inc.order) }
+// Computers is how many computers the events name (case-insensitively, a
+// short name and the one FQDN it is the host part of being one).
+func (inc *Incremental) Computers() int {
+	keys := make([]string, len(inc.order))
+	for i, h := range inc.order {
+		keys[i] = h.key
+	}
+	n := 0
+	for i, c := range groupKeys(keys) {
+		if c == int32(i) {
+			n++
+		}
+	}
+	return n
+}
 
 // Add adds events (any order, may repeat earlier ones). Events other than
 // 25/26 are ignored, as Analyze does.

@@ -266,3 +266,121 @@ func TestIDValueAndHelpers(t *testing.T) {
 		t.Errorf("human(900) = %q", got)
 	}
 }
+
+// TestShortNameAndFQDN: one machine logging under its short name and its
+// FQDN is one computer, shown under the FQDN (DOMAIN §7); a short name
+// two domains share stays on its own.
+func TestShortNameAndFQDN(t *testing.T) {
+	var evs []Event
+	rec := int64(1)
+	for k := range 10 {
+		base := float64(k) * 1000
+		evs = append(evs, ev("pc07", 25, base+900, rec), ev("PC07.corp.example", 26, base+930, rec+1))
+		rec += 2
+	}
+	res := Analyze(evs, Options{})
+	if res.Report.Computers != 1 || res.Report.Pairs != 10 {
+		t.Fatalf("computers %d, pairs %d; want 1 computer with 10 pairs", res.Report.Computers, res.Report.Pairs)
+	}
+	if res.Hosts[0].Name != "PC07.corp.example" {
+		t.Errorf("shown as %q, want the FQDN", res.Hosts[0].Name)
+	}
+	inc := NewIncremental(Options{})
+	inc.Add(evs[:7])
+	inc.Add(evs[7:])
+	if inc.Computers() != 1 {
+		t.Errorf("incremental: %d computers", inc.Computers())
+	}
+	// Two domains with the host part pc07: the short name is neither.
+	evs = append(evs, ev("PC07.lab.example", 26, 50, 999))
+	if res := Analyze(evs, Options{}); res.Report.Computers != 3 {
+		t.Errorf("ambiguous short name: %d computers, want 3 (pc07, two FQDNs)", res.Report.Computers)
+	}
+}
+
+// TestLaptopResumesAreNotInterleaved: lone 26s after a sleep (nothing
+// logged for an hour) are a laptop's resumes, not an RDS host's sessions.
+func TestLaptopResumesAreNotInterleaved(t *testing.T) {
+	var evs []Event
+	rec := int64(1)
+	at := 0.0
+	for k := range 30 {
+		evs = append(evs, ev("LT01", 25, at+900, rec), ev("LT01", 26, at+930, rec+1))
+		rec += 2
+		at += 930
+		if k%2 == 0 { // sleep, then a bare 26 on resume
+			at += 3600
+			evs = append(evs, ev("LT01", 26, at, rec))
+			rec++
+		}
+	}
+	res := Analyze(evs, Options{})
+	if res.Hosts[0].Interleaved || res.Hosts[0].Orphans != 15 {
+		t.Errorf("laptop: interleaved %v, orphans %d (want false, 15)", res.Hosts[0].Interleaved, res.Hosts[0].Orphans)
+	}
+}
+
+// TestOneComputer: two weeks of one desktop with a handful of clear
+// repeats name the interval for that computer, and say so.
+func TestOneComputer(t *testing.T) {
+	var evs []Event
+	rec := int64(1)
+	at := 0.0
+	for k := range 40 {
+		up := 900.5 + float64(k%5)
+		if k%5 == 3 { // busy: the connection lived longer
+			up = 2400 + 300*float64(k)
+		}
+		evs = append(evs, ev("FAB-PC01.fabrikam.example", 25, at+up, rec), ev("FAB-PC01.fabrikam.example", 26, at+up+20, rec+1))
+		rec += 2
+		at += up + 20 + float64(k%3)*40000 // nights: over MaxUptime
+	}
+	res := Analyze(evs, Options{})
+	if len(res.Report.Diagnoses) != 1 {
+		t.Fatalf("%d diagnoses, want 1: %+v", len(res.Report.Diagnoses), res.Report.Diagnoses)
+	}
+	d := res.Report.Diagnoses[0]
+	if d.TimeoutSeconds == nil || *d.TimeoutSeconds < 899 || *d.TimeoutSeconds > 903 {
+		t.Errorf("timeout %v, want ≈ 900", deref(d.TimeoutSeconds))
+	}
+	if !strings.Contains(d.Summary, "the only computer in the data") || !strings.Contains(d.ConfidenceNote, "colleagues") {
+		t.Errorf("one computer not scoped in words: %q / %q", d.Summary, d.ConfidenceNote)
+	}
+	if d.Confidence > 0.5 {
+		t.Errorf("confidence %.2f for one computer", d.Confidence)
+	}
+}
+
+// TestAlsoSeen: a computer with one uptime at a device's interval is not
+// named, but listed as also seen there.
+func TestAlsoSeen(t *testing.T) {
+	var evs []Event
+	rec := int64(1)
+	for h := range 5 {
+		name := "HQ-PC0" + string(rune('1'+h))
+		at := float64(h) * 37
+		for k := range 12 {
+			up := 600.5 + float64((k+h)%4)
+			evs = append(evs, ev(name, 25, at+up, rec), ev(name, 26, at+up+15, rec+1))
+			rec += 2
+			at += up + 15 + float64(k%4)*40000
+		}
+	}
+	evs = append(evs, ev("HQ-PC09", 26, 0, rec), ev("HQ-PC09", 25, 601.5, rec+1), ev("HQ-PC09", 26, 640, rec+2),
+		ev("HQ-PC09", 25, 640+5000, rec+3), ev("HQ-PC09", 26, 640+5030, rec+4))
+	res := Analyze(evs, Options{})
+	if len(res.Report.Diagnoses) != 1 {
+		t.Fatalf("%d diagnoses", len(res.Report.Diagnoses))
+	}
+	d := res.Report.Diagnoses[0]
+	if len(d.Computers) != 5 || !slices.Contains(d.AlsoSeen, "HQ-PC09") {
+		t.Errorf("computers %v, also seen %v; want 5 and HQ-PC09 also seen", d.Computers, d.AlsoSeen)
+	}
+}
+
+func deref(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}

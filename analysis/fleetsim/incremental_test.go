@@ -49,8 +49,11 @@ func TestIncrementalEqualsFull(t *testing.T) {
 	if testing.Short() {
 		n = 8
 	}
-	for seed := uint64(1); seed <= uint64(n); seed++ {
+	for seed := uint64(1); seed <= uint64(n+n/3); seed++ {
 		spec := fleetsim.Random(seed)
+		if seed > uint64(n) { // realistic offices too (short names, laptops, roaming)
+			spec = fleetsim.RandomRealistic(seed)
+		}
 		t.Run(spec.String(), func(t *testing.T) {
 			t.Parallel()
 			r := rand.New(rand.NewPCG(seed, 77))
@@ -64,8 +67,11 @@ func TestIncrementalEqualsFull(t *testing.T) {
 				evs = append(evs, evs[:r.IntN(len(evs))]...)
 				r.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
 				for i := range evs {
-					if r.IntN(7) == 0 {
+					switch r.IntN(9) {
+					case 0:
 						evs[i].Computer = strings.ToUpper(evs[i].Computer)
+					case 1: // the short name of the same machine
+						evs[i].Computer, _, _ = strings.Cut(evs[i].Computer, ".")
 					}
 				}
 			}
