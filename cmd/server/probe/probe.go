@@ -179,7 +179,9 @@ func (p *prober) round(ctx context.Context, n int, planned []time.Duration) {
 					}
 				}
 			}
-			p.report(n, waiting, len(planned), &e.c)
+			if e.c.End != EndSkipped {
+				p.report(n, waiting, len(planned), &e.c)
+			}
 		case <-beat.C():
 			p.report(n, waiting, len(planned), nil)
 			beat = p.cfg.Clock.NewTimer(p.cfg.ProgressEvery)

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"idletrace/cmd/server/probe"
+	"idletrace/cmd/server/probe/probetest"
 )
 
 // Test timings: the middlebox timeout T, and a probe small enough to take
@@ -69,7 +69,7 @@ func checkBracket(t *testing.T, r *probe.Result, T time.Duration, drop string) {
 }
 
 func TestResetTCP(t *testing.T) {
-	target := mustTarget(t, "tcp://"+middlebox(t, echoServer(t), testT, false))
+	target := mustTarget(t, "tcp://"+probetest.Middlebox(t, probetest.Echo(t), testT, probetest.Reset))
 	before := runtime.NumGoroutine()
 	var progress int
 	cfg := testConfig()
@@ -105,7 +105,7 @@ func TestResetTCP(t *testing.T) {
 
 func TestSilentTCP(t *testing.T) {
 	t.Parallel()
-	target := mustTarget(t, "tcp://"+middlebox(t, echoServer(t), testT, true))
+	target := mustTarget(t, "tcp://"+probetest.Middlebox(t, probetest.Echo(t), testT, probetest.Silent))
 	r, err := probe.Run(context.Background(), target, testConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -113,24 +113,9 @@ func TestSilentTCP(t *testing.T) {
 	checkBracket(t, r, testT, probe.DropSilent)
 }
 
-// tlsServer is an HTTPS server like an Exchange health check page.
-func tlsServer(t *testing.T, h http.HandlerFunc) string {
-	ts := httptest.NewTLSServer(h)
-	t.Cleanup(ts.Close)
-	return strings.TrimPrefix(ts.URL, "https://")
-}
-
-func healthcheck(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/owa/healthcheck.htm" {
-		http.NotFound(w, r)
-		return
-	}
-	fmt.Fprint(w, "200 OK")
-}
-
 func TestResetHTTPS(t *testing.T) {
 	t.Parallel()
-	target := mustTarget(t, "https://"+middlebox(t, tlsServer(t, healthcheck), testT, false)+"/owa/healthcheck.htm")
+	target := mustTarget(t, "https://"+probetest.Middlebox(t, probetest.HTTPS(t, http.HandlerFunc(probetest.Healthcheck)), testT, probetest.Reset)+"/owa/healthcheck.htm")
 	r, err := probe.Run(context.Background(), target, testConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +125,7 @@ func TestResetHTTPS(t *testing.T) {
 
 func TestSilentHTTPS(t *testing.T) {
 	t.Parallel()
-	target := mustTarget(t, "https://"+middlebox(t, tlsServer(t, healthcheck), testT, true)+"/owa/healthcheck.htm")
+	target := mustTarget(t, "https://"+probetest.Middlebox(t, probetest.HTTPS(t, http.HandlerFunc(probetest.Healthcheck)), testT, probetest.Silent)+"/owa/healthcheck.htm")
 	r, err := probe.Run(context.Background(), target, testConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +135,7 @@ func TestSilentHTTPS(t *testing.T) {
 
 func TestNoTimeout(t *testing.T) {
 	t.Parallel()
-	target := mustTarget(t, "tcp://"+echoServer(t))
+	target := mustTarget(t, "tcp://"+probetest.Echo(t))
 	cfg := testConfig()
 	cfg.Max = 2 * time.Second
 	r, err := probe.Run(context.Background(), target, cfg)
@@ -176,7 +161,7 @@ func TestNoTimeout(t *testing.T) {
 
 func TestInterrupted(t *testing.T) {
 	t.Parallel()
-	target := mustTarget(t, "tcp://"+echoServer(t))
+	target := mustTarget(t, "tcp://"+probetest.Echo(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -203,9 +188,9 @@ func TestInterrupted(t *testing.T) {
 
 func TestUnreachable(t *testing.T) {
 	t.Parallel()
-	s := listen(t)
-	addr := s.addr()
-	s.close() // nothing listens there any more
+	s := probetest.Listen(t)
+	addr := s.Addr()
+	s.Close() // nothing listens there any more
 	r, err := probe.Run(context.Background(), mustTarget(t, "tcp://"+addr), testConfig())
 	if err == nil || !strings.Contains(err.Error(), "no connection could be used") {
 		t.Fatalf("err = %v", err)
@@ -217,10 +202,10 @@ func TestUnreachable(t *testing.T) {
 
 func TestHTTPSConnectionClose(t *testing.T) {
 	t.Parallel()
-	addr := tlsServer(t, func(w http.ResponseWriter, r *http.Request) {
+	addr := probetest.HTTPS(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
 		fmt.Fprint(w, "bye")
-	})
+	}))
 	_, err := probe.Run(context.Background(), mustTarget(t, "https://"+addr+"/"), testConfig())
 	if err == nil || !strings.Contains(err.Error(), probe.ErrNoKeepAlive.Error()) {
 		t.Fatalf("err = %v, want %v", err, probe.ErrNoKeepAlive)
@@ -231,7 +216,7 @@ func TestHTTPSCertificateChecked(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig()
 	cfg.Insecure = false
-	_, err := probe.Run(context.Background(), mustTarget(t, "https://"+tlsServer(t, healthcheck)+"/owa/healthcheck.htm"), cfg)
+	_, err := probe.Run(context.Background(), mustTarget(t, "https://"+probetest.HTTPS(t, http.HandlerFunc(probetest.Healthcheck))+"/owa/healthcheck.htm"), cfg)
 	if err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("err = %v, want a certificate error", err)
 	}

@@ -1,7 +1,9 @@
 package probe
 
 import (
+	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"idletrace/analysis"
@@ -92,3 +94,25 @@ type Progress struct {
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
 
 func ptr(x float64) *float64 { return &x }
+
+// String is a progress line for people: the round, the connections still
+// open and the bracket so far.
+func (p Progress) String() string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "round %d: %d of %d connections waiting; alive after %s", p.Round, p.Waiting, p.Planned, secs(p.AliveMax))
+	if p.DeadMin != nil {
+		fmt.Fprintf(&sb, ", dead after %s (%s)", secs(*p.DeadMin), p.Drop)
+	}
+	fmt.Fprintf(&sb, "; %v elapsed", p.Elapsed.Round(100*time.Millisecond))
+	if c := p.Ended; c != nil {
+		fmt.Fprintf(&sb, " [planned %s: %s", secs(c.PlannedSeconds), c.End)
+		if c.Detected != "" {
+			fmt.Fprintf(&sb, " on %s", c.Detected)
+		}
+		if c.End != EndSkipped && c.End != EndError {
+			fmt.Fprintf(&sb, " after %s idle", secs(c.IdleSeconds))
+		}
+		sb.WriteString("]")
+	}
+	return sb.String()
+}

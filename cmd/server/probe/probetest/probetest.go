@@ -1,36 +1,46 @@
-package probe_test
+// Package probetest provides the loopback network pieces probe tests need:
+// an echo server and a middlebox that ends idle flows, with a reset or in
+// silence. Everything listens on 127.0.0.1 and is closed by t.Cleanup.
+package probetest
 
 import (
 	"io"
+	"log"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 )
 
-// server tracks the connections of a test server or proxy so that its
+// Server tracks the connections of a test server or proxy so that its
 // Close ends them all and waits for their goroutines.
-type server struct {
+type Server struct {
 	ln    net.Listener
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 	wg    sync.WaitGroup
 }
 
-func listen(t *testing.T) *server {
+// Listen listens on a free loopback port; the server is closed when the
+// test ends.
+func Listen(t testing.TB) *Server {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{ln: ln, conns: map[net.Conn]struct{}{}}
-	t.Cleanup(s.close)
+	s := &Server{ln: ln, conns: map[net.Conn]struct{}{}}
+	t.Cleanup(s.Close)
 	return s
 }
 
-func (s *server) addr() string { return s.ln.Addr().String() }
+// Addr is the HOST:PORT the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-func (s *server) track(c net.Conn) bool {
+func (s *Server) track(c net.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.conns == nil {
@@ -41,7 +51,9 @@ func (s *server) track(c net.Conn) bool {
 	return true
 }
 
-func (s *server) close() {
+// Close stops listening, closes every connection and waits for their
+// goroutines.
+func (s *Server) Close() {
 	s.ln.Close()
 	s.mu.Lock()
 	for c := range s.conns {
@@ -52,8 +64,8 @@ func (s *server) close() {
 	s.wg.Wait()
 }
 
-// serve accepts connections and runs handle for each in a goroutine.
-func (s *server) serve(handle func(net.Conn)) {
+// Serve accepts connections and runs handle for each in a goroutine.
+func (s *Server) Serve(handle func(net.Conn)) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -75,21 +87,28 @@ func (s *server) serve(handle func(net.Conn)) {
 	}()
 }
 
-// echoServer answers every byte with itself.
-func echoServer(t *testing.T) string {
-	s := listen(t)
-	s.serve(func(c net.Conn) { io.Copy(c, c) })
-	return s.addr()
+// Echo starts a server that answers every byte with itself and returns
+// its address.
+func Echo(t testing.TB) string {
+	s := Listen(t)
+	s.Serve(func(c net.Conn) { io.Copy(c, c) })
+	return s.Addr()
 }
 
-// middlebox is a TCP proxy in front of backend that ends a flow idle for
+// Drop kinds of a Middlebox.
+const (
+	Reset  = false
+	Silent = true
+)
+
+// Middlebox starts a TCP proxy in front of backend that ends a flow idle for
 // idle (no byte forwarded either way): with a reset to the client
 // (SO_LINGER 0) or, when silent, by forgetting it: from then on it reads
 // and discards what the client sends, forwards nothing and never closes,
-// like a firewall whose state entry expired.
-func middlebox(t *testing.T, backend string, idle time.Duration, silent bool) string {
-	s := listen(t)
-	s.serve(func(client net.Conn) {
+// like a firewall whose state entry expired. It returns its address.
+func Middlebox(t testing.TB, backend string, idle time.Duration, silent bool) string {
+	s := Listen(t)
+	s.Serve(func(client net.Conn) {
 		up, err := net.Dial("tcp", backend)
 		if err != nil {
 			t.Errorf("middlebox: %v", err)
@@ -107,7 +126,7 @@ func middlebox(t *testing.T, backend string, idle time.Duration, silent bool) st
 		f.pump(client, up)
 		<-done
 	})
-	return s.addr()
+	return s.Addr()
 }
 
 type flow struct {
@@ -158,4 +177,25 @@ func (f *flow) pump(src, dst net.Conn) {
 			return
 		}
 	}
+}
+
+// HTTPS starts a TLS server (a self-signed certificate: probe it with
+// Insecure) that serves h, and returns its address. Its handshake-error
+// log is dropped: a probe that closes connections early makes plenty.
+func HTTPS(t testing.TB, h http.Handler) string {
+	ts := httptest.NewUnstartedServer(h)
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	return strings.TrimPrefix(ts.URL, "https://")
+}
+
+// Healthcheck answers /owa/healthcheck.htm like an Exchange front end, and
+// 404 elsewhere.
+func Healthcheck(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/owa/healthcheck.htm" {
+		http.NotFound(w, r)
+		return
+	}
+	io.WriteString(w, "200 OK")
 }
