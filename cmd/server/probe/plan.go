@@ -9,14 +9,16 @@ import (
 // few seconds says nothing more about which device it is.
 const minAutoResolution = 5 * time.Second
 
-// resolutionAt is the bracket width a probe stops at when the shortest
-// death is deadMin seconds: fixed when the user gave one, else 1 % of the
-// timeout but at least 5 s (300 s ± 3 s tells an F5 from an AWS NLB at 350 s).
-func resolutionAt(fixed time.Duration, deadMin float64) float64 {
+// resolutionAt is the bracket width a probe stops at when the longest
+// survivor is aliveMax seconds: fixed when the user gave one, else 1 % of
+// the timeout (of the bracket's lower edge, so it only shrinks as the
+// bracket narrows) but at least 5 s. 300 s ± 2.5 s tells an F5 from an
+// AWS NLB at 350 s.
+func resolutionAt(fixed time.Duration, aliveMax float64) float64 {
 	if fixed > 0 {
 		return fixed.Seconds()
 	}
-	return math.Max(0.01*deadMin, minAutoResolution.Seconds())
+	return math.Max(0.01*aliveMax, minAutoResolution.Seconds())
 }
 
 // spread gives the idle times of the first round: n durations on a

@@ -17,7 +17,7 @@ func TestSpread(t *testing.T) {
 		t.Fatalf("spread for Exchange defaults = %v", got)
 	}
 	for i := 1; i < len(got); i++ {
-		if r := float64(got[i]) / float64(got[i-1]); math.Abs(r-math.Pow(1000, 1.0/15)) > 1e-6 {
+		if r := float64(got[i]) / float64(got[i-1]); math.Abs(r-math.Pow(1000, 1/float64(DefaultParallel-1))) > 1e-6 {
 			t.Errorf("ratio %d = %v, not geometric", i, r)
 		}
 	}
@@ -78,11 +78,11 @@ func TestRefine(t *testing.T) {
 func TestResolutionAt(t *testing.T) {
 	for _, c := range []struct {
 		fixed time.Duration
-		dead  float64
+		alive float64
 		want  float64
 	}{{0, 300, 5}, {0, 3600, 36}, {0, 0, 5}, {time.Second, 3600, 1}} {
-		if got := resolutionAt(c.fixed, c.dead); got != c.want {
-			t.Errorf("resolutionAt(%v, %v) = %v, want %v", c.fixed, c.dead, got, c.want)
+		if got := resolutionAt(c.fixed, c.alive); got != c.want {
+			t.Errorf("resolutionAt(%v, %v) = %v, want %v", c.fixed, c.alive, got, c.want)
 		}
 	}
 }

@@ -25,7 +25,7 @@ import (
 // connection for up to 2 h (the Windows TCP KeepAliveTime, DOMAIN §3).
 const (
 	DefaultMax        = 2 * time.Hour
-	DefaultParallel   = 16
+	DefaultParallel   = 32
 	DefaultSilentWait = 20 * time.Second
 	DefaultOpen       = 30 * time.Second
 	DefaultMaxRounds  = 8
@@ -113,7 +113,7 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 		if !b.hasDead {
 			break
 		}
-		res := resolutionAt(cfg.Resolution, b.deadMin)
+		res := resolutionAt(cfg.Resolution, b.aliveMax)
 		if b.width() <= res {
 			break
 		}

@@ -29,7 +29,7 @@ func (p *prober) result(t Target, complete bool, notes []string) *Result {
 		StartedAt: p.start.UTC(), FinishedAt: now.UTC(), WallSeconds: round3(now.Sub(p.start).Seconds()),
 		Complete:          complete,
 		MaxSeconds:        round3(p.cfg.Max.Seconds()),
-		ResolutionSeconds: round3(resolutionAt(p.cfg.Resolution, b.deadMin)),
+		ResolutionSeconds: round3(resolutionAt(p.cfg.Resolution, b.aliveMax)),
 		Parallel:          p.cfg.Parallel,
 		SilentWaitSeconds: round3(p.cfg.SilentWait.Seconds()),
 		AliveMaxSeconds:   round3(b.aliveMax),
