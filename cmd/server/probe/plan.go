@@ -57,9 +57,11 @@ func firstIdle(max, fixedRes time.Duration, n int) time.Duration {
 
 // refine gives the idle times of a refinement round between the longest
 // survivor a and the shortest death b (seconds): evenly spaced inside the
-// bracket, as few as leave every gap within res, at most n.
+// bracket, as few as leave every gap within res, at most n. The gaps aim at
+// 90 % of res: a connection is used a little after its planned time, and
+// a gap of exactly res would often end up just over it.
 func refine(a, b, res float64, n int) []time.Duration {
-	k := int(math.Ceil((b-a)/res)) - 1
+	k := int(math.Ceil((b-a)/(0.9*res))) - 1
 	if k > n {
 		k = n
 	}
@@ -80,6 +82,7 @@ type bracket struct {
 	deadMin  float64 // shortest idle time after which a connection was dead
 	hasDead  bool
 	deadEnd  string // how the connection at deadMin ended
+	deadSeen string // and when that was seen: DetectedIdle or DetectedUse
 	// contrary counts survivors idle longer than deadMin: the path is not
 	// consistent (a shared device pool, or a death not caused by idling).
 	contrary int
@@ -92,7 +95,7 @@ func bracketOf(conns []Connection) bracket {
 	var b bracket
 	for _, c := range conns {
 		if dead(c.End) && (!b.hasDead || c.IdleSeconds < b.deadMin) {
-			b.deadMin, b.deadEnd, b.hasDead = c.IdleSeconds, c.End, true
+			b.deadMin, b.deadEnd, b.deadSeen, b.hasDead = c.IdleSeconds, c.End, c.Detected, true
 		}
 	}
 	for _, c := range conns {

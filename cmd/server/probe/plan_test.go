@@ -49,11 +49,11 @@ func TestRefine(t *testing.T) {
 		n         int
 		want      []float64
 	}{
-		{285.9, 300, 5, 16, []float64{290.6, 295.3}},    // as few as leave gaps within 5 s
-		{100, 200, 1, 4, []float64{120, 140, 160, 180}}, // at most n
-		{1, 1.05, 0.1, 8, []float64{1.025}},             // already narrow: one point
-		{0, 1, 0.25, 16, []float64{0.25, 0.5, 0.75}},    // no survivor: from 0
-		{180.3, 285.9, 5, 16, nil},                      // checked by count below
+		{285.9, 300, 5, 16, []float64{289.425, 292.95, 296.475}}, // as few as leave gaps within 90 % of 5 s
+		{100, 200, 1, 4, []float64{120, 140, 160, 180}},          // at most n
+		{1, 1.05, 0.1, 8, []float64{1.025}},                      // already narrow: one point
+		{0, 1, 0.25, 16, []float64{0.2, 0.4, 0.6, 0.8}},          // no survivor: from 0
+		{180.3, 285.9, 5, 16, nil},                               // checked by count below
 	} {
 		got := refine(c.a, c.b, c.res, c.n)
 		if c.want == nil {

@@ -230,6 +230,15 @@ func (p *prober) runConn(ctx context.Context, round int, d time.Duration) Connec
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			// A reset that arrived with the one that stopped this
+			// connection is evidence still: report it.
+			select {
+			case ev := <-conn.Events():
+				if ev.Err != nil {
+					return endedIdle(c, last, ev)
+				}
+			default:
+			}
 			c.IdleSeconds, c.End = round3(clock.Now().Sub(last).Seconds()), EndSkipped
 			return c
 		case ev := <-conn.Events():
@@ -238,8 +247,7 @@ func (p *prober) runConn(ctx context.Context, round int, d time.Duration) Connec
 				last = ev.At // the target spoke: the idle time starts again
 				continue
 			}
-			c.IdleSeconds, c.End, c.Detected, c.Error = round3(ev.At.Sub(last).Seconds()), endOf(ev.Err), DetectedIdle, ev.Err.Error()
-			return c
+			return endedIdle(c, last, ev)
 		case <-t.C():
 			idle = false
 		}
@@ -261,6 +269,12 @@ func (p *prober) runConn(ctx context.Context, round int, d time.Duration) Connec
 	default:
 		c.End, c.Detected, c.AnswerSeconds = EndAlive, "", round3(ev.At.Sub(used).Seconds())
 	}
+	return c
+}
+
+// endedIdle is a connection whose end arrived while it was idle.
+func endedIdle(c Connection, last time.Time, ev Event) Connection {
+	c.IdleSeconds, c.End, c.Detected, c.Error = round3(ev.At.Sub(last).Seconds()), endOf(ev.Err), DetectedIdle, ev.Err.Error()
 	return c
 }
 

@@ -55,7 +55,7 @@ func checkBracket(t *testing.T, r *probe.Result, T time.Duration, drop string) {
 	t.Logf("T %.3f s: bracket (%.3f, %.3f], timeout %.3f ± %.3f s, drop %s, %d rounds, %d connections, wall %.2f s",
 		ts, r.AliveMaxSeconds, *r.DeadMinSeconds, *r.TimeoutSeconds, *r.PlusMinusSeconds, r.Drop, r.Rounds, len(r.Connections), r.WallSeconds)
 	if r.AliveMaxSeconds > ts+tol || *r.DeadMinSeconds < ts-tol {
-		t.Errorf("bracket (%.3f, %.3f] does not contain T = %.3f", r.AliveMaxSeconds, *r.DeadMinSeconds, ts)
+		t.Errorf("bracket (%.3f, %.3f] does not contain T = %.3f; connections:\n%+v", r.AliveMaxSeconds, *r.DeadMinSeconds, ts, r.Connections)
 	}
 	if w := *r.DeadMinSeconds - r.AliveMaxSeconds; w > r.ResolutionSeconds+0.001 {
 		t.Errorf("bracket width %.3f s over the resolution %.3f s", w, r.ResolutionSeconds)

@@ -63,7 +63,11 @@ func (p *prober) notes(t Target, b bracket, r *Result) []string {
 			out = append(out, fmt.Sprintf("every connection survived %s idle: nothing on this path times out sooner", secs(r.AliveMaxSeconds)))
 		}
 	case DropReset:
-		out = append(out, "idle connections are ended with a reset or close: clients notice at once, so Outlook's disconnect/reconnect pairs show up at about the timeout (DOMAIN §4)")
+		if b.deadSeen == DetectedIdle {
+			out = append(out, "idle connections are ended with a reset or close when the timeout expires: clients notice at once, so Outlook's disconnect/reconnect pairs show up at about the timeout (DOMAIN §4)")
+		} else {
+			out = append(out, "idle connections are forgotten, and the next packet on one is answered with a reset: clients notice only when they next send (Outlook: at its own keep-alive period), but without a silent drop's retransmission delay (DOMAIN §4)")
+		}
 	case DropSilent:
 		out = append(out, "idle connections are forgotten silently: a client notices only when it next sends, after retransmitting, so Outlook's pairs show up at its own keep-alive period, not at the timeout (DOMAIN §4)")
 	}
