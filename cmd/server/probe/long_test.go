@@ -21,13 +21,13 @@ func TestDoneWhen(t *testing.T) {
 	const T = 8 * time.Second
 	cfg := probe.Config{Max: 14 * time.Second, Resolution: 500 * time.Millisecond, SilentWait: 2 * time.Second}
 	for _, c := range []struct {
-		name   string
-		silent bool
-		drop   string
+		name string
+		mode probetest.Mode
+		drop string
 	}{{"Reset", probetest.Reset, probe.DropReset}, {"Silent", probetest.Silent, probe.DropSilent}} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			target, _ := probe.ParseTarget("tcp://" + probetest.Middlebox(t, probetest.Echo(t), T, c.silent))
+			target, _ := probe.ParseTarget("tcp://" + probetest.Middlebox(t, probetest.Echo(t), T, c.mode))
 			r, err := probe.Run(context.Background(), target, cfg)
 			if err != nil {
 				t.Fatal(err)

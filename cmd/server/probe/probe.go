@@ -102,13 +102,18 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	planned := spread(firstIdle(cfg.Max, cfg.Resolution, cfg.Parallel), cfg.Max, cfg.Parallel)
 	var notes []string
 	for round := 1; ; round++ {
+		from := len(p.conns)
 		p.round(ctx, round, planned)
 		if ctx.Err() != nil {
 			break
 		}
 		b := bracketOf(p.conns)
-		if round == 1 && !b.hasDead && !anyAlive(p.conns) {
-			return p.result(t, false, nil), fmt.Errorf("probe %s: no connection could be used: %s", t, firstError(p.conns))
+		if !evidence(p.conns[from:]) {
+			if round == 1 {
+				return p.result(t, false, nil), fmt.Errorf("probe %s: no connection could be used: %s", t, firstError(p.conns))
+			}
+			notes = append(notes, fmt.Sprintf("stopped: no connection of round %d could be used (%s)", round, firstError(p.conns[from:])))
+			break
 		}
 		if !b.hasDead {
 			break
@@ -142,11 +147,7 @@ type prober struct {
 // unused: on a path that kills at T they would only die too.
 func (p *prober) round(ctx context.Context, n int, planned []time.Duration) {
 	p.rounds = n
-	type ended struct {
-		i int
-		c Connection
-	}
-	results := make(chan ended)
+	results := make(chan Connection)
 	cancels := make([]context.CancelFunc, len(planned))
 	var wg sync.WaitGroup
 	for i, d := range planned {
@@ -155,7 +156,7 @@ func (p *prober) round(ctx context.Context, n int, planned []time.Duration) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results <- ended{i, p.runConn(cctx, n, d)}
+			results <- p.runConn(cctx, n, d)
 		}()
 	}
 	defer func() {
@@ -168,9 +169,9 @@ func (p *prober) round(ctx context.Context, n int, planned []time.Duration) {
 	defer func() { beat.Stop() }()
 	for waiting := len(planned); waiting > 0; {
 		select {
-		case e := <-results:
+		case c := <-results:
 			waiting--
-			p.conns = append(p.conns, e.c)
+			p.conns = append(p.conns, c)
 			b := bracketOf(p.conns)
 			if b.hasDead {
 				for i, d := range planned {
@@ -179,8 +180,8 @@ func (p *prober) round(ctx context.Context, n int, planned []time.Duration) {
 					}
 				}
 			}
-			if e.c.End != EndSkipped {
-				p.report(n, waiting, len(planned), &e.c)
+			if c.End != EndSkipped {
+				p.report(n, waiting, len(planned), &c)
 			}
 		case <-beat.C():
 			p.report(n, waiting, len(planned), nil)
@@ -305,9 +306,11 @@ func failed(ctx context.Context, c Connection, err error) Connection {
 	return c
 }
 
-func anyAlive(conns []Connection) bool {
+// evidence reports whether any of conns survived or died: connections
+// that failed to open or were skipped say nothing about the path.
+func evidence(conns []Connection) bool {
 	for _, c := range conns {
-		if c.End == EndAlive {
+		if c.End == EndAlive || dead(c.End) {
 			return true
 		}
 	}

@@ -115,22 +115,24 @@ func TestSilentTCP(t *testing.T) {
 
 func TestResetHTTPS(t *testing.T) {
 	t.Parallel()
-	target := mustTarget(t, "https://"+probetest.Middlebox(t, probetest.HTTPS(t, http.HandlerFunc(probetest.Healthcheck)), testT, probetest.Reset)+"/owa/healthcheck.htm")
+	const T = 900 * time.Millisecond
+	target := mustTarget(t, "https://"+probetest.Middlebox(t, probetest.HTTPS(t, http.HandlerFunc(probetest.Healthcheck)), T, probetest.Reset)+"/owa/healthcheck.htm")
 	r, err := probe.Run(context.Background(), target, testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkBracket(t, r, testT, probe.DropReset)
+	checkBracket(t, r, T, probe.DropReset)
 }
 
 func TestSilentHTTPS(t *testing.T) {
 	t.Parallel()
-	target := mustTarget(t, "https://"+probetest.Middlebox(t, probetest.HTTPS(t, http.HandlerFunc(probetest.Healthcheck)), testT, probetest.Silent)+"/owa/healthcheck.htm")
+	const T = 1200 * time.Millisecond
+	target := mustTarget(t, "https://"+probetest.Middlebox(t, probetest.HTTPS(t, http.HandlerFunc(probetest.Healthcheck)), T, probetest.Silent)+"/owa/healthcheck.htm")
 	r, err := probe.Run(context.Background(), target, testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkBracket(t, r, testT, probe.DropSilent)
+	checkBracket(t, r, T, probe.DropSilent)
 }
 
 func TestNoTimeout(t *testing.T) {
@@ -219,5 +221,26 @@ func TestHTTPSCertificateChecked(t *testing.T) {
 	_, err := probe.Run(context.Background(), mustTarget(t, "https://"+probetest.HTTPS(t, http.HandlerFunc(probetest.Healthcheck))+"/owa/healthcheck.htm"), cfg)
 	if err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("err = %v, want a certificate error", err)
+	}
+}
+
+// TestResetOnUse: a device that forgets flows silently and resets the next
+// segment gives drop "reset", seen on use.
+func TestResetOnUse(t *testing.T) {
+	t.Parallel()
+	const T = 2300 * time.Millisecond
+	target := mustTarget(t, "tcp://"+probetest.Middlebox(t, probetest.Echo(t), T, probetest.ResetOnUse))
+	r, err := probe.Run(context.Background(), target, testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBracket(t, r, T, probe.DropReset)
+	for _, c := range r.Connections {
+		if c.End == probe.EndReset && c.Detected != probe.DetectedUse {
+			t.Errorf("reset seen %s, want on use: %+v", c.Detected, c)
+		}
+	}
+	if !strings.Contains(strings.Join(r.Notes, "\n"), "answered with a reset") {
+		t.Errorf("notes %q", r.Notes)
 	}
 }

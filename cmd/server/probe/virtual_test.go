@@ -2,8 +2,10 @@ package probe
 
 import (
 	"context"
+	"errors"
 	"math"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -138,6 +140,39 @@ func TestInterruptVirtual(t *testing.T) {
 		}
 		if took := time.Since(r.StartedAt); took > 10*time.Minute+time.Second {
 			t.Errorf("Run returned %v after start", took)
+		}
+	})
+}
+
+// failingOpener works for the first round and then cannot connect: the
+// probe stops with a note rather than retrying the same round.
+type failingOpener struct {
+	pipeOpener
+	opens, limit int
+	mu           sync.Mutex
+}
+
+func (o *failingOpener) Open(ctx context.Context) (Conn, error) {
+	o.mu.Lock()
+	o.opens++
+	n := o.opens
+	o.mu.Unlock()
+	if n > o.limit {
+		return nil, errors.New("connect: connection refused")
+	}
+	return o.pipeOpener.Open(ctx)
+}
+
+func TestTargetGoesAway(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tg, _ := ParseTarget("tcp://exchange.test:443")
+		o := &failingOpener{pipeOpener: pipeOpener{idle: 300 * time.Second}, limit: DefaultParallel}
+		r, err := Run(t.Context(), tg, Config{Opener: o})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Rounds != 2 || r.TimeoutSeconds == nil || !strings.Contains(strings.Join(r.Notes, "\n"), "no connection of round 2 could be used (connect: connection refused)") {
+			t.Errorf("rounds %d, timeout %v, notes %q", r.Rounds, r.TimeoutSeconds, r.Notes)
 		}
 	})
 }

@@ -95,18 +95,27 @@ func Echo(t testing.TB) string {
 	return s.Addr()
 }
 
-// Drop kinds of a Middlebox.
+// Mode is what a Middlebox does to a flow that has been idle too long.
+type Mode int
+
+// Modes of a Middlebox.
 const (
-	Reset  = false
-	Silent = true
+	// Reset sends the client a reset (RST) at expiry, like an F5 FastL4
+	// profile.
+	Reset Mode = iota
+	// Silent forgets the flow: it reads and discards what the client sends
+	// from then on, forwards nothing and never closes, like a firewall
+	// whose state entry expired.
+	Silent
+	// ResetOnUse forgets the flow silently and answers the client's next
+	// segment with a reset.
+	ResetOnUse
 )
 
-// Middlebox starts a TCP proxy in front of backend that ends a flow idle for
-// idle (no byte forwarded either way): with a reset to the client
-// (SO_LINGER 0) or, when silent, by forgetting it: from then on it reads
-// and discards what the client sends, forwards nothing and never closes,
-// like a firewall whose state entry expired. It returns its address.
-func Middlebox(t testing.TB, backend string, idle time.Duration, silent bool) string {
+// Middlebox starts a TCP proxy in front of backend that ends a flow idle
+// for idle (no byte forwarded either way) as mode says. It returns its
+// address.
+func Middlebox(t testing.TB, backend string, idle time.Duration, mode Mode) string {
 	s := Listen(t)
 	s.Serve(func(client net.Conn) {
 		up, err := net.Dial("tcp", backend)
@@ -118,7 +127,7 @@ func Middlebox(t testing.TB, backend string, idle time.Duration, silent bool) st
 			return
 		}
 		defer up.Close()
-		f := &flow{client: client, up: up, idle: idle, silent: silent}
+		f := &flow{client: client, up: up, idle: idle, mode: mode}
 		f.timer = time.AfterFunc(idle, f.expire)
 		defer f.timer.Stop()
 		done := make(chan struct{})
@@ -132,7 +141,7 @@ func Middlebox(t testing.TB, backend string, idle time.Duration, silent bool) st
 type flow struct {
 	client, up net.Conn
 	idle       time.Duration
-	silent     bool
+	mode       Mode
 	mu         sync.Mutex
 	timer      *time.Timer
 	forgotten  bool
@@ -141,12 +150,17 @@ type flow struct {
 func (f *flow) expire() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.silent {
-		f.forgotten = true
+	if f.mode == Reset {
+		f.reset()
 		return
 	}
+	f.forgotten = true
+}
+
+// reset closes the client side with a RST (SO_LINGER 0) and the backend.
+func (f *flow) reset() {
 	if tc, ok := f.client.(*net.TCPConn); ok {
-		tc.SetLinger(0) // Close sends RST
+		tc.SetLinger(0)
 	}
 	f.client.Close()
 	f.up.Close()
@@ -165,6 +179,8 @@ func (f *flow) pump(src, dst net.Conn) {
 			forgotten := f.forgotten
 			if !forgotten {
 				f.timer.Reset(f.idle)
+			} else if f.mode == ResetOnUse && src == f.client {
+				f.reset()
 			}
 			f.mu.Unlock()
 			if !forgotten {
