@@ -1,5 +1,6 @@
 // Command server runs idletrace: the dashboard and API (default), or an
-// offline analysis of log files ("analyze").
+// offline analysis of log files ("analyze"), or a measurement of a path's
+// idle timeout ("probe").
 package main
 
 import (
@@ -30,6 +31,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return runToken(ctx, args[1:], stdout, stderr)
 		case "ingest":
 			return runIngest(ctx, args[1:], stdout, stderr)
+		case "probe":
+			return runProbe(ctx, args[1:], stdout, stderr)
 		case "help", "-h", "-help", "--help":
 			fmt.Fprint(stdout, usage)
 			return 0
@@ -48,7 +51,10 @@ Usage:
   server token create --name NAME --scope ingest|read|admin
   server token list
   server token revoke ID|NAME           manage API tokens (each takes -db)
+  server probe [--json] [--max D] [--resolution D] [--parallel N] [--insecure] TARGET
+                                         measure the idle timeout of the path to
+                                         https://HOST[:PORT][/path] or tcp://HOST:PORT
   server help                            this text
 
-Run "server serve -h" or "server analyze -h" for the flags.
+Run "server serve -h", "server analyze -h" or "server probe -h" for the flags.
 `
