@@ -72,8 +72,19 @@ func TestUploadEveryScenarioEveryFormat(t *testing.T) {
 			if len(want.Diagnoses) == 0 && filepath.Base(dir) != "healthy" {
 				t.Fatal("no diagnosis from the .evtx files")
 			}
+			// The report the API serves is the truth's, exactly.
+			tf, err := fleetsim.ParseTruthFile(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range fleetsim.CheckTruthFile(want, tf, false) {
+				t.Errorf("evtx via the API: %s", p)
+			}
 			for _, shape := range []string{"xml", "csv", "ndjson"} {
 				got := uploadDir(t, filepath.Join(dir, shape), tr.TZ)
+				for _, p := range fleetsim.CheckTruthFile(got, tf, shape == "csv") {
+					t.Errorf("%s via the API: %s", shape, p)
+				}
 				for _, d := range fleetsim.SameDiagnoses(got, want, 0.02) {
 					t.Errorf("%s vs evtx: %s", shape, d)
 				}

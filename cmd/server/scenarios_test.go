@@ -48,6 +48,18 @@ func TestAnalyzeEveryScenarioEveryFormat(t *testing.T) {
 					t.Fatalf("%s: %v", shape, err)
 				}
 				reports[shape] = rep
+				// The report is the truth's, exactly.
+				b, err := os.ReadFile(truth)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tf, err := fleetsim.ParseTruthFile(b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range fleetsim.CheckTruthFile(rep, tf, shape == "csv") {
+					t.Errorf("%s: %s", shape, p)
+				}
 			}
 			for _, shape := range []string{"xml", "csv", "ndjson"} {
 				for _, d := range fleetsim.SameDiagnoses(reports[shape], reports["evtx"], 0.02) {
