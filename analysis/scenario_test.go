@@ -3,7 +3,6 @@ package analysis_test
 import (
 	"context"
 	"encoding/json"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"idletrace/analysis"
+	"idletrace/analysis/fleetsim"
 	"idletrace/ingest"
 )
 
@@ -29,32 +29,6 @@ func sharedDir(t testing.TB) string {
 		t.Skipf("scenario fleets not found at %s (they live beside the repository in ../shared): %v", d, err)
 	}
 	return d
-}
-
-type truthFile struct {
-	TZ                string           `json:"tz"`
-	ExpectedDiagnoses []truthDiagnosis `json:"expected_diagnoses"`
-	Computers         map[string]struct {
-		Outlook25 int `json:"outlook_25"`
-		Outlook26 int `json:"outlook_26"`
-	} `json:"computers"`
-	Totals struct {
-		Computers     int `json:"computers"`
-		Outlook25     int `json:"outlook_25"`
-		Outlook26     int `json:"outlook_26"`
-		ExpectedPairs int `json:"expected_pairs"`
-	} `json:"totals"`
-}
-
-type truthDiagnosis struct {
-	Kind           string   `json:"kind"`
-	TimeoutSeconds float64  `json:"timeout_seconds"`
-	Observed       float64  `json:"observed_uptime_seconds"`
-	Drop           string   `json:"drop"`
-	Site           string   `json:"site"`
-	Start          string   `json:"start"`
-	End            string   `json:"end"`
-	Computers      []string `json:"computers"`
 }
 
 var formats = []string{"evtx", "xml", "csv", "ndjson"}
@@ -101,12 +75,12 @@ func TestScenarios(t *testing.T) {
 	for _, tp := range dirs {
 		dir := filepath.Dir(tp)
 		name := filepath.Base(dir)
-		var truth truthFile
 		b, err := os.ReadFile(tp)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := json.Unmarshal(b, &truth); err != nil {
+		truth, err := fleetsim.ParseTruthFile(b)
+		if err != nil {
 			t.Fatalf("%s: %v", tp, err)
 		}
 		for _, format := range formats {
@@ -133,7 +107,7 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
-func checkAgainstTruth(t *testing.T, res *analysis.Result, truth truthFile, format string) {
+func checkAgainstTruth(t *testing.T, res *analysis.Result, truth *fleetsim.TruthFile, format string) {
 	t.Helper()
 	rep := res.Report
 	// The analysis sees only computers that logged an Outlook 25 or 26.
@@ -154,30 +128,8 @@ func checkAgainstTruth(t *testing.T, res *analysis.Result, truth truthFile, form
 			t.Errorf("pairs = %d, want %d", rep.Pairs, truth.Totals.ExpectedPairs)
 		}
 	}
-	used := make([]bool, len(rep.Diagnoses))
-	for _, want := range truth.ExpectedDiagnoses {
-		found := -1
-		for i, got := range rep.Diagnoses {
-			if used[i] || got.Kind != want.Kind {
-				continue
-			}
-			if computerOverlap(got.Computers, want.Computers, format) >= 0.5 {
-				found = i
-				break
-			}
-		}
-		if found < 0 {
-			t.Errorf("missing diagnosis %s %s (%v s, %s)", want.Kind, want.Site, want.TimeoutSeconds, want.Drop)
-			continue
-		}
-		used[found] = true
-		got := rep.Diagnoses[found]
-		checkDiagnosis(t, got, want, format)
-	}
-	for i, got := range rep.Diagnoses {
-		if !used[i] {
-			t.Errorf("extra diagnosis %s: %s", got.ID, got.Summary)
-		}
+	for _, p := range fleetsim.CheckTruthFile(rep, truth, format == "csv") {
+		t.Error(p)
 	}
 	if t.Failed() {
 		for _, c := range rep.Clusters {
@@ -187,95 +139,4 @@ func checkAgainstTruth(t *testing.T, res *analysis.Result, truth truthFile, form
 			t.Logf("diagnosis %s: %s", d.ID, d.Summary)
 		}
 	}
-}
-
-// shortName is what a CSV upload knows of a computer: its file name.
-func shortName(s string) string {
-	if i := strings.IndexByte(s, '.'); i >= 0 {
-		s = s[:i]
-	}
-	return strings.ToLower(s)
-}
-
-func nameKey(s, format string) string {
-	if format == "csv" {
-		return shortName(s)
-	}
-	return strings.ToLower(s)
-}
-
-// computerOverlap is |got ∩ want| / max(|got|, |want|).
-func computerOverlap(got, want []string, format string) float64 {
-	w := map[string]bool{}
-	for _, c := range want {
-		w[nameKey(c, format)] = true
-	}
-	n := 0
-	for _, c := range got {
-		if w[nameKey(c, format)] {
-			n++
-		}
-	}
-	d := max(len(got), len(want))
-	if d == 0 {
-		return 1
-	}
-	return float64(n) / float64(d)
-}
-
-func checkDiagnosis(t *testing.T, got analysis.Diagnosis, want truthDiagnosis, format string) {
-	t.Helper()
-	if ov := computerOverlap(got.Computers, want.Computers, format); ov < 0.95 {
-		t.Errorf("%s: computers %.0f %% right (got %d, want %d)", got.ID, ov*100, len(got.Computers), len(want.Computers))
-	}
-	if got.Confidence <= 0 || got.Confidence > 1 {
-		t.Errorf("%s: confidence %v", got.ID, got.Confidence)
-	}
-	switch want.Kind {
-	case analysis.KindIdleTimeout:
-		if got.Drop != want.Drop {
-			t.Errorf("%s: drop %q, want %q", got.ID, got.Drop, want.Drop)
-		}
-		if want.Drop == "silent" {
-			if got.TimeoutSeconds != nil {
-				t.Errorf("%s: timeout_seconds %v, want null for a silent drop", got.ID, *got.TimeoutSeconds)
-			}
-			if got.TimeoutMaxSeconds == nil || *got.TimeoutMaxSeconds != want.Observed {
-				t.Errorf("%s: timeout_max_seconds %v, want %v", got.ID, got.TimeoutMaxSeconds, want.Observed)
-			}
-			if got.ObservedSeconds == nil || relErr(*got.ObservedSeconds, want.Observed) > 0.02 {
-				t.Errorf("%s: observed_seconds %v, want ≈ %v", got.ID, deref(got.ObservedSeconds), want.Observed)
-			}
-		} else {
-			if got.TimeoutSeconds == nil || relErr(*got.TimeoutSeconds, want.TimeoutSeconds) > 0.02 {
-				t.Errorf("%s: timeout_seconds %v, want %v ± 2 %%", got.ID, deref(got.TimeoutSeconds), want.TimeoutSeconds)
-			} else {
-				t.Logf("%s: timeout %.1f s vs %v s: %+.2f %%", got.ID, *got.TimeoutSeconds, want.TimeoutSeconds, 100*(*got.TimeoutSeconds-want.TimeoutSeconds)/want.TimeoutSeconds)
-			}
-		}
-	case analysis.KindSharedOutage:
-		ws, _ := time.Parse(time.RFC3339Nano, want.Start)
-		we, _ := time.Parse(time.RFC3339Nano, want.End)
-		if got.Start == nil || got.End == nil {
-			t.Fatalf("%s: no window", got.ID)
-		}
-		if d := got.Start.Sub(ws); d < -2*time.Minute || d > 2*time.Minute {
-			t.Errorf("%s: start %v, want ≈ %v", got.ID, got.Start, ws)
-		}
-		if d := got.End.Sub(we); d < -3*time.Minute || d > 3*time.Minute {
-			t.Errorf("%s: end %v, want ≈ %v", got.ID, got.End, we)
-		}
-		if got.TimeoutSeconds != nil {
-			t.Errorf("%s: an outage has no timeout", got.ID)
-		}
-	}
-}
-
-func relErr(got, want float64) float64 { return math.Abs(got-want) / want }
-
-func deref(p *float64) any {
-	if p == nil {
-		return nil
-	}
-	return *p
 }

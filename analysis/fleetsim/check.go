@@ -36,15 +36,22 @@ func (f *Fleet) Check(rep analysis.Report) []string {
 		return Strings(f.CheckRealistic(rep))
 	}
 	var probs []string
-	bad := func(format string, args ...any) { probs = append(probs, fmt.Sprintf(format, args...)) }
 	if rep.Pairs != f.Truth.Pairs {
-		bad("pairs = %d, want %d", rep.Pairs, f.Truth.Pairs)
+		probs = append(probs, fmt.Sprintf("pairs = %d, want %d", rep.Pairs, f.Truth.Pairs))
 	}
+	return append(probs, checkExpected(rep, f.Truth.Diagnoses, Overlap)...)
+}
+
+// checkExpected compares a report's diagnoses with the expected ones,
+// computers compared by overlap.
+func checkExpected(rep analysis.Report, expected []Expected, overlap func(got, want []string) float64) []string {
+	var probs []string
+	bad := func(format string, args ...any) { probs = append(probs, fmt.Sprintf(format, args...)) }
 	used := make([]bool, len(rep.Diagnoses))
-	for _, want := range f.Truth.Diagnoses {
+	for _, want := range expected {
 		found := -1
 		for i, got := range rep.Diagnoses {
-			if !used[i] && got.Kind == want.Kind && Overlap(got.Computers, want.Computers) >= 0.5 {
+			if !used[i] && got.Kind == want.Kind && overlap(got.Computers, want.Computers) >= 0.5 {
 				found = i
 				break
 			}
@@ -59,7 +66,7 @@ func (f *Fleet) Check(rep analysis.Report) []string {
 		if want.Kind == analysis.KindSharedOutage {
 			need = OutageComputersRight
 		}
-		if ov := Overlap(got.Computers, want.Computers); ov < need {
+		if ov := overlap(got.Computers, want.Computers); ov < need {
 			bad("%s: computers %.0f %% right (got %d, want %d)", got.ID, 100*ov, len(got.Computers), len(want.Computers))
 		}
 		if got.Confidence <= 0 || got.Confidence > 1 {

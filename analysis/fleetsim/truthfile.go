@@ -27,6 +27,16 @@ type TruthFile struct {
 	Devices map[string]struct {
 		Gray map[string]json.RawMessage `json:"computers_gray"`
 	} `json:"devices"`
+	Computers map[string]struct {
+		Outlook25 int `json:"outlook_25"`
+		Outlook26 int `json:"outlook_26"`
+	} `json:"computers"`
+	Totals struct {
+		Computers     int `json:"computers"`
+		Outlook25     int `json:"outlook_25"`
+		Outlook26     int `json:"outlook_26"`
+		ExpectedPairs int `json:"expected_pairs"`
+	} `json:"totals"`
 }
 
 // ParseTruthFile reads a truth.json.
@@ -39,14 +49,12 @@ func ParseTruthFile(b []byte) (*TruthFile, error) {
 }
 
 // CheckTruthFile compares a report with a scenario's truth and returns what
-// is wrong: exactly the expected diagnoses (kind, drop, timeout ±2 %, a
-// silent drop as a bound at the keep-alive, outage start and end ±3 min),
-// each naming its computers ≥ 95 % right (0.9 for an outage), computers
-// the truth calls gray counting neither way. shortNames compares names by
+// is wrong, as Fleet.Check does (exactly the expected diagnoses, timeouts
+// ±2 %, silent drops as a bound at the keep-alive, outage windows ±3 min,
+// computers ≥ 95 % right, 0.9 for an outage), computers the truth calls
+// gray counting neither way. shortNames compares names by
 // their host part (Event Viewer CSV knows computers by file name only).
 func CheckTruthFile(rep analysis.Report, tf *TruthFile, shortNames bool) []string {
-	var probs []string
-	bad := func(format string, args ...any) { probs = append(probs, fmt.Sprintf(format, args...)) }
 	key := func(s string) string {
 		s = strings.ToLower(s)
 		if shortNames {
@@ -80,50 +88,12 @@ func CheckTruthFile(rep analysis.Report, tf *TruthFile, shortNames bool) []strin
 		}
 		return 1
 	}
-	used := make([]bool, len(rep.Diagnoses))
-	for _, want := range tf.ExpectedDiagnoses {
-		found := -1
-		for i, got := range rep.Diagnoses {
-			if !used[i] && got.Kind == want.Kind && overlap(got.Computers, want.Computers) >= 0.5 {
-				found = i
-				break
-			}
-		}
-		if found < 0 {
-			bad("missing %s %s (%v s, %s)", want.Kind, want.Site, want.TimeoutSeconds, want.Drop)
-			continue
-		}
-		used[found] = true
-		got := rep.Diagnoses[found]
-		need := ComputersRight
-		if want.Kind == analysis.KindSharedOutage {
-			need = OutageComputersRight
-		}
-		if ov := overlap(got.Computers, want.Computers); ov < need {
-			bad("%s: computers %.0f %% right (got %d, want %d)", got.ID, ov*100, len(got.Computers), len(want.Computers))
-		}
-		switch want.Kind {
-		case analysis.KindIdleTimeout:
-			switch {
-			case got.Drop != want.Drop:
-				bad("%s: drop %q, want %q", got.ID, got.Drop, want.Drop)
-			case want.Drop == "silent" && (got.TimeoutSeconds != nil || got.TimeoutMaxSeconds == nil || *got.TimeoutMaxSeconds != want.Observed):
-				bad("%s: silent drop as timeout %v, bound %v; want null, %v", got.ID, val(got.TimeoutSeconds), val(got.TimeoutMaxSeconds), want.Observed)
-			case want.Drop != "silent" && (got.TimeoutSeconds == nil || rel(*got.TimeoutSeconds, want.TimeoutSeconds) > TimeoutTolerance):
-				bad("%s: timeout %v, want %v ± 2 %%", got.ID, val(got.TimeoutSeconds), want.TimeoutSeconds)
-			}
-		case analysis.KindSharedOutage:
-			ws, _ := time.Parse(time.RFC3339Nano, want.Start)
-			we, _ := time.Parse(time.RFC3339Nano, want.End)
-			if got.Start == nil || got.End == nil || got.Start.Sub(ws).Abs() > WindowTolerance || got.End.Sub(we).Abs() > WindowTolerance {
-				bad("%s: window %v–%v, want ≈ %v–%v", got.ID, got.Start, got.End, ws, we)
-			}
-		}
+	var expected []Expected
+	for _, d := range tf.ExpectedDiagnoses {
+		e := Expected{Kind: d.Kind, Site: d.Site, TimeoutSeconds: d.TimeoutSeconds, ObservedSeconds: d.Observed, Drop: d.Drop, Computers: d.Computers}
+		e.Start, _ = time.Parse(time.RFC3339Nano, d.Start)
+		e.End, _ = time.Parse(time.RFC3339Nano, d.End)
+		expected = append(expected, e)
 	}
-	for i, got := range rep.Diagnoses {
-		if !used[i] {
-			bad("extra diagnosis %s: %s", got.ID, got.Summary)
-		}
-	}
-	return probs
+	return checkExpected(rep, expected, overlap)
 }
