@@ -316,17 +316,7 @@ func Generate(spec Spec) *Fleet {
 	}
 	// Fleet-wide anomalies are assigned with a fleet RNG.
 	frng := rand.New(rand.NewPCG(spec.Seed, math.MaxUint64))
-	pick := func(n int) []*client {
-		if len(clients) == 0 || n <= 0 {
-			return nil
-		}
-		perm := frng.Perm(len(clients))
-		var out []*client
-		for i := 0; i < n && i < len(perm); i++ {
-			out = append(out, clients[perm[i]])
-		}
-		return out
-	}
+	pick := func(n int) []*client { return pickN(frng, clients, n) }
 	for _, c := range pick(spec.Overnight) {
 		c.overnight = true
 	}
@@ -728,4 +718,16 @@ func (s Spec) String() string {
 		extra = append(extra, s.Activity.String())
 	}
 	return fmt.Sprintf("seed %d: %s; %s", s.Seed, strings.Join(parts, ", "), strings.Join(extra, ", "))
+}
+
+// pickN returns n of xs (all when there are fewer) in an order drawn from rng.
+func pickN[T any](rng *rand.Rand, xs []T, n int) []T {
+	if len(xs) == 0 || n <= 0 {
+		return nil
+	}
+	var out []T
+	for _, i := range rng.Perm(len(xs))[:min(n, len(xs))] {
+		out = append(out, xs[i])
+	}
+	return out
 }

@@ -713,17 +713,7 @@ func generateRealistic(spec Spec) *Fleet {
 		c.timeline(c.plan(spec, t0), end)
 		c.simulate()
 	}
-	pick := func(n int) []*rclient {
-		if len(clients) == 0 || n <= 0 {
-			return nil
-		}
-		perm := frng.Perm(len(clients))
-		var out []*rclient
-		for i := 0; i < n && i < len(perm); i++ {
-			out = append(out, clients[perm[i]])
-		}
-		return out
-	}
+	pick := func(n int) []*rclient { return pickN(frng, clients, n) }
 	for _, c := range pick(spec.UnpairedDisconnects) {
 		c.addUnpaired()
 	}
