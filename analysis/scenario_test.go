@@ -15,20 +15,14 @@ import (
 	"idletrace/analysis"
 	"idletrace/analysis/fleetsim"
 	"idletrace/ingest"
+	"idletrace/ingest/exporttest"
 )
 
-// sharedDir is ../shared relative to the repository: the scenario fleets
-// live beside the repo, not in it.
+// sharedDir is ../shared/scenarios beside the repository: the scenario
+// fleets live beside the repo, not in it.
 func sharedDir(t testing.TB) string {
 	t.Helper()
-	d, err := filepath.Abs(filepath.Join("..", "..", "shared", "scenarios"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("scenario fleets not found at %s (they live beside the repository in ../shared): %v", d, err)
-	}
-	return d
+	return exporttest.Shared(t, "scenarios")
 }
 
 var formats = []string{"evtx", "xml", "csv", "ndjson"}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"idletrace/ingest/exporttest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,10 +18,7 @@ import (
 // sharedDir returns ../shared relative to the repo root, or skips.
 func sharedDir(t testing.TB, sub string) string {
 	t.Helper()
-	dir := filepath.Join("..", "..", "shared", sub)
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("skipping: %s not found (the shared corpus sits beside the repo, outside it)", dir)
-	}
+	dir := exporttest.Shared(t, sub)
 	return dir
 }
 

@@ -45,7 +45,7 @@ func scenarios(t *testing.T) []string {
 	t.Helper()
 	dirs, _ := filepath.Glob(filepath.Join(scenariosDir, "*", "truth.json"))
 	if len(dirs) == 0 {
-		t.Skipf("no scenarios in %s (shared test data is outside the repository); skipping", scenariosDir)
+		skipWithoutShared(t, "no scenarios in "+scenariosDir+" (shared test data is outside the repository)")
 	}
 	for i, d := range dirs {
 		dirs[i] = filepath.Dir(d)
@@ -197,7 +197,7 @@ func TestScenarioCSV(t *testing.T) {
 func benchShape(b *testing.B, shape string) {
 	files, _ := filepath.Glob(filepath.Join(scenariosDir, "mixed", shape, "*"))
 	if len(files) == 0 {
-		b.Skipf("no scenario files in %s (shared test data is outside the repository); skipping", scenariosDir)
+		skipWithoutShared(b, "no scenario files in "+scenariosDir+" (shared test data is outside the repository)")
 	}
 	var size int64
 	for _, f := range files {

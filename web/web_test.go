@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"idletrace/ingest/exporttest"
 	"io"
 	"math"
 	"mime/multipart"
@@ -49,10 +50,7 @@ func newTestServer(t testing.TB, cfg web.Config) *testServer {
 
 func sharedDir(t testing.TB, sub string) string {
 	t.Helper()
-	dir := filepath.Join("..", "..", "shared", sub)
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("skipping: %s not found (the shared corpus sits beside the repo, outside it)", dir)
-	}
+	dir := exporttest.Shared(t, sub)
 	return dir
 }
 

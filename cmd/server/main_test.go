@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"idletrace/ingest/exporttest"
 	"io"
 	"math"
 	"net/http"
@@ -22,10 +23,7 @@ import (
 
 func sharedDir(t testing.TB, sub string) string {
 	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", sub)
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("skipping: %s not found (the shared corpus sits beside the repo, outside it)", dir)
-	}
+	dir := exporttest.Shared(t, sub)
 	return dir
 }
 

@@ -424,3 +424,33 @@ func eventXML(e ingest.Event) string {
 `, esc(e.Provider), q, e.EventID, e.Level, e.Time.UTC().Format("2006-01-02T15:04:05.0000000Z"), e.RecordID,
 		esc(e.Channel), esc(e.Computer), esc(e.Message))
 }
+
+// Shared returns the directory sub of the shared test data that lies beside
+// the repository (../shared/sub from the module root), skipping the test
+// with a message when it is absent, or failing it under CI=true (CI lays
+// it out beside the clone).
+func Shared(t testing.TB, sub string) string {
+	t.Helper()
+	root, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
+			break
+		}
+		up := filepath.Dir(root)
+		if up == root {
+			t.Fatalf("no go.mod above %s", root)
+		}
+		root = up
+	}
+	dir := filepath.Join(filepath.Dir(root), "shared", sub)
+	if _, err := os.Stat(dir); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s not found under CI (the shared test data must lie beside the clone): %v", dir, err)
+		}
+		t.Skipf("skipping: %s not found (the shared test data sits beside the repository, outside it)", dir)
+	}
+	return dir
+}
