@@ -384,3 +384,30 @@ func deref(p *float64) any {
 	}
 	return *p
 }
+
+// TestProbeVerdict: a probe's bracket confirms the diagnosis it matches
+// and contradicts one it does not.
+func TestProbeVerdict(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	reset := Diagnosis{Kind: KindIdleTimeout, TimeoutSeconds: f(301)}
+	silent := Diagnosis{Kind: KindIdleTimeout, TimeoutMaxSeconds: f(720)}
+	cases := []struct {
+		d       Diagnosis
+		timeout *float64
+		pm      float64
+		drop    string
+		want    string
+	}{
+		{reset, f(300), 3, "reset", ProbeConfirms},
+		{reset, f(3600), 10, "reset", ProbeContradicts},
+		{reset, nil, 0, "none", ProbeContradicts},
+		{silent, f(240), 2, "silent", ProbeConfirms},
+		{silent, f(900), 5, "silent", ProbeContradicts},
+		{Diagnosis{Kind: KindSharedOutage}, f(300), 3, "reset", ProbeUnrelated},
+	}
+	for _, c := range cases {
+		if got := ProbeVerdict(c.d, c.timeout, c.pm, c.drop); got != c.want {
+			t.Errorf("%+v with %v±%v %s: %s, want %s", c.d.TimeoutSeconds, deref(c.timeout), c.pm, c.drop, got, c.want)
+		}
+	}
+}

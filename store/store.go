@@ -51,6 +51,10 @@ type Store interface {
 	AuthenticateSession(ctx context.Context, secret string) (*Token, error)
 	DeleteSession(ctx context.Context, secret string) error
 
+	// Probes (a path's idle timeout measured directly).
+	CreateProbe(ctx context.Context, p *Probe) error
+	FindProbes(ctx context.Context, f ProbeFilter) ([]Probe, error)
+
 	// Push bookkeeping.
 	PushedDiagnoses(ctx context.Context, target string) (map[string]bool, error)
 	MarkDiagnosisPushed(ctx context.Context, target, id string) error

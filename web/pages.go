@@ -235,6 +235,8 @@ type diagnosisPage struct {
 	Fix           []string
 	Confirm       []string
 	ComputerLinks []computerLink
+	// Probes are the direct measurements of this diagnosis' path, in words.
+	Probes []string
 }
 
 func (p *diagnosisPage) title() (string, string) { return "Diagnosis " + p.D.ID, "dashboard" }

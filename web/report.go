@@ -180,6 +180,7 @@ func (s *Server) handleDiagnosisDetail(w http.ResponseWriter, r *http.Request) {
 		d := &snap.Result.Report.Diagnoses[i]
 		if d.ID == id {
 			p := newDiagnosisPage(snap, d)
+			p.Probes = s.probeLines(r.Context(), d)
 			s.views.diagnosisCharts(p, snap, s.cfg.DisplayTZ)
 			s.render(w, r, http.StatusOK, "diagnosis", p)
 			return

@@ -64,6 +64,7 @@ func (s *Server) Handler() http.Handler {
 		})
 		// An agent that uploads with ?async=1 may follow its upload.
 		r.With(s.requireScope(store.ScopeIngest, store.ScopeRead).Handler).Get("/uploads/{uploadID}", s.handleAPIUploadGet)
+		r.With(ingest.withBody(maxProbeBody).Handler).Post("/probes", s.handleAPIProbeCreate) // server probe --post (api_probes.go)
 		r.With(read.Handler).Group(func(r chi.Router) {
 			// The analysis (package live), whole or for ?since=&until=.
 			r.Get("/report", s.handleAPIReport)
@@ -72,6 +73,7 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/pairs", s.handleAPIPairs)
 			r.Get("/diagnoses", s.handleAPIDiagnoses)
 			r.Get("/diagnoses/{diagnosisID}", s.handleAPIDiagnosis)
+			r.Get("/probes", s.handleAPIProbes)
 			// What is stored, and the document.
 			r.Get("/events", s.handleAPIEventList)
 			r.Get("/export", s.handleAPIExport)

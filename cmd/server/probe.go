@@ -1,25 +1,31 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"idletrace/cmd/server/probe"
 )
 
-const probeUsage = `usage: server probe [--json] [--max DURATION] [--resolution DURATION] [--parallel N] [--insecure] TARGET
+const probeUsage = `usage: server probe [--json] [--max DURATION] [--resolution DURATION] [--parallel N] [--insecure] [--post URL --token T] TARGET
 
 TARGET is https://HOST[:PORT][/path] (after the idle time an HTTP request on
 the same TLS connection must get a response, e.g. an Exchange VIP and
 /owa/healthcheck.htm) or tcp://HOST:PORT (a few bytes written must produce
 bytes back, e.g. an echo service). Run it from a client behind the device
-you suspect. It takes about --max, or the timeout, per round.
+you suspect. It takes about --max, or the timeout, per round. --post sends
+the result to an idletrace server (URL of the server; a token of scope
+ingest in --token or IDLETRACE_TOKEN), which shows it beside the diagnosis
+it confirms or contradicts.
 `
 
 // Exit codes of probe besides 0 (measured, also when nothing timed out),
@@ -37,6 +43,8 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	silent := fs.Duration("silent-wait", probe.DefaultSilentWait, "how long a used connection may stay unanswered before it counts as silently dropped")
 	insecure := fs.Bool("insecure", false, "do not check the TLS certificate (self-signed test targets only)")
 	site := fs.String("site", "", "where this computer is (e.g. HQ), recorded in the result")
+	post := fs.String("post", "", "send the result to the idletrace server at this URL (e.g. https://idletrace.corp.example)")
+	token := fs.String("token", os.Getenv("IDLETRACE_TOKEN"), "token (scope ingest) for --post (env IDLETRACE_TOKEN)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, probeUsage)
 		fs.PrintDefaults()
@@ -48,7 +56,10 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return 2
 	}
-	if msg := checkProbeFlags(targets, *max, *res, *parallel, *silent); msg != "" {
+	if msg := checkProbeFlags(targets, *max, *res, *parallel, *silent); msg == "" && *post != "" && !strings.HasPrefix(*post, "http://") && !strings.HasPrefix(*post, "https://") {
+		fmt.Fprintf(stderr, "probe: --post wants the server's http:// or https:// URL\n%s", probeUsage)
+		return 2
+	} else if msg != "" {
 		fmt.Fprintf(stderr, "probe: %s\n%s", msg, probeUsage)
 		return 2
 	}
@@ -84,7 +95,50 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "probe: write result:", err)
 		return 1
 	}
+	if *post != "" {
+		id, err := postProbe(ctx, *post, *token, r)
+		if err != nil {
+			fmt.Fprintln(stderr, "probe: post:", err)
+			return 1
+		}
+		fmt.Fprintf(stderr, "probe: posted to %s as probe %d\n", *post, id)
+	}
 	return code
+}
+
+// postProbe sends a result to an idletrace server (POST /api/v1/probes)
+// and returns the id it was stored under.
+func postProbe(ctx context.Context, base, token string, r *probe.Result) (int64, error) {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+"/api/v1/probes", bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode != http.StatusCreated {
+		return 0, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	var stored struct {
+		ID int64 `json:"id"`
+	}
+	if err := json.Unmarshal(b, &stored); err != nil {
+		return 0, fmt.Errorf("unexpected answer: %w", err)
+	}
+	return stored.ID, nil
 }
 
 // checkProbeFlags returns what is wrong with the command line, or "".

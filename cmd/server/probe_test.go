@@ -9,6 +9,10 @@ import (
 	"time"
 
 	"idletrace/cmd/server/probe/probetest"
+	"idletrace/store"
+	"idletrace/web"
+	"net/http/httptest"
+	"path/filepath"
 )
 
 func TestProbeUsageErrors(t *testing.T) {
@@ -29,7 +33,8 @@ func TestProbeUsageErrors(t *testing.T) {
 		{"ResolutionOverMax", []string{"--max", "10s", "--resolution", "10s", "tcp://127.0.0.1:7"}, "--resolution must be"},
 		{"ParallelOne", []string{"--parallel", "1", "tcp://127.0.0.1:7"}, "--parallel must be between 2 and 256"},
 		{"SilentZero", []string{"--silent-wait", "0s", "tcp://127.0.0.1:7"}, "--silent-wait must be positive"},
-		{"UnknownFlag", []string{"--post", "http://x", "tcp://127.0.0.1:7"}, "flag provided but not defined: -post"},
+		{"UnknownFlag", []string{"--push", "http://x", "tcp://127.0.0.1:7"}, "flag provided but not defined: -push"},
+		{"PostNotURL", []string{"--post", "idletrace.local", "tcp://127.0.0.1:7"}, "--post wants the server's http:// or https:// URL"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, out, stderr := runCmd(t, append([]string{"probe"}, c.args...)...)
@@ -124,5 +129,42 @@ func TestProbeInterruptedText(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("no %q in\n%s", want, out.String())
 		}
+	}
+}
+
+// TestProbePost: --post sends the result to a real idletrace server, which
+// stores it (GET /api/v1/probes lists it); a wrong token fails the command.
+func TestProbePost(t *testing.T) {
+	t.Parallel()
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "probe.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	srv, err := web.NewServer(web.Config{TempDir: t.TempDir(), RateLimit: -1}, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	defer srv.Close(context.Background())
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	secret, _, err := db.CreateToken(context.Background(), "probe-agent", "ingest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := "tcp://" + probetest.Middlebox(t, probetest.Echo(t), time.Second, probetest.Reset)
+	code, _, stderr := runCmd(t, "probe", "--max", "3s", "--resolution", "100ms", "--parallel", "8", "--site", "HQ",
+		"--post", ts.URL, "--token", secret, target)
+	if code != 0 || !strings.Contains(stderr, "posted to "+ts.URL+" as probe 1") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	ps, err := db.FindProbes(context.Background(), store.ProbeFilter{})
+	if err != nil || len(ps) != 1 || ps[0].Site != "HQ" || ps[0].Drop != "reset" || ps[0].TimeoutSeconds == nil || ps[0].Token != "probe-agent" {
+		t.Fatalf("stored: %+v, %v", ps, err)
+	}
+	code, _, stderr = runCmd(t, "probe", "--max", "2s", "--resolution", "100ms", "--parallel", "4", "--post", ts.URL, "--token", "itk_wrong", target)
+	if code != 1 || !strings.Contains(stderr, "probe: post: 401") {
+		t.Errorf("wrong token: exit %d: %s", code, stderr)
 	}
 }
