@@ -69,13 +69,7 @@ func (a *analyzer) findOutages() {
 			cs = append(cs, c)
 		}
 	}
-	byTime := func(x, y ocand) int {
-		if c := cmp.Compare(x.t, y.t); c != 0 {
-			return c
-		}
-		return cmp.Compare(x.host, y.host)
-	}
-	slices.SortFunc(cs, byTime)
+	sortByTime(cs)
 	// The background's downtimes, sorted, for the joint test (built when
 	// first needed).
 	var downs []int64
@@ -183,7 +177,7 @@ func (a *analyzer) findOutages() {
 			matched := matchOutage(cs, mid-int64(outageSkew), mid+int64(outageSkew)+int64(time.Minute), back)
 			if wn.back[1] == 0 {
 				matched = append(matched, burst...)
-				slices.SortFunc(matched, byTime)
+				slices.SortFunc(matched, ocandOrder)
 			}
 			burst = matched
 		}
@@ -230,6 +224,55 @@ func (a *analyzer) findOutages() {
 			a.pairs[pi].Excluded = ExcludedOutage
 		}
 	}
+}
+
+// sortByTime sorts disconnects by time, then computer, as byTime does:
+// one radix sort of packed keys (milliseconds since the first, then the
+// index) and a comparison sort only of the rare runs of equal milliseconds.
+func sortByTime(cs []ocand) {
+	if len(cs) < 1024 {
+		slices.SortFunc(cs, ocandOrder)
+		return
+	}
+	t0 := cs[0].t
+	for _, c := range cs {
+		t0 = min(t0, c.t)
+	}
+	const idx = 26
+	keys := make([]uint64, len(cs))
+	for i, c := range cs {
+		ms := uint64(c.t-t0) / uint64(time.Millisecond)
+		if ms >= 1<<(64-idx) || len(cs) >= 1<<idx {
+			slices.SortFunc(cs, ocandOrder) // over a century of logs, or 67 M disconnects
+			return
+		}
+		keys[i] = ms<<idx | uint64(i)
+	}
+	radixSort(keys)
+	sorted := make([]ocand, len(cs))
+	for i, k := range keys {
+		sorted[i] = cs[k&(1<<idx-1)]
+	}
+	// Within one millisecond: by time, then computer.
+	for i := 0; i < len(sorted); {
+		j := i + 1
+		for j < len(sorted) && keys[j]>>idx == keys[i]>>idx {
+			j++
+		}
+		if j-i > 1 {
+			slices.SortFunc(sorted[i:j], ocandOrder)
+		}
+		i = j
+	}
+	copy(cs, sorted)
+}
+
+// ocandOrder orders disconnects by time, then computer.
+func ocandOrder(x, y ocand) int {
+	if c := cmp.Compare(x.t, y.t); c != 0 {
+		return c
+	}
+	return cmp.Compare(x.host, y.host)
 }
 
 // trimStragglers drops a burst's edge members separated from the rest by
