@@ -591,16 +591,33 @@ func resetRecommendations(t float64, ms []Match) []string {
 		recs = append(recs, fmt.Sprintf("For Outlook Anywhere (RPC/HTTP), MinimumConnectionTimeout = 120 (DWORD, seconds) under %s on the Client Access servers makes RPC keep-alives flow every 2 min, below the device's %s s.", rpcKey, num(t)))
 	}
 	recs = append(recs,
+		probeRecommendation(2*t),
 		fmt.Sprintf("Confirm by bypassing the device: on one affected computer, point the Exchange host name at a single Client Access server with a hosts-file entry; if that computer stops disconnecting after ≈ %s s idle while the others go on, the device is implicated.", num(t)),
 		fmt.Sprintf("What would change the conclusion: if the bypassed computer still disconnects after ≈ %s s, look for a timeout closer to the client (proxy, VPN, personal firewall); if the interval follows a change of the device's timeout, it is confirmed.", num(t)),
 	)
 	return recs
 }
 
+// probeRecommendation offers the command that measures the path directly
+// (server probe), trying idle times up to max seconds.
+func probeRecommendation(max float64) string {
+	m := time.Duration(math.Ceil(max/300)) * 5 * time.Minute
+	return fmt.Sprintf("Confirm by measuring the path: from one of these computers run `server probe --max %s --post <idletrace URL> https://<Exchange host>/owa/healthcheck.htm`; it leaves connections idle for up to %s and reports the idle time after which they die, and whether with a reset or in silence (about %s per round; one idle connection to the server per step).",
+		shortDuration(m), human(m.Seconds()), human(max/2))
+}
+
+// shortDuration formats d as a Go duration without zero units ("30m", "2h").
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	s = strings.TrimSuffix(s, "0s")
+	return strings.TrimSuffix(s, "0m")
+}
+
 func silentRecommendations(keep float64, ms []Match) []string {
 	return []string{
 		fmt.Sprintf("Raise the idle timeout of %s to at least 120 min (7200 s), as vendors recommend for Exchange RPC connections, or make it reset idle connections (e.g. Azure Load Balancer \"TCP reset\") so that Outlook notices at once.", deviceText(ms)),
 		fmt.Sprintf("Or make traffic flow more often than the device times out: MinimumConnectionTimeout = 120 (DWORD, seconds) under %s on the Client Access servers for Outlook Anywhere, or KeepAliveTime under %s (REG_DWORD, milliseconds) below the device's timeout. Caveat: the timeout is below %d s here, so KeepAliveTime would be under 15 min (900000 ms), below the Exchange guidance (30 min, never under 15 min); prefer fixing the device.", rpcKey, keepAliveKey, int(keep)),
+		probeRecommendation(2*keep),
 		"Confirm by bypassing the device: on one affected computer, point the Exchange host name at a single Client Access server with a hosts-file entry; if its periodic disconnects stop while the others go on, the device is implicated.",
 		fmt.Sprintf("What would change the conclusion: the logs only show Outlook's %d s keep-alive, not the device's timeout; a device setting below %d s on the path confirms it, disconnects on the bypassed computer point elsewhere (client proxy, VPN, Wi-Fi).", int(keep), int(keep)),
 	}

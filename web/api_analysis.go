@@ -150,7 +150,7 @@ func (s *Server) handleAPIDiagnosis(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "diagnosisID")
 	for _, d := range res.Report.Diagnoses {
 		if d.ID == id {
-			writeJSON(w, http.StatusOK, apiDiagnosis(d))
+			writeJSON(w, http.StatusOK, diagnosisWithProbes{apiDiagnosis(d), s.probesOf(r.Context(), &d)})
 			return
 		}
 	}

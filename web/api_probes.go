@@ -185,24 +185,8 @@ func probeOnPath(p store.Probe, d *analysis.Diagnosis) bool {
 // after 300 s ± 3 s — confirms the 300 s diagnosis"). A failing look-up
 // leaves the page without them.
 func (s *Server) probeLines(ctx context.Context, d *analysis.Diagnosis) []string {
-	if d.Kind != analysis.KindIdleTimeout {
-		return nil
-	}
-	ps, err := s.db.FindProbes(ctx, store.ProbeFilter{Limit: 200})
-	if err != nil {
-		s.log.Warn("probes for a diagnosis", "err", err)
-		return nil
-	}
 	var out []string
-	for _, p := range ps {
-		if !probeOnPath(p, d) {
-			continue
-		}
-		pm := 0.0
-		if p.PlusMinusSeconds != nil {
-			pm = *p.PlusMinusSeconds
-		}
-		v := analysis.ProbeVerdict(*d, p.TimeoutSeconds, pm, p.Drop)
+	for _, p := range s.probesOf(ctx, d) {
 		from := p.Computer
 		if from == "" {
 			from = p.Site
@@ -212,11 +196,62 @@ func (s *Server) probeLines(ctx context.Context, d *analysis.Diagnosis) []string
 		}
 		what := "no idle connection died"
 		if p.TimeoutSeconds != nil {
+			pm := 0.0
+			if p.PlusMinusSeconds != nil {
+				pm = *p.PlusMinusSeconds
+			}
 			how := map[string]string{"reset": "reset", "silent": "dropped silently"}[p.Drop]
 			what = fmt.Sprintf("idle connections %s after %.0f s ± %.0f s", how, *p.TimeoutSeconds, pm)
 		}
 		out = append(out, fmt.Sprintf("Probe from %s to %s on %s: %s — %s this diagnosis.",
-			from, p.Target, p.FinishedAt.UTC().Format("2006-01-02 15:04Z"), what, v))
+			from, p.Target, p.FinishedAt.UTC().Format("2006-01-02 15:04Z"), what, p.Verdict))
+	}
+	return out
+}
+
+// diagnosisWithProbes is GET /api/v1/diagnoses/{id}: the diagnosis and the
+// probes measured on its path, each with its verdict.
+type diagnosisWithProbes struct {
+	analysis.Diagnosis
+	Probes []diagnosisProbe `json:"probes"`
+}
+
+// diagnosisProbe is a probe as a diagnosis lists it.
+type diagnosisProbe struct {
+	ID               int64     `json:"id"`
+	Computer         string    `json:"computer"`
+	Site             string    `json:"site"`
+	Target           string    `json:"target"`
+	TimeoutSeconds   *float64  `json:"timeout_seconds"`
+	PlusMinusSeconds *float64  `json:"plus_minus_seconds"`
+	Drop             string    `json:"drop"`
+	FinishedAt       time.Time `json:"finished_at"`
+	Verdict          string    `json:"verdict"` // "confirms" or "contradicts"
+}
+
+// probesOf returns the stored probes on d's path with their verdicts
+// (none for an outage); a failing look-up gives none.
+func (s *Server) probesOf(ctx context.Context, d *analysis.Diagnosis) []diagnosisProbe {
+	out := []diagnosisProbe{}
+	if d.Kind != analysis.KindIdleTimeout {
+		return out
+	}
+	ps, err := s.db.FindProbes(ctx, store.ProbeFilter{Limit: 200})
+	if err != nil {
+		s.log.Warn("probes for a diagnosis", "err", err)
+		return out
+	}
+	for _, p := range ps {
+		if !probeOnPath(p, d) {
+			continue
+		}
+		pm := 0.0
+		if p.PlusMinusSeconds != nil {
+			pm = *p.PlusMinusSeconds
+		}
+		out = append(out, diagnosisProbe{ID: p.ID, Computer: p.Computer, Site: p.Site, Target: p.Target,
+			TimeoutSeconds: p.TimeoutSeconds, PlusMinusSeconds: p.PlusMinusSeconds, Drop: p.Drop, FinishedAt: p.FinishedAt,
+			Verdict: analysis.ProbeVerdict(*d, p.TimeoutSeconds, pm, p.Drop)})
 	}
 	return out
 }

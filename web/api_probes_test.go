@@ -101,6 +101,17 @@ func TestProbeOnDiagnosisPage(t *testing.T) {
 	if len(diags.Items) == 0 {
 		t.Fatal("no diagnosis")
 	}
+	var api struct {
+		ID     string
+		Probes []struct {
+			Computer string
+			Verdict  string
+		}
+	}
+	admin.getJSON("/api/v1/diagnoses/"+diags.Items[0].ID, &api)
+	if len(api.Probes) != 1 || api.Probes[0].Computer != "HQ-PC07.corp.example" || api.Probes[0].Verdict != "confirms" {
+		t.Errorf("GET /api/v1/diagnoses/%s: probes %+v", api.ID, api.Probes)
+	}
 	resp, b = admin.get("/diagnoses/" + diags.Items[0].ID)
 	page := string(b)
 	if resp.StatusCode != 200 || !strings.Contains(page, "Probe from HQ-PC07.corp.example") || !strings.Contains(page, "confirms this diagnosis") {
