@@ -617,7 +617,7 @@ func silentRecommendations(keep float64, ms []Match) []string {
 	return []string{
 		fmt.Sprintf("Raise the idle timeout of %s to at least 120 min (7200 s), as vendors recommend for Exchange RPC connections, or make it reset idle connections (e.g. Azure Load Balancer \"TCP reset\") so that Outlook notices at once.", deviceText(ms)),
 		fmt.Sprintf("Or make traffic flow more often than the device times out: MinimumConnectionTimeout = 120 (DWORD, seconds) under %s on the Client Access servers for Outlook Anywhere, or KeepAliveTime under %s (REG_DWORD, milliseconds) below the device's timeout. Caveat: the timeout is below %d s here, so KeepAliveTime would be under 15 min (900000 ms), below the Exchange guidance (30 min, never under 15 min); prefer fixing the device.", rpcKey, keepAliveKey, int(keep)),
-		probeRecommendation(2*keep),
+		probeRecommendation(2 * keep),
 		"Confirm by bypassing the device: on one affected computer, point the Exchange host name at a single Client Access server with a hosts-file entry; if its periodic disconnects stop while the others go on, the device is implicated.",
 		fmt.Sprintf("What would change the conclusion: the logs only show Outlook's %d s keep-alive, not the device's timeout; a device setting below %d s on the path confirms it, disconnects on the bypassed computer point elsewhere (client proxy, VPN, Wi-Fi).", int(keep), int(keep)),
 	}
