@@ -27,6 +27,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"idletrace/cmd/server/probe"
 )
 
 func main() {
@@ -56,6 +58,9 @@ type config struct {
 	spoolMax                                             int64
 	batch                                                int
 	verbose                                              bool
+	// The scheduled probe (off unless probeTarget is set).
+	probeTarget, probeSite string
+	probeEvery, probeMax   time.Duration
 }
 
 func run(ctx context.Context, args []string, stderr io.Writer) int {
@@ -73,6 +78,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.Int64Var(&c.spoolMax, "spool-max", 64<<20, "most bytes of undelivered batches kept on disk; past it new events wait in the event log")
 	fs.IntVar(&c.batch, "batch", 2000, "most events per batch")
 	fs.BoolVar(&c.verbose, "v", false, "log every batch")
+	fs.StringVar(&c.probeTarget, "probe", "", "also measure the idle timeout of the path to this target now and then and post it (https://EXCHANGE/owa/healthcheck.htm or tcp://HOST:PORT; off by default)")
+	fs.DurationVar(&c.probeEvery, "probe-every", 7*24*time.Hour, "time between probes")
+	fs.DurationVar(&c.probeMax, "probe-max", probe.DefaultMax, "longest idle time a probe tries")
+	fs.StringVar(&c.probeSite, "probe-site", "", "where this computer is (e.g. HQ), recorded with the probe")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -95,6 +104,24 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer unlock()
+	prober, err := c.prober(col, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "collector:", err)
+		return 2
+	}
+	if prober != nil {
+		if c.once {
+			// A scheduled run probes when one is due; the probe's own
+			// timeout bounds how long that holds the run up.
+			if prober.Due(time.Now()) {
+				if _, err := prober.RunOnce(ctx); err != nil {
+					log.Error("probe", "err", err)
+				}
+			}
+		} else {
+			go prober.Loop(ctx)
+		}
+	}
 	for {
 		sum, err := col.RunOnce(ctx)
 		if err != nil {
@@ -163,6 +190,25 @@ func (c *config) collector(log *slog.Logger) (*Collector, error) {
 		Retry:    Retry{Attempts: 5, Base: 2 * time.Second, Max: 5 * time.Minute},
 		Log:      log,
 	}, nil
+}
+
+// prober builds the scheduled probe, or nil when -probe is not set.
+func (c *config) prober(col *Collector, log *slog.Logger) (*Prober, error) {
+	if c.probeTarget == "" {
+		return nil, nil
+	}
+	t, err := probe.ParseTarget(c.probeTarget)
+	if err != nil {
+		return nil, fmt.Errorf("-probe: %w", err)
+	}
+	if c.probeEvery < time.Hour || c.probeMax <= 0 {
+		return nil, errors.New("-probe-every must be at least 1h and -probe-max positive")
+	}
+	host, _ := os.Hostname()
+	return &Prober{Target: t, Every: c.probeEvery, Server: col.Server, Token: col.Token,
+		Client:   &http.Client{Transport: col.Client.Transport, Timeout: time.Minute},
+		StateDir: c.stateDir, Log: log,
+		Config: probe.Config{Max: c.probeMax, Computer: host, Site: c.probeSite}}, nil
 }
 
 // lock keeps two collectors off one state directory (a scheduled run that
