@@ -392,3 +392,35 @@ func TestBodyLimits(t *testing.T) {
 		t.Errorf("big login form: %d %s", resp.StatusCode, b)
 	}
 }
+
+// TestLoginNextStaysOnSite (issue 17 row 4): the redirect after login is
+// checked on the path the browser will be sent to, after cleaning:
+// "/./\evil.example" cleans to "/\evil.example", which browsers read as
+// "//evil.example".
+func TestLoginNextStaysOnSite(t *testing.T) {
+	ts := newTestServer(t, web.Config{RateLimit: -1})
+	token := mustToken(t, ts.db, "analyst", "read")
+	c := newClient(t, ts.URL, "")
+	formHdr := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	for next, want := range map[string]string{
+		`/./\evil.example`:      "/",
+		`/.//evil.example`:      "/evil.example",
+		`/a/../\evil.example`:   "/",
+		`/%2e/%5cevil.example`:  "/%2e/%5cevil.example", // escaped: a path on this site
+		`/x/..//evil.example/`:  "/evil.example/",
+		"/\\evil.example":       "/",
+		`/uploads/../computers`: "/computers",
+		"/events?computer=a/b":  "/events?computer=a/b",
+		"https://evil.example/": "/",
+	} {
+		body := url.Values{"token": {token}, "next": {next}}.Encode()
+		resp, _ := c.do("POST", "/login", strings.NewReader(body), formHdr)
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != 303 || loc != want {
+			t.Errorf("next=%q: %d to %q, want %q", next, resp.StatusCode, loc, want)
+		}
+		if u, err := url.Parse(loc); err != nil || u.Host != "" || strings.HasPrefix(loc, "//") || strings.Contains(loc, `\`) {
+			t.Errorf("next=%q: redirect %q leaves the site", next, loc)
+		}
+	}
+}
