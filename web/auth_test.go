@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -219,7 +220,7 @@ func TestOpenOnlyOnLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	remote := func(h http.Handler) int {
-		req := httptest.NewRequest("GET", "/api/v1/events", nil)
+		req := httptest.NewRequest("GET", "http://192.0.2.10:8080/api/v1/events", nil)
 		req = req.WithContext(context.WithValue(req.Context(), http.LocalAddrContextKey, &net.TCPAddr{IP: net.ParseIP("192.0.2.10"), Port: 8080}))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
@@ -422,5 +423,73 @@ func TestLoginNextStaysOnSite(t *testing.T) {
 		if u, err := url.Parse(loc); err != nil || u.Host != "" || strings.HasPrefix(loc, "//") || strings.Contains(loc, `\`) {
 			t.Errorf("next=%q: redirect %q leaves the site", next, loc)
 		}
+	}
+}
+
+// TestHostAllowList (issue 17 row 1): DNS rebinding. While the server is
+// open (no token, loopback), a page of another site whose name was
+// rebound to 127.0.0.1 looks same-origin to the CSRF layer; only the Host
+// header tells it apart. Such a Host is refused, so the page can neither
+// read nor create the admin token that would lock the owner out.
+func TestHostAllowList(t *testing.T) {
+	send := func(ts *testServer, method, host, path, body, token string) (int, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		req.Header.Set("Origin", "http://"+host)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	ts := newTestServer(t, web.Config{RateLimit: -1})
+	port := ts.URL[strings.LastIndex(ts.URL, ":"):]
+	const rebound = "rebind.attacker.example"
+	if code, b := send(ts, "POST", rebound+port, "/api/v1/tokens", `{"name":"x","scope":"admin"}`, ""); code != http.StatusMisdirectedRequest {
+		t.Fatalf("rebound host creating a token: %d %s", code, b)
+	}
+	if code, _ := send(ts, "GET", rebound+port, "/api/v1/events", "", ""); code != http.StatusMisdirectedRequest {
+		t.Fatalf("rebound host reading: %d", code)
+	}
+	if code, _ := send(ts, "GET", rebound, "/", "", ""); code != http.StatusMisdirectedRequest {
+		t.Fatalf("rebound host, dashboard: %d", code)
+	}
+	if n, _ := ts.db.CountTokens(context.Background()); n != 0 {
+		t.Fatalf("%d tokens created through a rebound host", n)
+	}
+	for _, h := range []string{"localhost" + port, "127.0.0.1" + port, "[::1]" + port, "app.localhost" + port, "LOCALHOST."} {
+		if code, b := send(ts, "GET", h, "/api/v1/events", "", ""); code != 200 {
+			t.Errorf("Host %q while open: %d %s", h, code, b)
+		}
+	}
+
+	// A name the operator allowed (-allowed-hosts, -public-url).
+	named := newTestServer(t, web.Config{RateLimit: -1, AllowedHosts: []string{"idletrace.corp.example"}})
+	if code, _ := send(named, "GET", "idletrace.corp.example", "/api/v1/events", "", ""); code != 200 {
+		t.Errorf("allowed host: %d", code)
+	}
+	if code, _ := send(named, "GET", rebound, "/api/v1/events", "", ""); code != http.StatusMisdirectedRequest {
+		t.Errorf("other host with an allow-list: %d", code)
+	}
+	// With tokens, the list still holds when given; without one any name
+	// is accepted (a token is needed anyway, and a rebound page has none).
+	tok := mustToken(t, named.db, "r", "read")
+	if code, _ := send(named, "GET", rebound, "/api/v1/events", "", tok); code != http.StatusMisdirectedRequest {
+		t.Errorf("other host with an allow-list and a token: %d", code)
+	}
+	mustToken(t, ts.db, "r", "read")
+	if code, _ := send(ts, "GET", rebound, "/api/v1/events", "", ""); code != 401 {
+		t.Errorf("any host once tokens exist: %d, want 401", code)
 	}
 }

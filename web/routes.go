@@ -25,7 +25,8 @@ func (s *Server) Handler() http.Handler {
 	r.Use(recoverer(s.log, s.writeError))
 	r.Use(requestLogger(s.log))
 	r.Use(securityHeaders)
-	r.Use(http.NewCrossOriginProtection().Handler)
+	r.Use(s.hostGuard) // DNS rebinding (hosts.go)
+	r.Use(s.crossOriginProtection().Handler)
 
 	read, ingest := s.requireScope(store.ScopeRead), s.requireScope(store.ScopeIngest)
 	uploads := ingest.withBody(s.cfg.MaxUpload)

@@ -37,6 +37,16 @@ type Config struct {
 	// RateLimit is requests a minute per token (or per address when no
 	// token is sent): 0 = DefaultRateLimit, negative = no limit.
 	RateLimit int
+	// AllowedHosts are the names clients may reach the server by (the Host
+	// header, port ignored), besides IP addresses and localhost. While the
+	// server is open (no token, loopback) a request naming any other host is
+	// refused, so a DNS-rebinding page cannot act as the owner; when the list
+	// is given, it holds for every request. A leading dot allows subdomains.
+	AllowedHosts []string
+	// PublicURL is the URL people reach the server by (e.g. behind a reverse
+	// proxy): its host is allowed and its origin trusted by the cross-origin
+	// check.
+	PublicURL string
 	// Push forwards new diagnoses to a Splunk HEC or a webhook (push.go).
 	Push PushConfig
 }
@@ -57,6 +67,7 @@ type Server struct {
 	views   viewCache        // per-analysis indexes for the pages (pages_views.go)
 
 	auth      *access                         // who a request acts as (auth.go)
+	hosts     *hostPolicy                     // the names the server answers to (hosts.go)
 	metrics   *metrics                        // Prometheus (metrics.go)
 	rateLimit func(http.Handler) http.Handler // per token, else per address
 	push      *pusher                         // nil when push is off (push.go)
@@ -103,6 +114,7 @@ func NewServer(cfg Config, db store.Store, logger *slog.Logger) (*Server, error)
 	}
 	s.rateLimit = newRateLimiter(limit, s.writeError)
 	s.auth = &access{db: db, noAuth: cfg.NoAuth, fail: s.writeError}
+	s.hosts = newHostPolicy(cfg.AllowedHosts, cfg.PublicURL)
 	s.live = live.New(db, logger, s.metrics)
 	s.intake = intake.New(db, logger, s.metrics)
 	s.uploads = &receiver{tempDir: cfg.TempDir, intake: s.intake, live: s.live, background: s.goBackground}

@@ -3,7 +3,10 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"idletrace/web"
@@ -17,6 +20,8 @@ type securityConfig struct {
 	hecToken        string
 	webhookURL      string
 	pushInterval    time.Duration
+	publicURL       string
+	allowedHosts    string
 }
 
 func (sc *securityConfig) register(fs *flag.FlagSet) {
@@ -26,6 +31,8 @@ func (sc *securityConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&sc.hecURL, "push-hec-url", envOr("IDLETRACE_PUSH_HEC_URL", ""), "forward new diagnoses to this Splunk HEC event endpoint (env IDLETRACE_PUSH_HEC_URL)")
 	fs.StringVar(&sc.hecToken, "push-hec-token", envOr("IDLETRACE_PUSH_HEC_TOKEN", ""), "Splunk HEC token (env IDLETRACE_PUSH_HEC_TOKEN; prefer the env: flags show in ps)")
 	fs.StringVar(&sc.webhookURL, "push-webhook-url", envOr("IDLETRACE_PUSH_WEBHOOK_URL", ""), "POST new diagnoses as JSON to this URL (env IDLETRACE_PUSH_WEBHOOK_URL)")
+	fs.StringVar(&sc.publicURL, "public-url", envOr("IDLETRACE_PUBLIC_URL", ""), "URL people reach the server by, e.g. https://idletrace.corp.example behind a reverse proxy: its host is allowed and its origin trusted (env IDLETRACE_PUBLIC_URL)")
+	fs.StringVar(&sc.allowedHosts, "allowed-hosts", envOr("IDLETRACE_ALLOWED_HOSTS", ""), "comma-separated host names the server answers to besides IP addresses and localhost (.corp.example: any subdomain); when set, other names get 421 (env IDLETRACE_ALLOWED_HOSTS)")
 	fs.DurationVar(&sc.pushInterval, "push-interval", 30*time.Second, "how often to look for new diagnoses to push")
 }
 
@@ -39,14 +46,37 @@ func (sc *securityConfig) validate() error {
 	if sc.hecURL != "" && sc.hecToken == "" {
 		return errors.New("-push-hec-url needs -push-hec-token")
 	}
+	if sc.publicURL != "" {
+		u, err := url.Parse(sc.publicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return errors.New("-public-url must be an http or https URL, e.g. https://idletrace.corp.example")
+		}
+	}
+	for _, h := range sc.hosts() {
+		if strings.ContainsAny(h, "/ @") {
+			return fmt.Errorf("-allowed-hosts: %q is not a host name", h)
+		}
+	}
 	if sc.pushInterval < time.Second {
 		return errors.New("-push-interval must be at least 1s")
 	}
 	return nil
 }
 
+// hosts is the -allowed-hosts list.
+func (sc *securityConfig) hosts() []string {
+	var out []string
+	for _, h := range strings.Split(sc.allowedHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
 func (sc *securityConfig) apply(c *web.Config) {
 	c.TLSCert, c.TLSKey = sc.tlsCert, sc.tlsKey
+	c.PublicURL, c.AllowedHosts = sc.publicURL, sc.hosts()
 	if n, _ := strconv.Atoi(sc.rateLimit); n == 0 {
 		c.RateLimit = -1
 	} else {

@@ -15,6 +15,8 @@ func TestServeConfigValidate(t *testing.T) {
 		{"-db-max-size", "-1"},
 		{"-log-level", "loud"},
 		{"-beats-addr", "0.0.0.0:5044"},
+		{"-public-url", "idletrace.corp.example"},
+		{"-allowed-hosts", "http://x.example/"},
 		{"stray"},
 		{"-no-such-flag"},
 	} {
