@@ -493,3 +493,25 @@ func TestHostAllowList(t *testing.T) {
 		t.Errorf("any host once tokens exist: %d, want 401", code)
 	}
 }
+
+// TestRateLimitUnauthenticated (issue 17 row 6): requests with a missing or
+// bad token count against their address's limit too; past it they get 429,
+// not another 401. A client with a good token from elsewhere is unaffected.
+func TestRateLimitUnauthenticated(t *testing.T) {
+	ts := newTestServer(t, web.Config{RateLimit: 5})
+	good := newClient(t, ts.URL, mustToken(t, ts.db, "a", "read"))
+	for _, tok := range []string{"itk_bad", ""} {
+		bad := newClient(t, ts.URL, tok)
+		codes := map[int]int{}
+		for range 20 {
+			resp, _ := bad.do("GET", "/api/v1/events", nil, map[string]string{"Accept": "application/json"})
+			codes[resp.StatusCode]++
+		}
+		if codes[429] == 0 || codes[401] > 5 {
+			t.Errorf("token %q: 20 requests answered %v, want at most 5 × 401 then 429s", tok, codes)
+		}
+	}
+	if resp, b := good.get("/api/v1/events"); resp.StatusCode != 200 {
+		t.Errorf("a good token after the flood: %d %s", resp.StatusCode, b)
+	}
+}

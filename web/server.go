@@ -113,7 +113,7 @@ func NewServer(cfg Config, db store.Store, logger *slog.Logger) (*Server, error)
 		limit = DefaultRateLimit
 	}
 	s.rateLimit = newRateLimiter(limit, s.writeError)
-	s.auth = &access{db: db, noAuth: cfg.NoAuth, fail: s.writeError}
+	s.auth = &access{db: db, noAuth: cfg.NoAuth, fail: s.writeError, unauth: newUnauthLimiter(limit)}
 	s.hosts = newHostPolicy(cfg.AllowedHosts, cfg.PublicURL)
 	s.live = live.New(db, logger, s.metrics)
 	s.intake = intake.New(db, logger, s.metrics)
