@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -513,5 +514,38 @@ func TestRateLimitUnauthenticated(t *testing.T) {
 	}
 	if resp, b := good.get("/api/v1/events"); resp.StatusCode != 200 {
 		t.Errorf("a good token after the flood: %d %s", resp.StatusCode, b)
+	}
+}
+
+// TestIngestTokenSeesOnlyItsUploads (issue 17 row 7): a token of scope
+// ingest may follow its own upload, not read another's details (its file
+// name, its warnings).
+func TestIngestTokenSeesOnlyItsUploads(t *testing.T) {
+	ts := newTestServer(t, web.Config{RateLimit: -1})
+	a := newClient(t, ts.URL, mustToken(t, ts.db, "agent-a", "ingest"))
+	b := newClient(t, ts.URL, mustToken(t, ts.db, "agent-b", "ingest"))
+	reader := newClient(t, ts.URL, mustToken(t, ts.db, "analyst", "read"))
+	const line = `{"computer":"PC1.corp.example","channel":"Application","provider":"Outlook","event_id":25,"record_id":1,"time":"2024-05-02T07:41:12Z","message":"x"}` + "\n"
+	resp, body := a.do("POST", "/api/v1/uploads?name=CONFIDENTIAL-ceo-laptop.ndjson", strings.NewReader(line), map[string]string{"Content-Type": "application/x-ndjson"})
+	if resp.StatusCode != 201 {
+		t.Fatalf("upload: %d %s", resp.StatusCode, body)
+	}
+	var created struct {
+		Items []struct {
+			Upload struct{ ID int64 }
+		}
+	}
+	if err := json.Unmarshal(body, &created); err != nil || len(created.Items) != 1 || created.Items[0].Upload.ID == 0 {
+		t.Fatalf("upload answer: %v %s", err, body)
+	}
+	path := "/api/v1/uploads/" + strconv.FormatInt(created.Items[0].Upload.ID, 10)
+	if resp, b := a.get(path); resp.StatusCode != 200 || !strings.Contains(string(b), "CONFIDENTIAL") {
+		t.Errorf("its own upload: %d %s", resp.StatusCode, b)
+	}
+	if resp, body := b.get(path); resp.StatusCode != 404 || strings.Contains(string(body), "CONFIDENTIAL") {
+		t.Errorf("another ingest token reads the upload: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := reader.get(path); resp.StatusCode != 200 {
+		t.Errorf("a read token: %d", resp.StatusCode)
 	}
 }

@@ -63,6 +63,7 @@ type Server struct {
 	live    *live.Analyzer   // the analysis pages and the report are served from
 	intake  *intake.Pipeline // every way data come in (uploads, demo, agents)
 	uploads *receiver        // multipart bodies to the pipeline (upload.go)
+	owners  uploadOwners     // which token made which upload (upload_owner.go)
 	dash    dashCache        // the rendered dashboard (report.go)
 	views   viewCache        // per-analysis indexes for the pages (pages_views.go)
 

@@ -170,6 +170,9 @@ func (s *Server) handleAPIUploadCreate(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusAccepted
 	}
 	outs, err := s.uploads.receiveUploads(w, r, intake.SourceAPI, async)
+	for _, o := range outs {
+		s.owners.note(r, o.Upload)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -197,6 +200,9 @@ func (s *Server) handleAPIUploadCreate(w http.ResponseWriter, r *http.Request) {
 // redirect to the result (Post/Redirect/Get).
 func (s *Server) handleUploadForm(w http.ResponseWriter, r *http.Request) {
 	outs, err := s.uploads.receiveUploads(w, r, intake.SourceUpload, false)
+	for _, o := range outs {
+		s.owners.note(r, o.Upload)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
