@@ -63,6 +63,7 @@ var apiScopes = map[string][]string{
 	"POST /api/v1/tokens":                 {"admin"},
 	"DELETE /api/v1/tokens/{tokenID}":     {"admin"},
 	"GET /metrics":                        {"read"},
+	"POST /demo":                          {"admin"},
 }
 
 // scopesFor is the policy for a route: the API's as listed, pages by
@@ -547,5 +548,27 @@ func TestIngestTokenSeesOnlyItsUploads(t *testing.T) {
 	}
 	if resp, _ := reader.get(path); resp.StatusCode != 200 {
 		t.Errorf("a read token: %d", resp.StatusCode)
+	}
+}
+
+// TestDemoNeedsAdminAndAnEmptyDatabase (issue 17 row 8): the demo fleet is
+// generated data; loading it needs scope admin and is refused once the
+// database holds real uploads.
+func TestDemoNeedsAdminAndAnEmptyDatabase(t *testing.T) {
+	ts := newTestServer(t, web.Config{RateLimit: -1})
+	ingest := newClient(t, ts.URL, mustToken(t, ts.db, "agent", "ingest"))
+	admin := newClient(t, ts.URL, mustToken(t, ts.db, "root", "admin"))
+	if resp, b := ingest.do("POST", "/demo", nil, nil); resp.StatusCode != 403 {
+		t.Fatalf("ingest token loads the demo: %d %s", resp.StatusCode, b)
+	}
+	const line = `{"computer":"PC1.corp.example","channel":"Application","provider":"Outlook","event_id":25,"record_id":1,"time":"2024-05-02T07:41:12Z","message":"x"}` + "\n"
+	if resp, b := ingest.do("POST", "/api/v1/uploads?name=real.ndjson", strings.NewReader(line), map[string]string{"Content-Type": "application/x-ndjson"}); resp.StatusCode != 201 {
+		t.Fatalf("upload: %d %s", resp.StatusCode, b)
+	}
+	if resp, b := admin.do("POST", "/demo", nil, map[string]string{"Accept": "application/json"}); resp.StatusCode != 409 || errorCode(t, b) != "has_data" {
+		t.Fatalf("demo into real data: %d %s", resp.StatusCode, b)
+	}
+	if n, _ := ts.db.UploadCount(context.Background()); n != 1 {
+		t.Fatalf("%d uploads after a refused demo", n)
 	}
 }
