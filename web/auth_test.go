@@ -346,6 +346,11 @@ func TestSecureCookieUnderTLS(t *testing.T) {
 	if resp.StatusCode != 303 || len(resp.Cookies()) != 1 || !resp.Cookies()[0].Secure {
 		t.Fatalf("TLS login: %d %+v", resp.StatusCode, resp.Cookies())
 	}
+	// Issue 17 row 12: HSTS under TLS, so a browser never falls back to
+	// plain HTTP on the path.
+	if h := resp.Header.Get("Strict-Transport-Security"); !strings.HasPrefix(h, "max-age=") {
+		t.Errorf("no HSTS under TLS: %q", h)
+	}
 }
 
 // TestRateLimit: past the limit a token gets 429 JSON with Retry-After;

@@ -299,3 +299,33 @@ func (cp *campaign) send(c hostileCase) {
 		}
 	}
 }
+
+// TestSmallLeaks (issue 17 row 12): CEF exports escape every line
+// terminator (U+2028, U+2029, U+0085 too), and /static/ lists no directory.
+func TestSmallLeaks(t *testing.T) {
+	ts := newTestServer(t, web.Config{RateLimit: -1})
+	c := newClient(t, ts.URL, "")
+	msg := "line1\u2028forged=1\u2029two\u0085three\u009bfour"
+	line := fmt.Sprintf(`{"computer":"PC1\u2028x.corp.example","channel":"Application","provider":"Outlook","event_id":25,"record_id":1,"time":"2024-05-02T07:41:12Z","message":%q}`, msg) + "\n"
+	if resp, b := c.do("POST", "/api/v1/events", strings.NewReader(line), map[string]string{"Content-Type": "application/x-ndjson"}); resp.StatusCode != 200 {
+		t.Fatalf("post: %d %s", resp.StatusCode, b)
+	}
+	resp, b := c.get("/api/v1/export?kind=events&format=cef")
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "line1") {
+		t.Fatalf("export: %d %s", resp.StatusCode, b)
+	}
+	for _, r := range []rune{'\u2028', '\u2029', '\u0085', '\u009b'} {
+		if strings.ContainsRune(string(b), r) {
+			t.Errorf("CEF export holds %U unescaped: %q", r, b)
+		}
+	}
+	for _, p := range []string{"/static/", "/static"} {
+		resp, b := c.get(p)
+		if resp.StatusCode == 200 || strings.Contains(string(b), `<a href="style.css"`) {
+			t.Errorf("GET %s lists the directory: %d %s", p, resp.StatusCode, b)
+		}
+	}
+	if resp, _ := c.get("/static/style.css"); resp.StatusCode != 200 {
+		t.Errorf("a static file: %d", resp.StatusCode)
+	}
+}
