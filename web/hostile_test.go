@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -327,5 +328,78 @@ func TestSmallLeaks(t *testing.T) {
 	}
 	if resp, _ := c.get("/static/style.css"); resp.StatusCode != 200 {
 		t.Errorf("a static file: %d", resp.StatusCode)
+	}
+}
+
+// TestStaleSpoolsRemovedAtStart (issue 17 row 9): a server killed during
+// uploads leaves its spooled files behind; the next one removes them at
+// start, but not a file another live server is still spooling.
+func TestStaleSpoolsRemovedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, "idletrace-upload-123456")
+	if err := os.WriteFile(stale, bytes.Repeat([]byte("x"), 1<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "unrelated-file")
+	if err := os.WriteFile(other, []byte("keep"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A live server spooling an upload into the same directory.
+	db := newTestServer(t, web.Config{RateLimit: -1}).db
+	srvA, err := web.NewServer(web.Config{TempDir: dir, RateLimit: -1}, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tsA := newHTTPTest(t, srvA)
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := http.Post(tsA.URL+"/api/v1/uploads?name=slow.ndjson", "application/x-ndjson", pr)
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	pw.Write([]byte(`{"computer":"PC1","provider":"Outlook","event_id":25,"record_id":1,"time":"2024-05-02T07:41:12Z"}` + "\n"))
+	var inflight string
+	for deadline := time.Now().Add(10 * time.Second); inflight == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		m, _ := filepath.Glob(filepath.Join(dir, "idletrace-upload-*"))
+		for _, p := range m {
+			if p != stale {
+				inflight = p
+			}
+		}
+	}
+	if inflight == "" {
+		t.Fatal("the slow upload was not spooled")
+	}
+
+	if _, err := web.NewServer(web.Config{TempDir: dir}, db, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale spooled upload still there: %v", err)
+	}
+	if _, err := os.Stat(inflight); err != nil {
+		t.Errorf("a live server's spooled upload was removed: %v", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("an unrelated file was removed: %v", err)
+	}
+	pw.Close()
+	<-done
+}
+
+// TestTempDiskFull (issue 17 row 10): a full temp-file disk answers 507
+// storage_full, like a full database disk, not 500.
+func TestTempDiskFull(t *testing.T) {
+	ts := newTestServer(t, web.Config{RateLimit: -1})
+	defer web.SetSpoolCopyForTest(func(io.Writer, io.Reader) (int64, error) {
+		return 0, &os.PathError{Op: "write", Path: "/tmp/idletrace-upload-1", Err: syscall.ENOSPC}
+	})()
+	c := newClient(t, ts.URL, "")
+	resp, b := c.do("POST", "/api/v1/uploads?name=a.ndjson", strings.NewReader("{}\n"), map[string]string{"Content-Type": "application/x-ndjson"})
+	if resp.StatusCode != http.StatusInsufficientStorage || errorCode(t, b) != "storage_full" {
+		t.Fatalf("temp disk full: %d %s", resp.StatusCode, b)
 	}
 }

@@ -118,6 +118,7 @@ func NewServer(cfg Config, db store.Store, logger *slog.Logger) (*Server, error)
 	s.hosts = newHostPolicy(cfg.AllowedHosts, cfg.PublicURL)
 	s.live = live.New(db, logger, s.metrics)
 	s.intake = intake.New(db, logger, s.metrics)
+	sweepStaleSpools(cfg.TempDir, logger)
 	s.uploads = &receiver{tempDir: cfg.TempDir, intake: s.intake, live: s.live, background: s.goBackground}
 	if cfg.Push.enabled() {
 		s.push = newPusher(cfg.Push, db, s.live, logger, s.metrics)
