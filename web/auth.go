@@ -54,6 +54,8 @@ type access struct {
 	// no limit): they never reach the per-token limiter, which runs after
 	// authentication.
 	unauth *httprate.RateLimiter
+	// mem holds the sessions of a database that cannot store them.
+	mem memSessions
 	// tokensExist turns true for good once a token is seen: tokens are
 	// revoked, never deleted, so authentication stays required.
 	tokensExist atomic.Bool
@@ -154,7 +156,7 @@ func (s *access) identify(r *http.Request) (*principal, error) {
 	if err != nil || c.Value == "" {
 		return nil, errNoCredentials
 	}
-	t, err := s.db.AuthenticateSession(r.Context(), c.Value)
+	t, err := s.authenticateSession(r.Context(), c.Value)
 	switch {
 	case errors.Is(err, store.ErrRevoked), errors.Is(err, store.ErrNotFound):
 		return nil, errNoCredentials // an expired or ended session: log in again

@@ -138,7 +138,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		renderLogin(w, s.log, http.StatusUnauthorized, &loginPage{Title: "Log in", Error: msg, Next: next})
 		return
 	}
-	secret, expires, err := s.db.CreateSession(r.Context(), t.ID, sessionTTL)
+	secret, expires, err := s.auth.createSession(r.Context(), t.ID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -157,7 +157,7 @@ func (s *Server) handleLogoutPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		if err := s.db.DeleteSession(r.Context(), c.Value); err != nil {
+		if err := s.auth.deleteSession(r.Context(), c.Value); err != nil {
 			s.writeError(w, r, err)
 			return
 		}

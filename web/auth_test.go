@@ -577,3 +577,45 @@ func TestDemoNeedsAdminAndAnEmptyDatabase(t *testing.T) {
 		t.Fatalf("%d uploads after a refused demo", n)
 	}
 }
+
+// TestLoginOnReadOnlyDatabase (issue 17 row 11): under -db-read-only a
+// session cannot be written to the database; it is kept in memory, so
+// people can still log in, use the pages and log out.
+func TestLoginOnReadOnlyDatabase(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "archive.db")
+	rw, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := mustToken(t, rw, "analyst", "read")
+	rw.Close()
+	db, err := store.OpenWithOptions(ctx, path, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	srv, err := web.NewServer(web.Config{TempDir: t.TempDir(), RateLimit: -1}, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, newHTTPTest(t, srv).URL, "")
+	form := url.Values{"token": {token}, "next": {"/uploads"}}.Encode()
+	resp, b := c.do("POST", "/login", strings.NewReader(form), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	if resp.StatusCode != 303 || len(resp.Cookies()) != 1 {
+		t.Fatalf("login on a read-only database: %d %s", resp.StatusCode, b)
+	}
+	cookie := map[string]string{"Cookie": "idletrace_session=" + resp.Cookies()[0].Value}
+	if resp, _ := c.do("GET", "/uploads", nil, cookie); resp.StatusCode != 200 {
+		t.Fatalf("page with the session: %d", resp.StatusCode)
+	}
+	if resp, _ := c.do("GET", "/api/v1/events", nil, cookie); resp.StatusCode != 200 {
+		t.Fatalf("API with the session: %d", resp.StatusCode)
+	}
+	if resp, b := c.do("POST", "/logout", nil, cookie); resp.StatusCode != 303 {
+		t.Fatalf("logout: %d %s", resp.StatusCode, b)
+	}
+	if resp, _ := c.do("GET", "/api/v1/events", nil, cookie); resp.StatusCode != 401 {
+		t.Fatalf("after logout: %d", resp.StatusCode)
+	}
+}
