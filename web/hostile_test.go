@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -402,4 +403,78 @@ func TestTempDiskFull(t *testing.T) {
 	if resp.StatusCode != http.StatusInsufficientStorage || errorCode(t, b) != "storage_full" {
 		t.Fatalf("temp disk full: %d %s", resp.StatusCode, b)
 	}
+}
+
+// TestSlowBodiesAndConnectionCap (issue 17 row 3): a body trickled a byte
+// at a time holds its connection only for the body timeout, and the
+// connections served at once are capped, so a flood of slow clients
+// cannot exhaust the server's file descriptors.
+func TestSlowBodiesAndConnectionCap(t *testing.T) {
+	db := newTestServer(t, web.Config{}).db
+	srv, err := web.NewServer(web.Config{Addr: "127.0.0.1:0", TempDir: t.TempDir(), RateLimit: -1,
+		BodyTimeout: 500 * time.Millisecond, MaxConns: 4}, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close(context.Background()) })
+	addr := strings.TrimPrefix(srv.URL(), "http://")
+
+	slow := func() net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(c, "POST /login HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nt", addr)
+		return c
+	}
+	// A trickled body is cut off after the body timeout.
+	c := slow()
+	defer c.Close()
+	start := time.Now()
+	closed := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, c)
+		close(closed)
+	}()
+trickle:
+	for time.Since(start) < 10*time.Second {
+		select {
+		case <-closed:
+			break trickle
+		case <-time.After(100 * time.Millisecond):
+			c.Write([]byte("x"))
+		}
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("a trickled body held its connection for %v", took)
+	}
+
+	// Past the connection cap, new connections wait; probes answer again
+	// once the slow ones are gone.
+	var held []net.Conn
+	for range 4 {
+		c, err := net.Dial("tcp", addr) // connected, saying nothing (headers time out after 10 s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	time.Sleep(100 * time.Millisecond)
+	hc := &http.Client{Timeout: 200 * time.Millisecond}
+	if resp, err := hc.Get(srv.URL() + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Errorf("a fifth connection was served past the cap of 4: %d", resp.StatusCode)
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	hc.Timeout = 5 * time.Second
+	resp, err := hc.Get(srv.URL() + "/healthz")
+	if err != nil {
+		t.Fatalf("healthz after the slow clients left: %v", err)
+	}
+	resp.Body.Close()
 }

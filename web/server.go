@@ -47,12 +47,29 @@ type Config struct {
 	// proxy): its host is allowed and its origin trusted by the cross-origin
 	// check.
 	PublicURL string
+	// BodyTimeout bounds how long reading a request body may take on every
+	// route but the uploads (forms, JSON, logins): a client trickling a body
+	// holds its connection no longer (0 = DefaultBodyTimeout).
+	BodyTimeout time.Duration
+	// UploadTimeout bounds reading an upload's body (0 =
+	// DefaultUploadTimeout: large files on slow links).
+	UploadTimeout time.Duration
+	// MaxConns bounds the connections served at once; past it new ones wait
+	// in the kernel's backlog (0 = DefaultMaxConns, negative = no limit).
+	MaxConns int
 	// Push forwards new diagnoses to a Splunk HEC or a webhook (push.go).
 	Push PushConfig
 }
 
 // DefaultMaxUpload is the default upload body limit (2 GiB).
 const DefaultMaxUpload = 2 << 30
+
+// Defaults of the connection limits.
+const (
+	DefaultBodyTimeout   = 30 * time.Second
+	DefaultUploadTimeout = 30 * time.Minute
+	DefaultMaxConns      = 512
+)
 
 // Server is the HTTP server of idletrace.
 type Server struct {
@@ -91,6 +108,15 @@ type Server struct {
 func NewServer(cfg Config, db store.Store, logger *slog.Logger) (*Server, error) {
 	if cfg.MaxUpload <= 0 {
 		cfg.MaxUpload = DefaultMaxUpload
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
+	if cfg.UploadTimeout <= 0 {
+		cfg.UploadTimeout = DefaultUploadTimeout
+	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = DefaultMaxConns
 	}
 	if cfg.DisplayTZ == nil {
 		cfg.DisplayTZ = time.UTC
@@ -133,6 +159,9 @@ func (s *Server) Open() error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
+	if s.cfg.MaxConns > 0 {
+		ln = newLimitListener(ln, s.cfg.MaxConns)
+	}
 	if ln, err = listenTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey); err != nil {
 		return err
 	}
@@ -140,7 +169,7 @@ func (s *Server) Open() error {
 	s.httpSrv = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Minute, // large uploads on slow links
+		ReadTimeout:       s.cfg.UploadTimeout, // large uploads on slow links; other routes shorten it (policy.Handler)
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),

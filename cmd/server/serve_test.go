@@ -17,6 +17,8 @@ func TestServeConfigValidate(t *testing.T) {
 		{"-beats-addr", "0.0.0.0:5044"},
 		{"-public-url", "idletrace.corp.example"},
 		{"-allowed-hosts", "http://x.example/"},
+		{"-body-timeout", "1ms"},
+		{"-max-conns", "0"},
 		{"stray"},
 		{"-no-such-flag"},
 	} {
