@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -477,4 +478,36 @@ trickle:
 		t.Fatalf("healthz after the slow clients left: %v", err)
 	}
 	resp.Body.Close()
+}
+
+// TestManyTinyParts (issue 17 row 5a): a multipart body of thousands of
+// tiny files is refused past the per-request cap, before it costs an
+// upload row, a temp file and (async) a goroutine each.
+func TestManyTinyParts(t *testing.T) {
+	for _, async := range []bool{false, true} {
+		ts := newTestServer(t, web.Config{RateLimit: -1})
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		for i := range 2000 {
+			w, _ := mw.CreateFormFile("file", fmt.Sprintf("f%d.ndjson", i))
+			fmt.Fprintf(w, `{"computer":"PC%d","provider":"Outlook","event_id":25,"record_id":1,"time":"2024-05-02T07:41:12Z"}`+"\n", i)
+		}
+		mw.Close()
+		path := "/api/v1/uploads"
+		if async {
+			path += "?async=1"
+		}
+		before := runtime.NumGoroutine()
+		c := newClient(t, ts.URL, "")
+		resp, b := c.do("POST", path, &buf, map[string]string{"Content-Type": mw.FormDataContentType()})
+		if resp.StatusCode != 413 || errorCode(t, b) != "too_many_files" {
+			t.Errorf("async=%v: 2000 parts: %d %.200s", async, resp.StatusCode, b)
+		}
+		if n, _ := ts.db.UploadCount(context.Background()); n > web.DefaultMaxUploadFiles {
+			t.Errorf("async=%v: %d upload rows from one request", async, n)
+		}
+		if g := runtime.NumGoroutine(); g > before+web.DefaultMaxUploadFiles+20 {
+			t.Errorf("async=%v: %d goroutines after the request (%d before)", async, g, before)
+		}
+	}
 }

@@ -54,6 +54,9 @@ type Config struct {
 	// UploadTimeout bounds reading an upload's body (0 =
 	// DefaultUploadTimeout: large files on slow links).
 	UploadTimeout time.Duration
+	// MaxUploadFiles bounds the files of one upload request (0 =
+	// DefaultMaxUploadFiles).
+	MaxUploadFiles int
 	// MaxConns bounds the connections served at once; past it new ones wait
 	// in the kernel's backlog (0 = DefaultMaxConns, negative = no limit).
 	MaxConns int
@@ -69,6 +72,8 @@ const (
 	DefaultBodyTimeout   = 30 * time.Second
 	DefaultUploadTimeout = 30 * time.Minute
 	DefaultMaxConns      = 512
+	// DefaultMaxUploadFiles is how many files one upload request may carry.
+	DefaultMaxUploadFiles = 100
 )
 
 // Server is the HTTP server of idletrace.
@@ -115,6 +120,9 @@ func NewServer(cfg Config, db store.Store, logger *slog.Logger) (*Server, error)
 	if cfg.UploadTimeout <= 0 {
 		cfg.UploadTimeout = DefaultUploadTimeout
 	}
+	if cfg.MaxUploadFiles <= 0 {
+		cfg.MaxUploadFiles = DefaultMaxUploadFiles
+	}
 	if cfg.MaxConns == 0 {
 		cfg.MaxConns = DefaultMaxConns
 	}
@@ -145,7 +153,7 @@ func NewServer(cfg Config, db store.Store, logger *slog.Logger) (*Server, error)
 	s.live = live.New(db, logger, s.metrics)
 	s.intake = intake.New(db, logger, s.metrics)
 	sweepStaleSpools(cfg.TempDir, logger)
-	s.uploads = &receiver{tempDir: cfg.TempDir, intake: s.intake, live: s.live, background: s.goBackground}
+	s.uploads = &receiver{tempDir: cfg.TempDir, maxFiles: cfg.MaxUploadFiles, intake: s.intake, live: s.live, background: s.goBackground}
 	if cfg.Push.enabled() {
 		s.push = newPusher(cfg.Push, db, s.live, logger, s.metrics)
 	}

@@ -25,6 +25,7 @@ type securityConfig struct {
 	bodyTimeout     time.Duration
 	uploadTimeout   time.Duration
 	maxConns        int
+	maxUploadFiles  int
 }
 
 func (sc *securityConfig) register(fs *flag.FlagSet) {
@@ -39,6 +40,7 @@ func (sc *securityConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&sc.bodyTimeout, "body-timeout", envDuration("IDLETRACE_BODY_TIMEOUT", web.DefaultBodyTimeout), "longest time to read a request body other than an upload (env IDLETRACE_BODY_TIMEOUT)")
 	fs.DurationVar(&sc.uploadTimeout, "upload-timeout", envDuration("IDLETRACE_UPLOAD_TIMEOUT", web.DefaultUploadTimeout), "longest time to read an upload's body (env IDLETRACE_UPLOAD_TIMEOUT)")
 	fs.IntVar(&sc.maxConns, "max-conns", web.DefaultMaxConns, "most HTTP connections served at once; more wait (keep it below the open-file limit)")
+	fs.IntVar(&sc.maxUploadFiles, "max-upload-files", web.DefaultMaxUploadFiles, "most files in one upload request")
 	fs.DurationVar(&sc.pushInterval, "push-interval", 30*time.Second, "how often to look for new diagnoses to push")
 }
 
@@ -66,8 +68,8 @@ func (sc *securityConfig) validate() error {
 	if sc.bodyTimeout < time.Second || sc.uploadTimeout < time.Second {
 		return errors.New("-body-timeout and -upload-timeout must be at least 1s")
 	}
-	if sc.maxConns < 1 {
-		return errors.New("-max-conns must be at least 1")
+	if sc.maxConns < 1 || sc.maxUploadFiles < 1 {
+		return errors.New("-max-conns and -max-upload-files must be at least 1")
 	}
 	if sc.pushInterval < time.Second {
 		return errors.New("-push-interval must be at least 1s")
@@ -90,6 +92,7 @@ func (sc *securityConfig) apply(c *web.Config) {
 	c.TLSCert, c.TLSKey = sc.tlsCert, sc.tlsKey
 	c.PublicURL, c.AllowedHosts = sc.publicURL, sc.hosts()
 	c.BodyTimeout, c.UploadTimeout, c.MaxConns = sc.bodyTimeout, sc.uploadTimeout, sc.maxConns
+	c.MaxUploadFiles = sc.maxUploadFiles
 	if n, _ := strconv.Atoi(sc.rateLimit); n == 0 {
 		c.RateLimit = -1
 	} else {
