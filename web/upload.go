@@ -41,8 +41,8 @@ func uploadOptions(r *http.Request) (ingest.Options, error) {
 type receiver struct {
 	tempDir  string
 	maxFiles int // files in one request (Config.MaxUploadFiles)
-	intake  *intake.Pipeline
-	live    *live.Analyzer
+	intake   *intake.Pipeline
+	live     *live.Analyzer
 	// background runs an async ingest under the server's lifetime.
 	background func(work func(ctx context.Context))
 }
