@@ -511,3 +511,29 @@ func TestManyTinyParts(t *testing.T) {
 		}
 	}
 }
+
+// TestLongNames (issue 17 row 5c): a computer name of 200 KiB inside an
+// event is rejected (no DNS or NetBIOS name is longer than 255 bytes), in
+// agent batches and in uploaded files alike, so the dashboard does not
+// grow by megabytes for each.
+func TestLongNames(t *testing.T) {
+	ts := newTestServer(t, web.Config{RateLimit: -1})
+	c := newClient(t, ts.URL, "")
+	long := strings.Repeat("A", 200<<10)
+	item := func(name string, rec int) string {
+		return fmt.Sprintf(`{"computer":%q,"channel":"Application","provider":"Outlook","event_id":25,"record_id":%d,"time":"2024-05-02T07:41:12Z","message":"x"}`, name, rec) + "\n"
+	}
+	body := item(long, 1) + item("PC1.corp.example", 2)
+	resp, b := c.do("POST", "/api/v1/events", strings.NewReader(body), map[string]string{"Content-Type": "application/x-ndjson"})
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"rejected_count":1`) || !strings.Contains(string(b), "computer name") {
+		t.Fatalf("agent batch with a 200 KiB name: %d %.300s", resp.StatusCode, b)
+	}
+	resp, b = c.do("POST", "/api/v1/uploads?name=long.ndjson", strings.NewReader(item(long, 3)+item("PC2.corp.example", 4)), map[string]string{"Content-Type": "application/x-ndjson"})
+	if resp.StatusCode != 201 || !strings.Contains(string(b), "computer name") {
+		t.Fatalf("upload with a 200 KiB name: %d %.300s", resp.StatusCode, b)
+	}
+	_, page := getPage(t, ts.URL+"/computers")
+	if strings.Contains(page, long[:1000]) || len(page) > 1<<20 {
+		t.Errorf("the computers page holds the long name (%d bytes)", len(page))
+	}
+}
