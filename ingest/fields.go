@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -29,7 +30,8 @@ func checkFields(ev *Event) error {
 		for len(m) > 0 && !utf8.ValidString(m[len(m)-min(len(m), utf8.UTFMax):]) {
 			m = m[:len(m)-1]
 		}
-		ev.Message = m
+		ev.Message = strings.Clone(m) // not the whole message's bytes behind a cut
+
 	}
 	return nil
 }
