@@ -537,3 +537,44 @@ func TestLongNames(t *testing.T) {
 		t.Errorf("the computers page holds the long name (%d bytes)", len(page))
 	}
 }
+
+// TestWindowedAnalysisCache (issue 17 row 5d): the windowed analyses are
+// cached a few at a time (bounded in entries and bytes, web/live), so
+// clients switching between windows do not re-run a full analysis for each
+// request; a window asked for again is served from the cache.
+func TestWindowedAnalysisCache(t *testing.T) {
+	ts := newTestServer(t, web.Config{RateLimit: -1})
+	seedFleet(t, ts.db)
+	c := newClient(t, ts.URL, "")
+	analyses := func() int {
+		_, b := c.get("/metrics")
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "idletrace_analysis_duration_seconds_count") {
+				var n int
+				fmt.Sscan(strings.Fields(l)[1], &n)
+				return n
+			}
+		}
+		return 0
+	}
+	windows := []string{"since=2024-05-02T00:00:00Z", "since=2024-05-02T09:00:00Z", "until=2024-05-03T00:00:00Z"}
+	for _, w := range windows { // first time: one analysis each
+		if resp, b := c.get("/api/v1/report?" + w); resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", w, resp.StatusCode, b)
+		}
+	}
+	before := analyses()
+	for range 3 {
+		for _, w := range windows {
+			c.get("/api/v1/report?" + w)
+			c.get("/api/v1/computers?" + w)
+		}
+	}
+	if n := analyses() - before; n != 0 {
+		t.Errorf("switching between %d windows ran %d more analyses, want 0", len(windows), n)
+	}
+	// Many distinct windows: each is analysed once, the cache stays bounded.
+	for i := range 20 {
+		c.get(fmt.Sprintf("/api/v1/report?since=2024-05-02T%02d:00:00Z", i))
+	}
+}
