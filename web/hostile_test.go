@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -576,5 +577,91 @@ func TestWindowedAnalysisCache(t *testing.T) {
 	// Many distinct windows: each is analysed once, the cache stays bounded.
 	for i := range 20 {
 		c.get(fmt.Sprintf("/api/v1/report?since=2024-05-02T%02d:00:00Z", i))
+	}
+}
+
+// TestAmplificationMemory (issue 17 rows 5a–c): the heap of the server
+// (in this process) stays within 256 MiB of its idle level while clients
+// with a token send thousands of tiny parts, a zip whose entries overlap
+// and events with huge names, all at once.
+func TestAmplificationMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures memory under load")
+	}
+	ts := newTestServer(t, web.Config{RateLimit: -1})
+	c := newClient(t, ts.URL, "")
+	var parts bytes.Buffer
+	mw := multipart.NewWriter(&parts)
+	for i := range 5000 {
+		w, _ := mw.CreateFormFile("file", fmt.Sprintf("f%d.ndjson", i))
+		fmt.Fprintf(w, `{"computer":"PC%d","channel":"Application","provider":"Outlook","event_id":25,"record_id":1,"time":"2024-05-02T07:41:12Z"}`+"\n", i)
+	}
+	mw.Close()
+	// One 1 MiB entry of events listed 2000 times in the central directory.
+	line := `{"computer":"PC1.corp.example","channel":"Application","provider":"Outlook","event_id":25,"record_id":1,"time":"2024-05-02T07:41:12Z","message":"x"}` + "\n"
+	var zb bytes.Buffer
+	zw := zip.NewWriter(&zb)
+	w, _ := zw.Create("a.ndjson")
+	w.Write(bytes.Repeat([]byte(line), (1<<20)/len(line)))
+	zw.Close()
+	z := zb.Bytes()
+	cd, eocd := bytes.Index(z, []byte("PK\x01\x02")), bytes.LastIndex(z, []byte("PK\x05\x06"))
+	over := append([]byte{}, z[:cd]...)
+	for range 2000 {
+		over = append(over, z[cd:eocd]...)
+	}
+	end := append([]byte{}, z[eocd:]...)
+	binary.LittleEndian.PutUint16(end[8:], 2000)
+	binary.LittleEndian.PutUint16(end[10:], 2000)
+	binary.LittleEndian.PutUint32(end[12:], uint32(2000*(eocd-cd)))
+	binary.LittleEndian.PutUint32(end[16:], uint32(cd))
+	over = append(over, end...)
+	var names strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&names, `{"computer":"%s%d","channel":"Application","provider":"Outlook","event_id":25,"record_id":1,"time":"2024-05-02T07:41:12Z"}`+"\n", strings.Repeat("N", 200<<10), i)
+	}
+	partsBody, partsType, zipBody, namesBody := parts.Bytes(), mw.FormDataContentType(), over, names.String()
+
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	idle := ms.HeapAlloc
+	var peak atomic.Uint64
+	stop, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if m.HeapAlloc > peak.Load() {
+				peak.Store(m.HeapAlloc)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	done := make(chan struct{})
+	for range 4 {
+		go func() {
+			c.do("POST", "/api/v1/uploads?async=1", bytes.NewReader(partsBody), map[string]string{"Content-Type": partsType})
+			c.do("POST", "/api/v1/uploads?name=over.zip", bytes.NewReader(zipBody), map[string]string{"Content-Type": "application/zip"})
+			c.do("POST", "/api/v1/uploads?name=names.ndjson", strings.NewReader(namesBody), map[string]string{"Content-Type": "application/x-ndjson"})
+			c.get("/")
+			c.get("/computers")
+			done <- struct{}{}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	close(stop)
+	<-sampled
+	grew := int64(peak.Load()) - int64(idle)
+	t.Logf("heap: idle %d MiB, peak %d MiB (+%d MiB) under 4 clients × (5000 parts, a 2000-entry overlapping zip, 200 names of 200 KiB)", idle>>20, peak.Load()>>20, grew>>20)
+	if grew > 256<<20 {
+		t.Errorf("the heap grew by %d MiB, want at most 256", grew>>20)
 	}
 }
