@@ -156,6 +156,7 @@ func Read(ctx context.Context, r io.ReaderAt, size int64, opts Options, emit Emi
 	head = head[:n]
 	format := Detect(head)
 	res := Result{Format: format, Bytes: size}
+	emit, flush := checkedEmit(emit, &res, opts.Name)
 	switch format {
 	case FormatEVTX:
 		err = readEVTX(ctx, r, size, opts, &res, emit)
@@ -164,6 +165,7 @@ func Read(ctx context.Context, r io.ReaderAt, size int64, opts Options, emit Emi
 	default:
 		err = readText(ctx, format, r, size, opts, &res, emit)
 	}
+	flush()
 	res.LooksLike = res.seen.looksLike()
 	if err == nil && res.Records == 0 && len(res.Warnings) > 0 {
 		err = newNothingReadError(&res)

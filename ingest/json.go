@@ -458,6 +458,9 @@ func decodeJSONItem(raw []byte, opts Options) (Event, jsonShape, error) {
 	}
 	d := &jsonDecoder{opts: opts, ev: Event{Qualifiers: -1}}
 	ev, shape, err := d.decode(&it, raw)
+	if err == nil {
+		err = checkFields(&ev)
+	}
 	return ev, jsonShape{shape, d.localTime}, err
 }
 

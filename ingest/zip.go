@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/flate"
 	"context"
 	"encoding/binary"
@@ -19,7 +20,9 @@ import (
 // its content has (nested zips one level deep); entry names are labels and
 // the default computer name of CSV entries, never paths. Limits guard
 // against zip bombs: Limits.MaxZipEntries entries at most, MaxZipTotal
-// inflated bytes over the whole archive (nested zips included), and per
+// inflated bytes over the whole archive (nested zips included; and never
+// more than MaxZipRatio times the archive's own size, at least 16 MiB),
+// no two entries sharing compressed bytes, and per
 // entry a compression ratio of MaxZipRatio (checked on the sizes the entry
 // declares and enforced on the bytes it really inflates to; the first MiB
 // of an entry is always allowed). An entry over a limit is cut off with a
@@ -35,17 +38,41 @@ type errZipLimit struct{ msg string }
 func (e *errZipLimit) Error() string { return e.msg }
 
 // zipBudget is what the whole archive may still inflate to.
-type zipBudget struct{ left int64 }
+type zipBudget struct{ left, total int64 }
+
+// minZipBudget is what any archive may inflate to in all, whatever its
+// size.
+const minZipBudget = 16 << 20
+
+// zipTotalBudget is what an archive of size bytes may inflate to in all
+// (nested zips and temp files included): MaxZipTotal, and no more than
+// MaxZipRatio times the archive itself. Per-entry checks alone let many
+// tiny entries (each within the 1 MiB any entry may inflate to) or
+// entries sharing their bytes multiply an archive far past its ratio.
+func zipTotalBudget(size int64, lim Limits) int64 {
+	byRatio := int64(minZipBudget)
+	if size > 0 && size < (1<<62)/max(lim.MaxZipRatio, 1) {
+		byRatio = max(size*lim.MaxZipRatio, minZipBudget)
+	}
+	return min(lim.MaxZipTotal, byRatio)
+}
+
+func newZipBudget(n int64) *zipBudget { return &zipBudget{left: n, total: n} }
 
 func readZip(ctx context.Context, r io.ReaderAt, size int64, opts Options, res *Result, emit EmitFunc, depth int) error {
-	return readZipBudget(ctx, r, size, opts, res, emit, depth, &zipBudget{left: opts.Limits.MaxZipTotal})
+	return readZipBudget(ctx, r, size, opts, res, emit, depth, newZipBudget(zipTotalBudget(size, opts.Limits)))
 }
 
 func readZipBudget(ctx context.Context, r io.ReaderAt, size int64, opts Options, res *Result, emit EmitFunc, depth int, budget *zipBudget) error {
 	var files []zipEntryInfo
 	zr, err := zip.NewReader(r, size)
 	if err == nil {
-		for _, f := range zr.File {
+		overlapping := overlappingEntries(zr.File)
+		for i, f := range zr.File {
+			if overlapping[i] {
+				res.warn(Warning{File: opts.Name, Msg: fmt.Sprintf("entry %q overlaps the data of another entry (a zip bomb?); skipped", baseName(f.Name))})
+				continue
+			}
 			files = append(files, zipEntryInfo{
 				name: f.Name, dir: f.FileInfo().IsDir(), known: true,
 				comp: f.CompressedSize64, uncomp: f.UncompressedSize64, open: f.Open,
@@ -118,6 +145,40 @@ func readZipBudget(ctx context.Context, r io.ReaderAt, size int64, opts Options,
 	return nil
 }
 
+// overlappingEntries marks the entries whose data share bytes with an
+// entry before them in the archive: a real archive never does, an
+// overlapping bomb inflates the same compressed bytes once per entry.
+func overlappingEntries(files []*zip.File) []bool {
+	type span struct {
+		start, end int64
+		i          int
+	}
+	var spans []span
+	for i, f := range files {
+		off, err := f.DataOffset()
+		if err != nil || f.CompressedSize64 == 0 {
+			continue
+		}
+		spans = append(spans, span{off, off + int64(min(f.CompressedSize64, 1<<62)), i})
+	}
+	slices.SortFunc(spans, func(a, b span) int {
+		if a.start != b.start {
+			return cmp.Compare(a.start, b.start)
+		}
+		return cmp.Compare(a.i, b.i)
+	})
+	out := make([]bool, len(files))
+	end := int64(-1)
+	for _, s := range spans {
+		if s.start < end {
+			out[s.i] = true
+			continue
+		}
+		end = s.end
+	}
+	return out
+}
+
 func entryErrorText(err error) string {
 	var le *errZipLimit
 	switch {
@@ -142,7 +203,7 @@ func readZipEntry(ctx context.Context, f *zipEntryInfo, label string, opts Optio
 		return &errZipLimit{fmt.Sprintf("entry declares %d bytes from %d compressed, a ratio above the limit of %d:1 (a zip bomb?); skipped", u, c, lim.MaxZipRatio)}
 	}
 	if f.known && f.uncomp > uint64(max(budget.left, 0)) {
-		return &errZipLimit{fmt.Sprintf("entry declares %d bytes, more than the %d the archive may still inflate to (limit %d in all); skipped", f.uncomp, max(budget.left, 0), lim.MaxZipTotal)}
+		return &errZipLimit{fmt.Sprintf("entry declares %d bytes, more than the %d the archive may still inflate to (limit %d in all); skipped", f.uncomp, max(budget.left, 0), budget.total)}
 	}
 	open := func() (io.Reader, io.Closer, error) {
 		rc, err := f.open()
@@ -150,7 +211,7 @@ func readZipEntry(ctx context.Context, f *zipEntryInfo, label string, opts Optio
 			return nil, nil, err
 		}
 		allowed := max(int64(min(f.comp, 1<<40))*lim.MaxZipRatio, minZipAllowance)
-		return &zipLimitReader{r: rc, left: allowed, budget: budget, ratio: lim.MaxZipRatio, total: lim.MaxZipTotal}, rc, nil
+		return &zipLimitReader{r: rc, left: allowed, budget: budget, ratio: lim.MaxZipRatio, total: budget.total}, rc, nil
 	}
 	r, c, err := open()
 	if err != nil {

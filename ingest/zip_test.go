@@ -3,6 +3,7 @@ package ingest
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -293,5 +294,71 @@ func FuzzReadZip(f *testing.F) {
 	f.Add(two[:len(two)*3/4])
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fuzzRead(t, b)
+	})
+}
+
+// overlapZip makes an archive whose central directory lists the one
+// entry of z n times: every entry's data is the same bytes (a David
+// Fifield-style overlapping bomb: each entry passes the ratio check, the
+// archive inflates n times).
+func overlapZip(t *testing.T, z []byte, n int) []byte {
+	t.Helper()
+	cd := bytes.Index(z, []byte("PK\x01\x02"))
+	eocd := bytes.LastIndex(z, []byte("PK\x05\x06"))
+	if cd < 0 || eocd < 0 {
+		t.Fatal("not a zip")
+	}
+	rec := z[cd:eocd]
+	out := slices.Clone(z[:cd])
+	for i := range n {
+		r := slices.Clone(rec)
+		r[46] = byte('a' + i%26) // another name, same data
+		out = append(out, r...)
+	}
+	end := slices.Clone(z[eocd:])
+	binary.LittleEndian.PutUint16(end[8:], uint16(n))
+	binary.LittleEndian.PutUint16(end[10:], uint16(n))
+	binary.LittleEndian.PutUint32(end[12:], uint32(n*len(rec)))
+	binary.LittleEndian.PutUint32(end[16:], uint32(cd))
+	return append(out, end...)
+}
+
+// TestZipAmplification (issue 17 row 5b): overlapping entries and many
+// tiny well-compressed entries passed the per-entry ratio check; what the
+// archive may inflate to (and so write to temp files) is now bounded by
+// the archive's own size too, and an entry sharing another's bytes is
+// skipped.
+func TestZipAmplification(t *testing.T) {
+	t.Run("overlapping entries", func(t *testing.T) {
+		good := testdataFile(t, "xml-wevtutil/HQ-PC01.xml")
+		z := overlapZip(t, makeZip(t, zipEntry{name: "a.xml", data: good}), 50)
+		evs, res, err := readBytes(t, z, Options{Name: "x.zip"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != 5 || res.Records > 10 {
+			t.Errorf("%d events, %d records from one entry listed 50 times", len(evs), res.Records)
+		}
+		wantWarning(t, res, "x.zip", "overlaps")
+	})
+	t.Run("archive budget", func(t *testing.T) {
+		// 40 entries of 1 MiB that deflate about 1000:1: each is under the
+		// 1 MiB any entry may inflate to, the archive is ~40 KiB.
+		line := []byte(`{"computer":"PC1.corp.example","channel":"Application","provider":"Other","event_id":1,"record_id":1,"time":"2024-05-02T07:41:12Z","message":"x"}` + "\n")
+		entry := bytes.Repeat(line, (1<<20)/len(line))
+		var entries []zipEntry
+		for i := range 40 {
+			entries = append(entries, zipEntry{name: fmt.Sprintf("e%02d.ndjson", i), data: entry})
+		}
+		z := makeZip(t, entries...)
+		_, res, err := readBytes(t, z, Options{Name: "x.zip"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inflated := res.Records * len(line)
+		if limit := max(len(z)*200, 16<<20); inflated > limit+(1<<20) {
+			t.Errorf("a %d-byte archive inflated to %d bytes (limit %d)", len(z), inflated, limit)
+		}
+		wantWarning(t, res, "the archive may", fmt.Sprintf("limit %d in all", len(z)*200))
 	})
 }

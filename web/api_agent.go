@@ -167,6 +167,7 @@ func (s *Server) handleAPIAgentEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res.New, res.Duplicates, res.UploadID = stored.New, stored.Duplicates, stored.UploadID
+	s.owners.noteID(r, stored.UploadID)
 	res.RejectedCount = len(rejected)
 	res.Rejected = rejected
 	if len(res.Rejected) > maxRejectedListed {

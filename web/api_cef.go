@@ -3,6 +3,7 @@ package web
 import (
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // CEF header fields identifying idletrace (ArcSight "Implementing CEF").
@@ -51,7 +52,7 @@ func cefHeaderValue(s string) string {
 		case r == '\\' || r == '|':
 			b.WriteByte('\\')
 			b.WriteRune(r)
-		case r < 0x20 || r == 0x7f:
+		case unicode.IsControl(r) || isLineSeparator(r):
 			b.WriteByte(' ')
 		default:
 			b.WriteRune(r)
@@ -60,8 +61,14 @@ func cefHeaderValue(s string) string {
 	return b.String()
 }
 
+// isLineSeparator reports the Unicode line terminators beyond CR and LF
+// (NEL, LINE and PARAGRAPH SEPARATOR): readers that split on them would
+// start a forged record.
+func isLineSeparator(r rune) bool { return r == '\u0085' || r == '\u2028' || r == '\u2029' }
+
 // cefExtValue escapes an extension value: backslash and equals sign are
-// escaped, CR and LF become \r and \n, other control characters spaces.
+// escaped, CR and LF become \r and \n (NEL, U+2028 and U+2029 \n too),
+// other control characters (C0 and C1) spaces.
 // A pipe needs no escape in extensions.
 func cefExtValue(s string) string {
 	var b strings.Builder
@@ -74,7 +81,9 @@ func cefExtValue(s string) string {
 			b.WriteString(`\n`)
 		case r == '\r':
 			b.WriteString(`\r`)
-		case r < 0x20 || r == 0x7f:
+		case isLineSeparator(r):
+			b.WriteString(`\n`)
+		case unicode.IsControl(r):
 			b.WriteByte(' ')
 		default:
 			b.WriteRune(r)

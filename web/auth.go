@@ -50,6 +50,12 @@ type access struct {
 	db     store.Store
 	noAuth bool
 	fail   func(http.ResponseWriter, *http.Request, error) // writeError
+	// unauth limits, per address, requests that fail to authenticate (nil:
+	// no limit): they never reach the per-token limiter, which runs after
+	// authentication.
+	unauth *httprate.RateLimiter
+	// mem holds the sessions of a database that cannot store them.
+	mem memSessions
 	// tokensExist turns true for good once a token is seen: tokens are
 	// revoked, never deleted, so authentication stays required.
 	tokensExist atomic.Bool
@@ -100,6 +106,9 @@ func (s *access) authorize(w http.ResponseWriter, r *http.Request, scopes []stri
 	}
 	p, err := s.identify(r)
 	if err != nil {
+		if s.overUnauthLimit(w, r) {
+			return nil
+		}
 		s.denyUnauthenticated(w, r, err)
 		return nil
 	}
@@ -147,7 +156,7 @@ func (s *access) identify(r *http.Request) (*principal, error) {
 	if err != nil || c.Value == "" {
 		return nil, errNoCredentials
 	}
-	t, err := s.db.AuthenticateSession(r.Context(), c.Value)
+	t, err := s.authenticateSession(r.Context(), c.Value)
 	switch {
 	case errors.Is(err, store.ErrRevoked), errors.Is(err, store.ErrNotFound):
 		return nil, errNoCredentials // an expired or ended session: log in again
@@ -172,6 +181,25 @@ func (s *access) denyUnauthenticated(w http.ResponseWriter, r *http.Request, err
 	s.fail(w, r, err)
 }
 
+// overUnauthLimit counts a request that failed to authenticate against
+// its address and, past the limit, answers 429 instead of 401 (a flood of
+// bad or missing tokens is limited like any client).
+func (s *access) overUnauthLimit(w http.ResponseWriter, r *http.Request) bool {
+	if s.unauth == nil {
+		return false
+	}
+	key, _ := rateKey(r.WithContext(context.WithValue(r.Context(), principalKey{}, (*principal)(nil))))
+	if !s.unauth.OnLimit(w, r, key) {
+		return false
+	}
+	s.fail(w, r, errRateLimited)
+	return true
+}
+
+// errRateLimited answers a client over its rate limit.
+var errRateLimited = &apiError{status: http.StatusTooManyRequests, code: "rate_limited",
+	msg: "too many requests: wait for the number of seconds in Retry-After"}
+
 // rateKey is what the rate limit counts by: the token, or the client's
 // address when the request carries none (open server, public pages).
 func rateKey(r *http.Request) (string, error) {
@@ -193,7 +221,15 @@ func newRateLimiter(perMinute int, fail func(http.ResponseWriter, *http.Request,
 	}
 	return httprate.LimitBy(perMinute, time.Minute, rateKey,
 		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
-			fail(w, r, &apiError{status: http.StatusTooManyRequests, code: "rate_limited",
-				msg: "too many requests: wait for the number of seconds in Retry-After"})
+			fail(w, r, errRateLimited)
 		}))
+}
+
+// newUnauthLimiter limits each address's failed authentications to
+// perMinute a minute (nil: no limit).
+func newUnauthLimiter(perMinute int) *httprate.RateLimiter {
+	if perMinute <= 0 {
+		return nil
+	}
+	return httprate.NewRateLimiter(perMinute, time.Minute)
 }

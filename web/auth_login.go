@@ -6,8 +6,11 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"path"
 	"strings"
 	"time"
+	"unicode"
 
 	"idletrace/store"
 )
@@ -75,13 +78,33 @@ func renderLogin(w http.ResponseWriter, log *slog.Logger, status int, p *loginPa
 }
 
 // safeNext keeps a post-login redirect on this site: a local absolute path,
-// never "//host" or "/\host" (which browsers treat as another host).
+// never "//host" or "/\host" (which browsers treat as another host). The
+// check runs once, on the path as http.Redirect will send it (cleaned:
+// "/./\host" would become "/\host"), and that cleaned path is returned, so
+// what was checked is what the browser gets. A backslash anywhere is
+// refused: browsers read it as a slash.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, `/\`) ||
-		strings.ContainsAny(next, "\r\n\t") || len(next) > 2000 {
+	if len(next) > 2000 || strings.ContainsAny(next, "\\\r\n\t") || strings.ContainsFunc(next, unicode.IsControl) {
 		return "/"
 	}
-	return next
+	p, query, hasQuery := strings.Cut(next, "?")
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
+		return "/"
+	}
+	cleaned := path.Clean(p)
+	if strings.HasSuffix(p, "/") && !strings.HasSuffix(cleaned, "/") {
+		cleaned += "/"
+	}
+	if hasQuery {
+		cleaned += "?" + query
+	}
+	if strings.HasPrefix(cleaned, "//") {
+		return "/"
+	}
+	if u, err := url.Parse(cleaned); err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" {
+		return "/"
+	}
+	return cleaned
 }
 
 func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) {
@@ -115,7 +138,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		renderLogin(w, s.log, http.StatusUnauthorized, &loginPage{Title: "Log in", Error: msg, Next: next})
 		return
 	}
-	secret, expires, err := s.db.CreateSession(r.Context(), t.ID, sessionTTL)
+	secret, expires, err := s.auth.createSession(r.Context(), t.ID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -134,7 +157,7 @@ func (s *Server) handleLogoutPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		if err := s.db.DeleteSession(r.Context(), c.Value); err != nil {
+		if err := s.auth.deleteSession(r.Context(), c.Value); err != nil {
 			s.writeError(w, r, err)
 			return
 		}

@@ -3,6 +3,8 @@ package web_test
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -61,6 +63,7 @@ var apiScopes = map[string][]string{
 	"POST /api/v1/tokens":                 {"admin"},
 	"DELETE /api/v1/tokens/{tokenID}":     {"admin"},
 	"GET /metrics":                        {"read"},
+	"POST /demo":                          {"admin"},
 }
 
 // scopesFor is the policy for a route: the API's as listed, pages by
@@ -219,7 +222,7 @@ func TestOpenOnlyOnLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	remote := func(h http.Handler) int {
-		req := httptest.NewRequest("GET", "/api/v1/events", nil)
+		req := httptest.NewRequest("GET", "http://192.0.2.10:8080/api/v1/events", nil)
 		req = req.WithContext(context.WithValue(req.Context(), http.LocalAddrContextKey, &net.TCPAddr{IP: net.ParseIP("192.0.2.10"), Port: 8080}))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
@@ -343,6 +346,11 @@ func TestSecureCookieUnderTLS(t *testing.T) {
 	if resp.StatusCode != 303 || len(resp.Cookies()) != 1 || !resp.Cookies()[0].Secure {
 		t.Fatalf("TLS login: %d %+v", resp.StatusCode, resp.Cookies())
 	}
+	// Issue 17 row 12: HSTS under TLS, so a browser never falls back to
+	// plain HTTP on the path.
+	if h := resp.Header.Get("Strict-Transport-Security"); !strings.HasPrefix(h, "max-age=") {
+		t.Errorf("no HSTS under TLS: %q", h)
+	}
 }
 
 // TestRateLimit: past the limit a token gets 429 JSON with Retry-After;
@@ -390,5 +398,224 @@ func TestBodyLimits(t *testing.T) {
 	resp, b = c.do("POST", "/login", strings.NewReader("token="+strings.Repeat("a", 20000)), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 	if resp.StatusCode != 400 && resp.StatusCode != 413 {
 		t.Errorf("big login form: %d %s", resp.StatusCode, b)
+	}
+}
+
+// TestLoginNextStaysOnSite (issue 17 row 4): the redirect after login is
+// checked on the path the browser will be sent to, after cleaning:
+// "/./\evil.example" cleans to "/\evil.example", which browsers read as
+// "//evil.example".
+func TestLoginNextStaysOnSite(t *testing.T) {
+	ts := newTestServer(t, web.Config{RateLimit: -1})
+	token := mustToken(t, ts.db, "analyst", "read")
+	c := newClient(t, ts.URL, "")
+	formHdr := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	for next, want := range map[string]string{
+		`/./\evil.example`:      "/",
+		`/.//evil.example`:      "/evil.example",
+		`/a/../\evil.example`:   "/",
+		`/%2e/%5cevil.example`:  "/%2e/%5cevil.example", // escaped: a path on this site
+		`/x/..//evil.example/`:  "/evil.example/",
+		"/\\evil.example":       "/",
+		`/uploads/../computers`: "/computers",
+		"/events?computer=a/b":  "/events?computer=a/b",
+		"https://evil.example/": "/",
+	} {
+		body := url.Values{"token": {token}, "next": {next}}.Encode()
+		resp, _ := c.do("POST", "/login", strings.NewReader(body), formHdr)
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != 303 || loc != want {
+			t.Errorf("next=%q: %d to %q, want %q", next, resp.StatusCode, loc, want)
+		}
+		if u, err := url.Parse(loc); err != nil || u.Host != "" || strings.HasPrefix(loc, "//") || strings.Contains(loc, `\`) {
+			t.Errorf("next=%q: redirect %q leaves the site", next, loc)
+		}
+	}
+}
+
+// TestHostAllowList (issue 17 row 1): DNS rebinding. While the server is
+// open (no token, loopback), a page of another site whose name was
+// rebound to 127.0.0.1 looks same-origin to the CSRF layer; only the Host
+// header tells it apart. Such a Host is refused, so the page can neither
+// read nor create the admin token that would lock the owner out.
+func TestHostAllowList(t *testing.T) {
+	send := func(ts *testServer, method, host, path, body, token string) (int, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		req.Header.Set("Origin", "http://"+host)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	ts := newTestServer(t, web.Config{RateLimit: -1})
+	port := ts.URL[strings.LastIndex(ts.URL, ":"):]
+	const rebound = "rebind.attacker.example"
+	if code, b := send(ts, "POST", rebound+port, "/api/v1/tokens", `{"name":"x","scope":"admin"}`, ""); code != http.StatusMisdirectedRequest {
+		t.Fatalf("rebound host creating a token: %d %s", code, b)
+	}
+	if code, _ := send(ts, "GET", rebound+port, "/api/v1/events", "", ""); code != http.StatusMisdirectedRequest {
+		t.Fatalf("rebound host reading: %d", code)
+	}
+	if code, _ := send(ts, "GET", rebound, "/", "", ""); code != http.StatusMisdirectedRequest {
+		t.Fatalf("rebound host, dashboard: %d", code)
+	}
+	if n, _ := ts.db.CountTokens(context.Background()); n != 0 {
+		t.Fatalf("%d tokens created through a rebound host", n)
+	}
+	for _, h := range []string{"localhost" + port, "127.0.0.1" + port, "[::1]" + port, "app.localhost" + port, "LOCALHOST."} {
+		if code, b := send(ts, "GET", h, "/api/v1/events", "", ""); code != 200 {
+			t.Errorf("Host %q while open: %d %s", h, code, b)
+		}
+	}
+
+	// A name the operator allowed (-allowed-hosts, -public-url).
+	named := newTestServer(t, web.Config{RateLimit: -1, AllowedHosts: []string{"idletrace.corp.example"}})
+	if code, _ := send(named, "GET", "idletrace.corp.example", "/api/v1/events", "", ""); code != 200 {
+		t.Errorf("allowed host: %d", code)
+	}
+	if code, _ := send(named, "GET", rebound, "/api/v1/events", "", ""); code != http.StatusMisdirectedRequest {
+		t.Errorf("other host with an allow-list: %d", code)
+	}
+	// With tokens, the list still holds when given; without one any name
+	// is accepted (a token is needed anyway, and a rebound page has none).
+	tok := mustToken(t, named.db, "r", "read")
+	if code, _ := send(named, "GET", rebound, "/api/v1/events", "", tok); code != http.StatusMisdirectedRequest {
+		t.Errorf("other host with an allow-list and a token: %d", code)
+	}
+	mustToken(t, ts.db, "r", "read")
+	if code, _ := send(ts, "GET", rebound, "/api/v1/events", "", ""); code != 401 {
+		t.Errorf("any host once tokens exist: %d, want 401", code)
+	}
+}
+
+// TestRateLimitUnauthenticated (issue 17 row 6): requests with a missing or
+// bad token count against their address's limit too; past it they get 429,
+// not another 401. A client with a good token from elsewhere is unaffected.
+func TestRateLimitUnauthenticated(t *testing.T) {
+	ts := newTestServer(t, web.Config{RateLimit: 5})
+	good := newClient(t, ts.URL, mustToken(t, ts.db, "a", "read"))
+	for _, tok := range []string{"itk_bad", ""} {
+		bad := newClient(t, ts.URL, tok)
+		codes := map[int]int{}
+		for range 20 {
+			resp, _ := bad.do("GET", "/api/v1/events", nil, map[string]string{"Accept": "application/json"})
+			codes[resp.StatusCode]++
+		}
+		if codes[429] == 0 || codes[401] > 5 {
+			t.Errorf("token %q: 20 requests answered %v, want at most 5 × 401 then 429s", tok, codes)
+		}
+	}
+	if resp, b := good.get("/api/v1/events"); resp.StatusCode != 200 {
+		t.Errorf("a good token after the flood: %d %s", resp.StatusCode, b)
+	}
+}
+
+// TestIngestTokenSeesOnlyItsUploads (issue 17 row 7): a token of scope
+// ingest may follow its own upload, not read another's details (its file
+// name, its warnings).
+func TestIngestTokenSeesOnlyItsUploads(t *testing.T) {
+	ts := newTestServer(t, web.Config{RateLimit: -1})
+	a := newClient(t, ts.URL, mustToken(t, ts.db, "agent-a", "ingest"))
+	b := newClient(t, ts.URL, mustToken(t, ts.db, "agent-b", "ingest"))
+	reader := newClient(t, ts.URL, mustToken(t, ts.db, "analyst", "read"))
+	const line = `{"computer":"PC1.corp.example","channel":"Application","provider":"Outlook","event_id":25,"record_id":1,"time":"2024-05-02T07:41:12Z","message":"x"}` + "\n"
+	resp, body := a.do("POST", "/api/v1/uploads?name=CONFIDENTIAL-ceo-laptop.ndjson", strings.NewReader(line), map[string]string{"Content-Type": "application/x-ndjson"})
+	if resp.StatusCode != 201 {
+		t.Fatalf("upload: %d %s", resp.StatusCode, body)
+	}
+	var created struct {
+		Items []struct {
+			Upload struct{ ID int64 }
+		}
+	}
+	if err := json.Unmarshal(body, &created); err != nil || len(created.Items) != 1 || created.Items[0].Upload.ID == 0 {
+		t.Fatalf("upload answer: %v %s", err, body)
+	}
+	path := "/api/v1/uploads/" + strconv.FormatInt(created.Items[0].Upload.ID, 10)
+	if resp, b := a.get(path); resp.StatusCode != 200 || !strings.Contains(string(b), "CONFIDENTIAL") {
+		t.Errorf("its own upload: %d %s", resp.StatusCode, b)
+	}
+	if resp, body := b.get(path); resp.StatusCode != 404 || strings.Contains(string(body), "CONFIDENTIAL") {
+		t.Errorf("another ingest token reads the upload: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := reader.get(path); resp.StatusCode != 200 {
+		t.Errorf("a read token: %d", resp.StatusCode)
+	}
+}
+
+// TestDemoNeedsAdminAndAnEmptyDatabase (issue 17 row 8): the demo fleet is
+// generated data; loading it needs scope admin and is refused once the
+// database holds real uploads.
+func TestDemoNeedsAdminAndAnEmptyDatabase(t *testing.T) {
+	ts := newTestServer(t, web.Config{RateLimit: -1})
+	ingest := newClient(t, ts.URL, mustToken(t, ts.db, "agent", "ingest"))
+	admin := newClient(t, ts.URL, mustToken(t, ts.db, "root", "admin"))
+	if resp, b := ingest.do("POST", "/demo", nil, nil); resp.StatusCode != 403 {
+		t.Fatalf("ingest token loads the demo: %d %s", resp.StatusCode, b)
+	}
+	const line = `{"computer":"PC1.corp.example","channel":"Application","provider":"Outlook","event_id":25,"record_id":1,"time":"2024-05-02T07:41:12Z","message":"x"}` + "\n"
+	if resp, b := ingest.do("POST", "/api/v1/uploads?name=real.ndjson", strings.NewReader(line), map[string]string{"Content-Type": "application/x-ndjson"}); resp.StatusCode != 201 {
+		t.Fatalf("upload: %d %s", resp.StatusCode, b)
+	}
+	if resp, b := admin.do("POST", "/demo", nil, map[string]string{"Accept": "application/json"}); resp.StatusCode != 409 || errorCode(t, b) != "has_data" {
+		t.Fatalf("demo into real data: %d %s", resp.StatusCode, b)
+	}
+	if n, _ := ts.db.UploadCount(context.Background()); n != 1 {
+		t.Fatalf("%d uploads after a refused demo", n)
+	}
+}
+
+// TestLoginOnReadOnlyDatabase (issue 17 row 11): under -db-read-only a
+// session cannot be written to the database; it is kept in memory, so
+// people can still log in, use the pages and log out.
+func TestLoginOnReadOnlyDatabase(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "archive.db")
+	rw, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := mustToken(t, rw, "analyst", "read")
+	rw.Close()
+	db, err := store.OpenWithOptions(ctx, path, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	srv, err := web.NewServer(web.Config{TempDir: t.TempDir(), RateLimit: -1}, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, newHTTPTest(t, srv).URL, "")
+	form := url.Values{"token": {token}, "next": {"/uploads"}}.Encode()
+	resp, b := c.do("POST", "/login", strings.NewReader(form), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	if resp.StatusCode != 303 || len(resp.Cookies()) != 1 {
+		t.Fatalf("login on a read-only database: %d %s", resp.StatusCode, b)
+	}
+	cookie := map[string]string{"Cookie": "idletrace_session=" + resp.Cookies()[0].Value}
+	if resp, _ := c.do("GET", "/uploads", nil, cookie); resp.StatusCode != 200 {
+		t.Fatalf("page with the session: %d", resp.StatusCode)
+	}
+	if resp, _ := c.do("GET", "/api/v1/events", nil, cookie); resp.StatusCode != 200 {
+		t.Fatalf("API with the session: %d", resp.StatusCode)
+	}
+	if resp, b := c.do("POST", "/logout", nil, cookie); resp.StatusCode != 303 {
+		t.Fatalf("logout: %d %s", resp.StatusCode, b)
+	}
+	if resp, _ := c.do("GET", "/api/v1/events", nil, cookie); resp.StatusCode != 401 {
+		t.Fatalf("after logout: %d", resp.StatusCode)
 	}
 }

@@ -90,9 +90,43 @@ func (s *Server) LoadDemo(ctx context.Context) (int, error) {
 	return added, nil
 }
 
-// handleDemo handles POST /demo (the empty dashboard's button): load the
-// demo data, then show the dashboard.
+// errDemoIntoRealData refuses the demo on a database that holds real data:
+// generated events mixed into a real fleet would falsify its diagnosis, and
+// nothing takes them out again.
+var errDemoIntoRealData = &apiError{status: http.StatusConflict, code: "has_data",
+	msg: "the database already holds uploaded data: the demo is loaded only into an empty database (run a separate one: server -db demo.db -demo)"}
+
+// holdsRealData reports whether any upload did not come from the demo.
+func (s *Server) holdsRealData(ctx context.Context) (bool, error) {
+	const page = 200
+	for before := int64(0); ; {
+		ups, err := s.db.FindUploads(ctx, before, page)
+		if err != nil {
+			return false, fmt.Errorf("demo: look for real data: %w", err)
+		}
+		for _, u := range ups {
+			if u.Source != intake.SourceDemo {
+				return true, nil
+			}
+		}
+		if len(ups) < page {
+			return false, nil
+		}
+		before = ups[len(ups)-1].ID
+	}
+}
+
+// handleDemo handles POST /demo (the empty dashboard's button, scope
+// admin): load the demo data into a database holding nothing else, then
+// show the dashboard.
 func (s *Server) handleDemo(w http.ResponseWriter, r *http.Request) {
+	if real, err := s.holdsRealData(r.Context()); err != nil || real {
+		if err == nil {
+			err = errDemoIntoRealData
+		}
+		s.writeError(w, r, err)
+		return
+	}
 	if _, err := s.LoadDemo(r.Context()); err != nil {
 		s.writeError(w, r, err)
 		return

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
@@ -59,6 +60,8 @@ func classify(err error) *apiError {
 		return &apiError{status: http.StatusConflict, code: "conflict", msg: "conflict"}
 	case errors.Is(err, store.ErrFull):
 		return &apiError{status: http.StatusInsufficientStorage, code: "storage_full", msg: "the database is full (disk full or its size limit reached): nothing more was stored; free space or raise -db-max-size, then send the data again"}
+	case errors.Is(err, syscall.ENOSPC):
+		return &apiError{status: http.StatusInsufficientStorage, code: "storage_full", msg: "no space left for the upload's temporary files: nothing was stored; free space in the server's temporary directory (TMPDIR), then send the data again"}
 	case errors.Is(err, store.ErrReadOnly):
 		return &apiError{status: http.StatusServiceUnavailable, code: "read_only", msg: "the database cannot be written (read-only file or disk): nothing was stored"}
 	case errors.Is(err, store.ErrBusy):
@@ -170,6 +173,10 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")
+		if r.TLS != nil {
+			// Under TLS, never plain HTTP again for a year: no downgrade on the path.
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		next.ServeHTTP(w, r)
 	})
 }

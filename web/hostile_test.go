@@ -4,16 +4,20 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"mime/multipart"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -297,5 +301,367 @@ func (cp *campaign) send(c hostileCase) {
 		if out.Error == nil || out.Error.Message == "" || out.Error.Code == "" {
 			t.Errorf("%s: status %d without a clear error: %.300s", c.name, resp.StatusCode, raw)
 		}
+	}
+}
+
+// TestSmallLeaks (issue 17 row 12): CEF exports escape every line
+// terminator (U+2028, U+2029, U+0085 too), and /static/ lists no directory.
+func TestSmallLeaks(t *testing.T) {
+	ts := newTestServer(t, web.Config{RateLimit: -1})
+	c := newClient(t, ts.URL, "")
+	msg := "line1\u2028forged=1\u2029two\u0085three\u009bfour"
+	line := fmt.Sprintf(`{"computer":"PC1\u2028x.corp.example","channel":"Application","provider":"Outlook","event_id":25,"record_id":1,"time":"2024-05-02T07:41:12Z","message":%q}`, msg) + "\n"
+	if resp, b := c.do("POST", "/api/v1/events", strings.NewReader(line), map[string]string{"Content-Type": "application/x-ndjson"}); resp.StatusCode != 200 {
+		t.Fatalf("post: %d %s", resp.StatusCode, b)
+	}
+	resp, b := c.get("/api/v1/export?kind=events&format=cef")
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "line1") {
+		t.Fatalf("export: %d %s", resp.StatusCode, b)
+	}
+	for _, r := range []rune{'\u2028', '\u2029', '\u0085', '\u009b'} {
+		if strings.ContainsRune(string(b), r) {
+			t.Errorf("CEF export holds %U unescaped: %q", r, b)
+		}
+	}
+	for _, p := range []string{"/static/", "/static"} {
+		resp, b := c.get(p)
+		if resp.StatusCode == 200 || strings.Contains(string(b), `<a href="style.css"`) {
+			t.Errorf("GET %s lists the directory: %d %s", p, resp.StatusCode, b)
+		}
+	}
+	if resp, _ := c.get("/static/style.css"); resp.StatusCode != 200 {
+		t.Errorf("a static file: %d", resp.StatusCode)
+	}
+}
+
+// TestStaleSpoolsRemovedAtStart (issue 17 row 9): a server killed during
+// uploads leaves its spooled files behind; the next one removes them at
+// start, but not a file another live server is still spooling.
+func TestStaleSpoolsRemovedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, "idletrace-upload-123456")
+	if err := os.WriteFile(stale, bytes.Repeat([]byte("x"), 1<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "unrelated-file")
+	if err := os.WriteFile(other, []byte("keep"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A live server spooling an upload into the same directory.
+	db := newTestServer(t, web.Config{RateLimit: -1}).db
+	srvA, err := web.NewServer(web.Config{TempDir: dir, RateLimit: -1}, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tsA := newHTTPTest(t, srvA)
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := http.Post(tsA.URL+"/api/v1/uploads?name=slow.ndjson", "application/x-ndjson", pr)
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	pw.Write([]byte(`{"computer":"PC1","provider":"Outlook","event_id":25,"record_id":1,"time":"2024-05-02T07:41:12Z"}` + "\n"))
+	var inflight string
+	for deadline := time.Now().Add(10 * time.Second); inflight == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		m, _ := filepath.Glob(filepath.Join(dir, "idletrace-upload-*"))
+		for _, p := range m {
+			if p != stale {
+				inflight = p
+			}
+		}
+	}
+	if inflight == "" {
+		t.Fatal("the slow upload was not spooled")
+	}
+
+	if _, err := web.NewServer(web.Config{TempDir: dir}, db, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale spooled upload still there: %v", err)
+	}
+	if _, err := os.Stat(inflight); err != nil {
+		t.Errorf("a live server's spooled upload was removed: %v", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("an unrelated file was removed: %v", err)
+	}
+	pw.Close()
+	<-done
+}
+
+// TestTempDiskFull (issue 17 row 10): a full temp-file disk answers 507
+// storage_full, like a full database disk, not 500.
+func TestTempDiskFull(t *testing.T) {
+	ts := newTestServer(t, web.Config{RateLimit: -1})
+	defer web.SetSpoolCopyForTest(func(io.Writer, io.Reader) (int64, error) {
+		return 0, &os.PathError{Op: "write", Path: "/tmp/idletrace-upload-1", Err: syscall.ENOSPC}
+	})()
+	c := newClient(t, ts.URL, "")
+	resp, b := c.do("POST", "/api/v1/uploads?name=a.ndjson", strings.NewReader("{}\n"), map[string]string{"Content-Type": "application/x-ndjson"})
+	if resp.StatusCode != http.StatusInsufficientStorage || errorCode(t, b) != "storage_full" {
+		t.Fatalf("temp disk full: %d %s", resp.StatusCode, b)
+	}
+}
+
+// TestSlowBodiesAndConnectionCap (issue 17 row 3): a body trickled a byte
+// at a time holds its connection only for the body timeout, and the
+// connections served at once are capped, so a flood of slow clients
+// cannot exhaust the server's file descriptors.
+func TestSlowBodiesAndConnectionCap(t *testing.T) {
+	db := newTestServer(t, web.Config{}).db
+	srv, err := web.NewServer(web.Config{Addr: "127.0.0.1:0", TempDir: t.TempDir(), RateLimit: -1,
+		BodyTimeout: 500 * time.Millisecond, MaxConns: 4}, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close(context.Background()) })
+	addr := strings.TrimPrefix(srv.URL(), "http://")
+
+	slow := func() net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(c, "POST /login HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nt", addr)
+		return c
+	}
+	// A trickled body is cut off after the body timeout.
+	c := slow()
+	defer c.Close()
+	start := time.Now()
+	closed := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, c)
+		close(closed)
+	}()
+trickle:
+	for time.Since(start) < 10*time.Second {
+		select {
+		case <-closed:
+			break trickle
+		case <-time.After(100 * time.Millisecond):
+			c.Write([]byte("x"))
+		}
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("a trickled body held its connection for %v", took)
+	}
+
+	// Past the connection cap, new connections wait; probes answer again
+	// once the slow ones are gone.
+	var held []net.Conn
+	for range 4 {
+		c, err := net.Dial("tcp", addr) // connected, saying nothing (headers time out after 10 s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	time.Sleep(100 * time.Millisecond)
+	hc := &http.Client{Timeout: 200 * time.Millisecond}
+	if resp, err := hc.Get(srv.URL() + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Errorf("a fifth connection was served past the cap of 4: %d", resp.StatusCode)
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	hc.Timeout = 5 * time.Second
+	resp, err := hc.Get(srv.URL() + "/healthz")
+	if err != nil {
+		t.Fatalf("healthz after the slow clients left: %v", err)
+	}
+	resp.Body.Close()
+}
+
+// TestManyTinyParts (issue 17 row 5a): a multipart body of thousands of
+// tiny files is refused past the per-request cap, before it costs an
+// upload row, a temp file and (async) a goroutine each.
+func TestManyTinyParts(t *testing.T) {
+	for _, async := range []bool{false, true} {
+		ts := newTestServer(t, web.Config{RateLimit: -1})
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		for i := range 2000 {
+			w, _ := mw.CreateFormFile("file", fmt.Sprintf("f%d.ndjson", i))
+			fmt.Fprintf(w, `{"computer":"PC%d","provider":"Outlook","event_id":25,"record_id":1,"time":"2024-05-02T07:41:12Z"}`+"\n", i)
+		}
+		mw.Close()
+		path := "/api/v1/uploads"
+		if async {
+			path += "?async=1"
+		}
+		before := runtime.NumGoroutine()
+		c := newClient(t, ts.URL, "")
+		resp, b := c.do("POST", path, &buf, map[string]string{"Content-Type": mw.FormDataContentType()})
+		if resp.StatusCode != 413 || errorCode(t, b) != "too_many_files" {
+			t.Errorf("async=%v: 2000 parts: %d %.200s", async, resp.StatusCode, b)
+		}
+		if n, _ := ts.db.UploadCount(context.Background()); n > web.DefaultMaxUploadFiles {
+			t.Errorf("async=%v: %d upload rows from one request", async, n)
+		}
+		if g := runtime.NumGoroutine(); g > before+web.DefaultMaxUploadFiles+20 {
+			t.Errorf("async=%v: %d goroutines after the request (%d before)", async, g, before)
+		}
+	}
+}
+
+// TestLongNames (issue 17 row 5c): a computer name of 200 KiB inside an
+// event is rejected (no DNS or NetBIOS name is longer than 255 bytes), in
+// agent batches and in uploaded files alike, so the dashboard does not
+// grow by megabytes for each.
+func TestLongNames(t *testing.T) {
+	ts := newTestServer(t, web.Config{RateLimit: -1})
+	c := newClient(t, ts.URL, "")
+	long := strings.Repeat("A", 200<<10)
+	item := func(name string, rec int) string {
+		return fmt.Sprintf(`{"computer":%q,"channel":"Application","provider":"Outlook","event_id":25,"record_id":%d,"time":"2024-05-02T07:41:12Z","message":"x"}`, name, rec) + "\n"
+	}
+	body := item(long, 1) + item("PC1.corp.example", 2)
+	resp, b := c.do("POST", "/api/v1/events", strings.NewReader(body), map[string]string{"Content-Type": "application/x-ndjson"})
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"rejected_count":1`) || !strings.Contains(string(b), "computer name") {
+		t.Fatalf("agent batch with a 200 KiB name: %d %.300s", resp.StatusCode, b)
+	}
+	resp, b = c.do("POST", "/api/v1/uploads?name=long.ndjson", strings.NewReader(item(long, 3)+item("PC2.corp.example", 4)), map[string]string{"Content-Type": "application/x-ndjson"})
+	if resp.StatusCode != 201 || !strings.Contains(string(b), "computer name") {
+		t.Fatalf("upload with a 200 KiB name: %d %.300s", resp.StatusCode, b)
+	}
+	_, page := getPage(t, ts.URL+"/computers")
+	if strings.Contains(page, long[:1000]) || len(page) > 1<<20 {
+		t.Errorf("the computers page holds the long name (%d bytes)", len(page))
+	}
+}
+
+// TestWindowedAnalysisCache (issue 17 row 5d): the windowed analyses are
+// cached a few at a time (bounded in entries and bytes, web/live), so
+// clients switching between windows do not re-run a full analysis for each
+// request; a window asked for again is served from the cache.
+func TestWindowedAnalysisCache(t *testing.T) {
+	ts := newTestServer(t, web.Config{RateLimit: -1})
+	seedFleet(t, ts.db)
+	c := newClient(t, ts.URL, "")
+	analyses := func() int {
+		_, b := c.get("/metrics")
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "idletrace_analysis_duration_seconds_count") {
+				var n int
+				fmt.Sscan(strings.Fields(l)[1], &n)
+				return n
+			}
+		}
+		return 0
+	}
+	windows := []string{"since=2024-05-02T00:00:00Z", "since=2024-05-02T09:00:00Z", "until=2024-05-03T00:00:00Z"}
+	for _, w := range windows { // first time: one analysis each
+		if resp, b := c.get("/api/v1/report?" + w); resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", w, resp.StatusCode, b)
+		}
+	}
+	before := analyses()
+	for range 3 {
+		for _, w := range windows {
+			c.get("/api/v1/report?" + w)
+			c.get("/api/v1/computers?" + w)
+		}
+	}
+	if n := analyses() - before; n != 0 {
+		t.Errorf("switching between %d windows ran %d more analyses, want 0", len(windows), n)
+	}
+	// Many distinct windows: each is analysed once, the cache stays bounded.
+	for i := range 20 {
+		c.get(fmt.Sprintf("/api/v1/report?since=2024-05-02T%02d:00:00Z", i))
+	}
+}
+
+// TestAmplificationMemory (issue 17 rows 5a–c): the heap of the server
+// (in this process) stays within 256 MiB of its idle level while clients
+// with a token send thousands of tiny parts, a zip whose entries overlap
+// and events with huge names, all at once.
+func TestAmplificationMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures memory under load")
+	}
+	ts := newTestServer(t, web.Config{RateLimit: -1})
+	c := newClient(t, ts.URL, "")
+	var parts bytes.Buffer
+	mw := multipart.NewWriter(&parts)
+	for i := range 5000 {
+		w, _ := mw.CreateFormFile("file", fmt.Sprintf("f%d.ndjson", i))
+		fmt.Fprintf(w, `{"computer":"PC%d","channel":"Application","provider":"Outlook","event_id":25,"record_id":1,"time":"2024-05-02T07:41:12Z"}`+"\n", i)
+	}
+	mw.Close()
+	// One 1 MiB entry of events listed 2000 times in the central directory.
+	line := `{"computer":"PC1.corp.example","channel":"Application","provider":"Outlook","event_id":25,"record_id":1,"time":"2024-05-02T07:41:12Z","message":"x"}` + "\n"
+	var zb bytes.Buffer
+	zw := zip.NewWriter(&zb)
+	w, _ := zw.Create("a.ndjson")
+	w.Write(bytes.Repeat([]byte(line), (1<<20)/len(line)))
+	zw.Close()
+	z := zb.Bytes()
+	cd, eocd := bytes.Index(z, []byte("PK\x01\x02")), bytes.LastIndex(z, []byte("PK\x05\x06"))
+	over := append([]byte{}, z[:cd]...)
+	for range 2000 {
+		over = append(over, z[cd:eocd]...)
+	}
+	end := append([]byte{}, z[eocd:]...)
+	binary.LittleEndian.PutUint16(end[8:], 2000)
+	binary.LittleEndian.PutUint16(end[10:], 2000)
+	binary.LittleEndian.PutUint32(end[12:], uint32(2000*(eocd-cd)))
+	binary.LittleEndian.PutUint32(end[16:], uint32(cd))
+	over = append(over, end...)
+	var names strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&names, `{"computer":"%s%d","channel":"Application","provider":"Outlook","event_id":25,"record_id":1,"time":"2024-05-02T07:41:12Z"}`+"\n", strings.Repeat("N", 200<<10), i)
+	}
+	partsBody, partsType, zipBody, namesBody := parts.Bytes(), mw.FormDataContentType(), over, names.String()
+
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	idle := ms.HeapAlloc
+	var peak atomic.Uint64
+	stop, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if m.HeapAlloc > peak.Load() {
+				peak.Store(m.HeapAlloc)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	done := make(chan struct{})
+	for range 4 {
+		go func() {
+			c.do("POST", "/api/v1/uploads?async=1", bytes.NewReader(partsBody), map[string]string{"Content-Type": partsType})
+			c.do("POST", "/api/v1/uploads?name=over.zip", bytes.NewReader(zipBody), map[string]string{"Content-Type": "application/zip"})
+			c.do("POST", "/api/v1/uploads?name=names.ndjson", strings.NewReader(namesBody), map[string]string{"Content-Type": "application/x-ndjson"})
+			c.get("/")
+			c.get("/computers")
+			done <- struct{}{}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	close(stop)
+	<-sampled
+	grew := int64(peak.Load()) - int64(idle)
+	t.Logf("heap: idle %d MiB, peak %d MiB (+%d MiB) under 4 clients × (5000 parts, a 2000-entry overlapping zip, 200 names of 200 KiB)", idle>>20, peak.Load()>>20, grew>>20)
+	if grew > 256<<20 {
+		t.Errorf("the heap grew by %d MiB, want at most 256", grew>>20)
 	}
 }

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"idletrace/intake"
 	"io"
 	"net/http"
 	"os"
 	"path"
 	"strings"
 	"unicode"
+
+	"idletrace/intake"
 )
 
 // uploadErrorText is the message recorded on an upload whose ingest
@@ -32,14 +33,22 @@ func errorSummary(err error) string {
 	return "a server error (see the server log)"
 }
 
+// spoolPattern names spooled uploads in the temp dir (sweepStaleSpools
+// removes those no live server holds).
+const spoolPattern = "idletrace-upload-*"
+
 // spool copies r to a new temp file in dir and returns it as an intake
 // input (its size is what was copied) whose Release removes the file.
+// While spooled, the file is locked (lockSpool), so that a server starting
+// after a crash tells it from the leftovers it may delete. A full disk is
+// reported as such (classify: 507).
 func spool(dir string, r io.Reader) (intake.Input, error) {
-	f, err := os.CreateTemp(dir, "idletrace-upload-*")
+	f, err := os.CreateTemp(dir, spoolPattern)
 	if err != nil {
 		return intake.Input{}, fmt.Errorf("spool upload: %w", err)
 	}
-	n, err := io.Copy(f, r)
+	lockSpool(f)
+	n, err := spoolCopy(f, r)
 	if err != nil {
 		f.Close()
 		os.Remove(f.Name())
@@ -47,6 +56,10 @@ func spool(dir string, r io.Reader) (intake.Input, error) {
 	}
 	return intake.Input{R: f, Size: n, Release: func() { f.Close(); os.Remove(f.Name()) }}, nil
 }
+
+// spoolCopy copies an upload to its temp file (a variable: tests make the
+// disk full).
+var spoolCopy = io.Copy
 
 // cleanFileName turns a client-supplied file name into a label: the base
 // name only (either slash), no control characters, at most 200 runes. It is

@@ -1,6 +1,9 @@
 package web
 
-import "net/http"
+import (
+	"net/http"
+	"time"
+)
 
 // defaultMaxBody caps the body of every route that does not take uploads
 // (forms, small JSON; handlers may set tighter limits of their own).
@@ -39,9 +42,17 @@ func (p policy) withBody(n int64) policy {
 // Handler is the policy as chi middleware.
 func (p policy) Handler(next http.Handler) http.Handler {
 	inner := p.s.rateLimit(trackWrites(p.s.live, p.s.life)(next))
+	timeout := p.s.cfg.BodyTimeout
+	if p.maxBody > defaultMaxBody {
+		timeout = p.s.cfg.UploadTimeout
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = http.MaxBytesReader(w, r.Body, p.maxBody)
+			// A small body is read in seconds: a client trickling one holds
+			// its connection no longer (HTTP/2 streams: not supported, and
+			// bounded by the server's ReadTimeout).
+			http.NewResponseController(w).SetReadDeadline(time.Now().Add(timeout))
 		}
 		if !p.public {
 			if r = p.s.auth.authorize(w, r, p.scopes); r == nil {

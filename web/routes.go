@@ -25,7 +25,8 @@ func (s *Server) Handler() http.Handler {
 	r.Use(recoverer(s.log, s.writeError))
 	r.Use(requestLogger(s.log))
 	r.Use(securityHeaders)
-	r.Use(http.NewCrossOriginProtection().Handler)
+	r.Use(s.hostGuard) // DNS rebinding (hosts.go)
+	r.Use(s.crossOriginProtection().Handler)
 
 	read, ingest := s.requireScope(store.ScopeRead), s.requireScope(store.ScopeIngest)
 	uploads := ingest.withBody(s.cfg.MaxUpload)
@@ -53,7 +54,7 @@ func (s *Server) Handler() http.Handler {
 	r.With(read.Handler).Get("/events", s.handleEvents)
 	r.With(read.Handler).Get("/api", s.handleAPIDocs)
 	r.With(uploads.Handler).Post("/upload", s.handleUploadForm)
-	r.With(ingest.Handler).Post("/demo", s.handleDemo)
+	r.With(s.requireScope(store.ScopeAdmin).Handler).Post("/demo", s.handleDemo) // never into real data (demo.go)
 
 	// REST API.
 	r.Route("/api/v1", func(r chi.Router) {

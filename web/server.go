@@ -37,12 +37,44 @@ type Config struct {
 	// RateLimit is requests a minute per token (or per address when no
 	// token is sent): 0 = DefaultRateLimit, negative = no limit.
 	RateLimit int
+	// AllowedHosts are the names clients may reach the server by (the Host
+	// header, port ignored), besides IP addresses and localhost. While the
+	// server is open (no token, loopback) a request naming any other host is
+	// refused, so a DNS-rebinding page cannot act as the owner; when the list
+	// is given, it holds for every request. A leading dot allows subdomains.
+	AllowedHosts []string
+	// PublicURL is the URL people reach the server by (e.g. behind a reverse
+	// proxy): its host is allowed and its origin trusted by the cross-origin
+	// check.
+	PublicURL string
+	// BodyTimeout bounds how long reading a request body may take on every
+	// route but the uploads (forms, JSON, logins): a client trickling a body
+	// holds its connection no longer (0 = DefaultBodyTimeout).
+	BodyTimeout time.Duration
+	// UploadTimeout bounds reading an upload's body (0 =
+	// DefaultUploadTimeout: large files on slow links).
+	UploadTimeout time.Duration
+	// MaxUploadFiles bounds the files of one upload request (0 =
+	// DefaultMaxUploadFiles).
+	MaxUploadFiles int
+	// MaxConns bounds the connections served at once; past it new ones wait
+	// in the kernel's backlog (0 = DefaultMaxConns, negative = no limit).
+	MaxConns int
 	// Push forwards new diagnoses to a Splunk HEC or a webhook (push.go).
 	Push PushConfig
 }
 
 // DefaultMaxUpload is the default upload body limit (2 GiB).
 const DefaultMaxUpload = 2 << 30
+
+// Defaults of the connection limits.
+const (
+	DefaultBodyTimeout   = 30 * time.Second
+	DefaultUploadTimeout = 30 * time.Minute
+	DefaultMaxConns      = 512
+	// DefaultMaxUploadFiles is how many files one upload request may carry.
+	DefaultMaxUploadFiles = 100
+)
 
 // Server is the HTTP server of idletrace.
 type Server struct {
@@ -53,10 +85,12 @@ type Server struct {
 	live    *live.Analyzer   // the analysis pages and the report are served from
 	intake  *intake.Pipeline // every way data come in (uploads, demo, agents)
 	uploads *receiver        // multipart bodies to the pipeline (upload.go)
+	owners  uploadOwners     // which token made which upload (upload_owner.go)
 	dash    dashCache        // the rendered dashboard (report.go)
 	views   viewCache        // per-analysis indexes for the pages (pages_views.go)
 
 	auth      *access                         // who a request acts as (auth.go)
+	hosts     *hostPolicy                     // the names the server answers to (hosts.go)
 	metrics   *metrics                        // Prometheus (metrics.go)
 	rateLimit func(http.Handler) http.Handler // per token, else per address
 	push      *pusher                         // nil when push is off (push.go)
@@ -80,6 +114,18 @@ func NewServer(cfg Config, db store.Store, logger *slog.Logger) (*Server, error)
 	if cfg.MaxUpload <= 0 {
 		cfg.MaxUpload = DefaultMaxUpload
 	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
+	if cfg.UploadTimeout <= 0 {
+		cfg.UploadTimeout = DefaultUploadTimeout
+	}
+	if cfg.MaxUploadFiles <= 0 {
+		cfg.MaxUploadFiles = DefaultMaxUploadFiles
+	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
 	if cfg.DisplayTZ == nil {
 		cfg.DisplayTZ = time.UTC
 	}
@@ -102,10 +148,12 @@ func NewServer(cfg Config, db store.Store, logger *slog.Logger) (*Server, error)
 		limit = DefaultRateLimit
 	}
 	s.rateLimit = newRateLimiter(limit, s.writeError)
-	s.auth = &access{db: db, noAuth: cfg.NoAuth, fail: s.writeError}
+	s.auth = &access{db: db, noAuth: cfg.NoAuth, fail: s.writeError, unauth: newUnauthLimiter(limit)}
+	s.hosts = newHostPolicy(cfg.AllowedHosts, cfg.PublicURL)
 	s.live = live.New(db, logger, s.metrics)
 	s.intake = intake.New(db, logger, s.metrics)
-	s.uploads = &receiver{tempDir: cfg.TempDir, intake: s.intake, live: s.live, background: s.goBackground}
+	sweepStaleSpools(cfg.TempDir, logger)
+	s.uploads = &receiver{tempDir: cfg.TempDir, maxFiles: cfg.MaxUploadFiles, intake: s.intake, live: s.live, background: s.goBackground}
 	if cfg.Push.enabled() {
 		s.push = newPusher(cfg.Push, db, s.live, logger, s.metrics)
 	}
@@ -119,6 +167,9 @@ func (s *Server) Open() error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
+	if s.cfg.MaxConns > 0 {
+		ln = newLimitListener(ln, s.cfg.MaxConns)
+	}
 	if ln, err = listenTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey); err != nil {
 		return err
 	}
@@ -126,7 +177,7 @@ func (s *Server) Open() error {
 	s.httpSrv = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Minute, // large uploads on slow links
+		ReadTimeout:       s.cfg.UploadTimeout, // large uploads on slow links; other routes shorten it (policy.Handler)
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),

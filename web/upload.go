@@ -39,9 +39,10 @@ func uploadOptions(r *http.Request) (ingest.Options, error) {
 // receiver takes uploaded files: it parses the multipart (or raw) body,
 // spools each file to TempDir and hands it to the intake pipeline.
 type receiver struct {
-	tempDir string
-	intake  *intake.Pipeline
-	live    *live.Analyzer
+	tempDir  string
+	maxFiles int // files in one request (Config.MaxUploadFiles)
+	intake   *intake.Pipeline
+	live     *live.Analyzer
 	// background runs an async ingest under the server's lifetime.
 	background func(work func(ctx context.Context))
 }
@@ -52,6 +53,10 @@ type fileOutcome struct {
 	Name   string
 	Err    error
 }
+
+// maxFormFields is how many parts besides files a request may have (tz,
+// computer, empty file inputs).
+const maxFormFields = 16
 
 // receiveUploads streams every file of a multipart body (or a raw body) to
 // a temp file and hands it to the intake pipeline, one at a time (async:
@@ -80,7 +85,13 @@ func (s *receiver) receiveUploads(w http.ResponseWriter, r *http.Request, source
 		return nil, errBadRequest("bad multipart body: %v", err)
 	}
 	var outs []fileOutcome
-	for {
+	for parts := 0; ; parts++ {
+		// Each file costs an upload row, a temp file and (async) a
+		// goroutine: a body of thousands of tiny parts would cost thousands.
+		if parts >= s.maxFiles+maxFormFields || len(outs) >= s.maxFiles {
+			return outs, &apiError{status: http.StatusRequestEntityTooLarge, code: "too_many_files",
+				msg: fmt.Sprintf("more than %d files (or %d parts) in one request: send them in several", s.maxFiles, s.maxFiles+maxFormFields)}
+		}
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
 			break
@@ -170,6 +181,9 @@ func (s *Server) handleAPIUploadCreate(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusAccepted
 	}
 	outs, err := s.uploads.receiveUploads(w, r, intake.SourceAPI, async)
+	for _, o := range outs {
+		s.owners.note(r, o.Upload)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -197,6 +211,9 @@ func (s *Server) handleAPIUploadCreate(w http.ResponseWriter, r *http.Request) {
 // redirect to the result (Post/Redirect/Get).
 func (s *Server) handleUploadForm(w http.ResponseWriter, r *http.Request) {
 	outs, err := s.uploads.receiveUploads(w, r, intake.SourceUpload, false)
+	for _, o := range outs {
+		s.owners.note(r, o.Upload)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return

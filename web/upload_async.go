@@ -33,6 +33,10 @@ func (s *Server) handleAPIUploadGet(w http.ResponseWriter, r *http.Request) {
 	if u == nil {
 		return
 	}
+	if !s.owners.mayRead(r, u.ID) {
+		s.writeError(w, r, errNotFound("no such upload")) // as if it did not exist: not even its id leaks
+		return
+	}
 	n, err := s.db.UploadProgress(r.Context(), u.ID)
 	if err != nil {
 		s.writeError(w, r, err)

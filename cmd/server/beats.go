@@ -21,6 +21,8 @@ type beatsConfig struct {
 	tlsKey   string
 	clientCA string
 	noAuth   bool
+	maxMem   string
+	maxBatch string
 }
 
 func (b *beatsConfig) register(fs *flag.FlagSet) {
@@ -28,6 +30,8 @@ func (b *beatsConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.tlsCert, "beats-tls-cert", envOr("IDLETRACE_BEATS_TLS_CERT", ""), "PEM certificate for TLS on the Beats listener; default the HTTP server's -tls-cert (env IDLETRACE_BEATS_TLS_CERT)")
 	fs.StringVar(&b.tlsKey, "beats-tls-key", envOr("IDLETRACE_BEATS_TLS_KEY", ""), "PEM key for -beats-tls-cert (env IDLETRACE_BEATS_TLS_KEY)")
 	fs.StringVar(&b.clientCA, "beats-client-ca", envOr("IDLETRACE_BEATS_CLIENT_CA", ""), "PEM CA bundle: require Beats clients to present a certificate it signed; needs -beats-tls-cert (env IDLETRACE_BEATS_CLIENT_CA)")
+	fs.StringVar(&b.maxMem, "beats-max-memory", envOr("IDLETRACE_BEATS_MAX_MEMORY", "64MiB"), "memory for Beats batches not yet acknowledged, all connections together; past it clients wait (env IDLETRACE_BEATS_MAX_MEMORY)")
+	fs.StringVar(&b.maxBatch, "beats-max-batch", envOr("IDLETRACE_BEATS_MAX_BATCH", "32MiB"), "largest Beats batch, its events' JSON inflated; past it the connection is closed (env IDLETRACE_BEATS_MAX_BATCH)")
 	fs.BoolVar(&b.noAuth, "beats-no-auth", envOr("IDLETRACE_BEATS_NO_AUTH", "") == "1", "allow the Beats listener on a non-loopback address without client certificates: lumberjack has no other authentication (env IDLETRACE_BEATS_NO_AUTH=1)")
 }
 
@@ -44,6 +48,12 @@ func (b *beatsConfig) inheritTLS(cert, key string) {
 func (b *beatsConfig) check() error {
 	if b.addr == "" {
 		return nil
+	}
+	if _, err := parseSize(b.maxMem); err != nil {
+		return fmt.Errorf("-beats-max-memory: %w", err)
+	}
+	if _, err := parseSize(b.maxBatch); err != nil {
+		return fmt.Errorf("-beats-max-batch: %w", err)
 	}
 	if (b.tlsCert == "") != (b.tlsKey == "") {
 		return errors.New("-beats-tls-cert and -beats-tls-key go together")
@@ -92,7 +102,10 @@ func startBeats(b *beatsConfig, srv *web.Server, logger *slog.Logger) (stop func
 	if err != nil {
 		return nil, err
 	}
-	ln, err := beats.Listen(beats.Config{Addr: b.addr, TLS: tc, Sink: srv.BeatsSink("winlogbeat"), Logger: logger})
+	maxMem, _ := parseSize(b.maxMem) // checked by check
+	maxBatch, _ := parseSize(b.maxBatch)
+	ln, err := beats.Listen(beats.Config{Addr: b.addr, TLS: tc, Sink: srv.BeatsSink("winlogbeat"), Logger: logger,
+		MaxMemory: maxMem, MaxBatchBytes: maxBatch})
 	if err != nil {
 		return nil, err
 	}

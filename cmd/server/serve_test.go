@@ -15,6 +15,10 @@ func TestServeConfigValidate(t *testing.T) {
 		{"-db-max-size", "-1"},
 		{"-log-level", "loud"},
 		{"-beats-addr", "0.0.0.0:5044"},
+		{"-public-url", "idletrace.corp.example"},
+		{"-allowed-hosts", "http://x.example/"},
+		{"-body-timeout", "1ms"},
+		{"-max-conns", "0"},
 		{"stray"},
 		{"-no-such-flag"},
 	} {

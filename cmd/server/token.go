@@ -15,7 +15,7 @@ import (
 const tokenUsage = `Usage:
   server token create --name NAME --scope ingest|read|admin [-db FILE]
   server token list [-db FILE]
-  server token revoke [-db FILE] ID|NAME
+  server token revoke ID|NAME [-db FILE]
 
 Scopes: read (GET the API and the dashboard), ingest (upload and send
 events), admin (both, and managing tokens). A token is shown only when it
@@ -45,7 +45,8 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "server token: unknown command %q\n%s", sub, tokenUsage)
 		return 2
 	}
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
@@ -55,7 +56,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "server token create: --name and --scope (ingest, read or admin) are required")
 		return 2
 	}
-	if sub == "revoke" && fs.NArg() != 1 || sub != "revoke" && fs.NArg() != 0 {
+	if sub == "revoke" && len(pos) != 1 || sub != "revoke" && len(pos) != 0 {
 		fmt.Fprintf(stderr, "server token %s: wrong arguments\n%s", sub, tokenUsage)
 		return 2
 	}
@@ -95,7 +96,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		tw.Flush()
 	case "revoke":
-		t, err := db.RevokeToken(ctx, fs.Arg(0))
+		t, err := db.RevokeToken(ctx, pos[0])
 		if err != nil {
 			fmt.Fprintln(stderr, "server token:", err)
 			return 1
@@ -103,4 +104,25 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stdout, "Revoked token %d %q (scope %s): requests with it now get 401.\n", t.ID, t.Name, t.Scope)
 	}
 	return 0
+}
+
+// parseInterspersed parses args with fs, flags before and after the
+// positional arguments ("revoke NAME -db FILE" as well as "revoke -db FILE
+// NAME"), and returns the positional ones. "--" ends the flags.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
 }

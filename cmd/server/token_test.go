@@ -64,6 +64,10 @@ func TestTokenCLI(t *testing.T) {
 	if !strings.Contains(list, "revoked") {
 		t.Errorf("list after revoke:\n%s", list)
 	}
+	// Issue 17 row 12: flags after the name, as people type them.
+	if code, out, stderr := runCmd(t, "token", "revoke", "agent", "-db", dbPath); code != 0 || !strings.Contains(out, "Revoked") {
+		t.Fatalf("revoke NAME -db FILE: %d %s %s", code, out, stderr)
+	}
 	if code, _, _ := runCmd(t, "token", "revoke", "-db", dbPath, "999"); code != 1 {
 		t.Errorf("revoke unknown: exit %d", code)
 	}

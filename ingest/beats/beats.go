@@ -94,6 +94,15 @@ type Config struct {
 	// MaxCompressedBytes bounds one compressed frame (default 32 MiB) and
 	// eight times it what the frame may inflate to.
 	MaxCompressedBytes int
+	// MaxBatchBytes bounds the inflated JSON of one batch's events (default
+	// 32 MiB; Winlogbeat's default 2048 events are a few MiB).
+	MaxBatchBytes int64
+	// MaxMemory bounds the bytes held for batches not yet acknowledged, all
+	// connections together: their events' JSON, compressed frames being
+	// read and each connection's read buffer (default 64 MiB). A
+	// connection that would pass it waits, up to Timeout, then is closed;
+	// its client sends the batch again.
+	MaxMemory int64
 	// Timeout is the network timeout for reading a batch and writing an
 	// ACK, and for the TLS handshake (default 30 s).
 	Timeout time.Duration
@@ -117,6 +126,13 @@ func (c *Config) defaults() {
 	if c.Timeout <= 0 {
 		c.Timeout = 30 * time.Second
 	}
+	if c.MaxBatchBytes <= 0 {
+		c.MaxBatchBytes = 32 << 20
+	}
+	if c.MaxMemory <= 0 {
+		c.MaxMemory = 64 << 20
+	}
+	c.MaxBatchBytes = min(c.MaxBatchBytes, c.MaxMemory)
 	if c.Workers <= 0 {
 		c.Workers = 2
 	}
@@ -143,6 +159,7 @@ type Listener struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	once   sync.Once
+	mem    *budget // MaxMemory
 
 	batches, events, rejected, retries, refused atomic.Int64
 }
@@ -160,7 +177,7 @@ func Listen(cfg Config) (*Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("beats: listen on %s: %w", cfg.Addr, err)
 	}
-	l := &Listener{cfg: cfg}
+	l := &Listener{cfg: cfg, mem: newBudget(cfg.MaxMemory)}
 	var ln net.Listener = &limitListener{Listener: tcp, sem: make(chan struct{}, cfg.MaxConns)}
 	if cfg.TLS != nil {
 		ln = tls.NewListener(ln, cfg.TLS)
@@ -223,7 +240,9 @@ func (l *Listener) work() {
 			continue
 		}
 		batch := l.decode(b.Events)
-		if !l.store(batch) {
+		stored := l.store(batch)
+		l.mem.release(eventBytes(b.Events)) // reserved by the frame guard
+		if !stored {
 			continue // closing: never acknowledged, the client resends
 		}
 		b.ACK()
@@ -259,6 +278,17 @@ func (l *Listener) decode(raw []any) Batch {
 		b.Format = fmt.Sprint(formats)
 	}
 	return b
+}
+
+// eventBytes is what the frame guard reserved for a batch's events: the
+// length of each one's JSON.
+func eventBytes(raw []any) int64 {
+	var n int64
+	for _, v := range raw {
+		r, _ := v.(json.RawMessage)
+		n += int64(len(r))
+	}
+	return n
 }
 
 func appendNew(list []string, s string) []string {
@@ -344,6 +374,10 @@ func (g *guardListener) Accept() (net.Conn, error) {
 	return &frameGuard{Conn: c, in: bufio.NewReaderSize(c, 16<<10), l: g.l}, nil
 }
 
+// errOverBudget closes a connection whose batch would pass MaxMemory for
+// longer than the timeout (the client sends it again later).
+var errOverBudget = errors.New("memory budget for unacknowledged batches exhausted")
+
 // Lumberjack v2 frames a client sends.
 const (
 	frameVersion    = '2'
@@ -365,6 +399,77 @@ type frameGuard struct {
 	pending   []byte
 	handshook bool
 	err       error
+
+	// Memory accounting (see reserve): left is how many events the
+	// current window still expects, batch the bytes reserved for its
+	// events so far (handed to the worker once the window is complete),
+	// frame those of the compressed frame in pending, readBuf the
+	// protocol library's read buffer (as large as the largest event yet).
+	mu                    sync.Mutex
+	left                  int
+	batch, frame, readBuf int64
+	closed                bool
+}
+
+// reserve takes n bytes of the listener's memory budget for this
+// connection, waiting up to the timeout for them.
+func (g *frameGuard) reserve(n int64) error {
+	if n <= 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(g.l.ctx, g.l.cfg.Timeout)
+	defer cancel()
+	if !g.l.mem.acquire(ctx, n) {
+		return fmt.Errorf("%w (limit %d bytes)", errOverBudget, g.l.cfg.MaxMemory)
+	}
+	return nil
+}
+
+// countEvents reserves k events of the current window, of bytes bytes in
+// all and largest at most biggest: their JSON, and the growth of the
+// library's read buffer. A compressed frame (Winlogbeat's whole batch)
+// reserves all its events at once, so connections never sit on half a
+// batch each while waiting for the rest.
+func (g *frameGuard) countEvents(k int, bytes, biggest int64) error {
+	if k == 0 {
+		return nil
+	}
+	grow := max(biggest-g.readBuf, 0)
+	if err := g.reserve(bytes + grow); err != nil {
+		return err
+	}
+	g.mu.Lock()
+	g.batch += bytes
+	g.readBuf += grow
+	g.left -= k
+	if g.left == 0 {
+		g.batch = 0 // complete: the worker releases it after the ACK
+	}
+	g.mu.Unlock()
+	return nil
+}
+
+// checkBatch refuses a window whose events would pass MaxBatchBytes.
+func (g *frameGuard) checkBatch(bytes int64) error {
+	if limit := g.l.cfg.MaxBatchBytes; g.batch+bytes > limit {
+		return fmt.Errorf("batch of more than %d bytes of events: %w (limit %d)", g.batch+bytes, errTooLarge, limit)
+	}
+	return nil
+}
+
+// Close closes the connection and gives back what it held: the events of
+// an incomplete batch (the library drops them), its compressed frame and
+// read buffer.
+func (g *frameGuard) Close() error {
+	err := g.Conn.Close()
+	g.mu.Lock()
+	if !g.closed {
+		g.closed = true
+		g.l.mem.release(g.batch + g.frame + g.readBuf)
+		g.batch, g.frame, g.readBuf = 0, 0, 0
+	}
+	g.mu.Unlock()
+	return err
 }
 
 func (g *frameGuard) Read(p []byte) (int, error) {
@@ -383,6 +488,12 @@ func (g *frameGuard) Read(p []byte) (int, error) {
 	}
 	n := copy(p, g.pending)
 	g.pending = g.pending[n:]
+	if len(g.pending) == 0 {
+		g.mu.Lock()
+		g.l.mem.release(g.frame) // the library has the frame's bytes now
+		g.frame = 0
+		g.mu.Unlock()
+	}
 	return n, nil
 }
 
@@ -423,6 +534,10 @@ func (g *frameGuard) next() error {
 		if n > uint32(cfg.MaxWindow) {
 			return fmt.Errorf("window of %d events: %w (limit %d)", n, errTooLarge, cfg.MaxWindow)
 		}
+		if g.left > 0 {
+			return fmt.Errorf("window inside a window (%d events still expected)", g.left)
+		}
+		g.left = int(n)
 		g.pending = frame
 	case frameJSON:
 		frame, _, err := readUint32(g.in, frame) // sequence number
@@ -436,6 +551,15 @@ func (g *frameGuard) next() error {
 		if n > uint32(cfg.MaxEventBytes) {
 			return fmt.Errorf("event of %d bytes: %w (limit %d)", n, errTooLarge, cfg.MaxEventBytes)
 		}
+		if g.left == 0 {
+			return errors.New("event outside a window")
+		}
+		if err := g.checkBatch(int64(n)); err != nil {
+			return err
+		}
+		if err := g.countEvents(1, int64(n), int64(n)); err != nil {
+			return err
+		}
 		g.pending, err = readN(g.in, frame, int(n))
 		return err
 	case frameCompressed:
@@ -446,6 +570,15 @@ func (g *frameGuard) next() error {
 		if n > uint32(cfg.MaxCompressedBytes) {
 			return fmt.Errorf("compressed frame of %d bytes: %w (limit %d)", n, errTooLarge, cfg.MaxCompressedBytes)
 		}
+		if g.left == 0 {
+			return errors.New("compressed frame outside a window")
+		}
+		if err := g.reserve(int64(n)); err != nil {
+			return err
+		}
+		g.mu.Lock()
+		g.frame = int64(n)
+		g.mu.Unlock()
 		start := len(frame)
 		if frame, err = readN(g.in, frame, int(n)); err != nil {
 			return err
@@ -472,11 +605,15 @@ func (g *frameGuard) checkCompressed(payload []byte) error {
 	limit := int64(cfg.MaxCompressedBytes) * 8
 	in := bufio.NewReader(&io.LimitedReader{R: zr, N: limit + 1})
 	var total int64
+	// The events the library will keep: up to the window's end (it drops
+	// the rest of the frame).
+	var kept int
+	var keptBytes, biggest int64
 	for {
 		var hdr [10]byte
 		_, err := io.ReadFull(in, hdr[:2])
 		if err == io.EOF {
-			return nil
+			return g.countEvents(kept, keptBytes, biggest)
 		}
 		if err == nil && (hdr[0] != frameVersion || hdr[1] != frameJSON) {
 			return fmt.Errorf("compressed frame holds a frame of type %q; only JSON events are accepted", hdr[1])
@@ -490,6 +627,14 @@ func (g *frameGuard) checkCompressed(payload []byte) error {
 		n := binary.BigEndian.Uint32(hdr[6:])
 		if n > uint32(cfg.MaxEventBytes) {
 			return fmt.Errorf("event of %d bytes: %w (limit %d)", n, errTooLarge, cfg.MaxEventBytes)
+		}
+		if kept < g.left {
+			kept++
+			keptBytes += int64(n)
+			biggest = max(biggest, int64(n))
+			if err := g.checkBatch(keptBytes); err != nil {
+				return err
+			}
 		}
 		if _, err := in.Discard(int(n)); err != nil {
 			return fmt.Errorf("compressed frame: %w", err)

@@ -14,7 +14,9 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -292,4 +294,148 @@ func BenchmarkListener(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*len(evs))/time.Since(start).Seconds(), "events/s")
+}
+
+// amplifierFrame is the issue's amplification: a window of n events of
+// size bytes each in one zlib frame (tiny on the wire).
+func amplifierFrame(n, size int) []byte {
+	ev := append(append([]byte(`{"message":"`), bytes.Repeat([]byte("a"), size-16)...), `"}`...)
+	var inner []byte
+	for i := range n {
+		inner = append(inner, jsonFrame(uint32(i+1), ev, uint32(len(ev)))...)
+	}
+	return append(window(uint32(n)), compressed(inner)...)
+}
+
+// amplifier sends frame, then waits for the connection to end or the ACK
+// of its last event; it reports whether the batch was acknowledged.
+func amplifier(t testing.TB, addr string, frame []byte) bool {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Error(err)
+		return false
+	}
+	defer conn.Close()
+	conn.Write(frame)
+	conn.SetReadDeadline(time.Now().Add(60 * time.Second))
+	want := binary.BigEndian.Uint32(frame[2:6])
+	for {
+		var ack [6]byte
+		if _, err := io.ReadFull(conn, ack[:]); err != nil {
+			return false
+		}
+		if binary.BigEndian.Uint32(ack[2:]) == want {
+			return true
+		}
+	}
+}
+
+// heapPeak runs f and returns how far the heap grew above its level before.
+func heapPeak(f func()) int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	idle := ms.HeapAlloc
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if m.HeapAlloc > peak.Load() {
+				peak.Store(m.HeapAlloc)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	f()
+	close(stop)
+	<-sampled
+	return int64(peak.Load()) - int64(idle)
+}
+
+// TestListenerMemoryBudget (issue 17 row 2): frames were bounded, a batch
+// was not: 240 events of 1 MiB in one zlib frame (250 KB on the wire) grew
+// the server by ~500 MB, and 256 connections were allowed. A batch's
+// inflated events now count against a per-batch limit and, until
+// acknowledged, against a budget shared by all connections; the heap stays
+// within 256 MiB of the idle listener's while 8 such clients send at once.
+// A frame of events outside any window is refused too (the protocol
+// library would read its sequence number as a window size).
+func TestListenerMemoryBudget(t *testing.T) {
+	var c collector
+	ln := listen(t, beats.Config{Sink: c.sink, Timeout: 5 * time.Second})
+	addr := ln.Addr().String()
+	frame := amplifierFrame(240, 1<<20)
+	t.Logf("amplifying frame: %d KiB on the wire for 240 MiB of events", len(frame)>>10)
+
+	flood := func(frame []byte, clients int) (acked int) {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if amplifier(t, addr, frame) {
+					mu.Lock()
+					acked++
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		return acked
+	}
+	grew := heapPeak(func() { flood(frame, 8) })
+	t.Logf("heap grew by %d MiB under 8 clients each sending 240 × 1 MiB events in one frame", grew>>20)
+	if grew > 256<<20 {
+		t.Errorf("the heap grew by %d MiB under 8 amplifying clients, want at most 256", grew>>20)
+	}
+	if c.events() != 0 {
+		t.Errorf("%d events of over-budget batches reached the sink", c.events())
+	}
+
+	// Events outside a window.
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write(jsonFrame(0x7fffffff, []byte(`{"a":1}`), 7))
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := io.Copy(io.Discard, conn); err != nil || n != 0 {
+		t.Fatalf("an event outside a window: read %d, %v", n, err)
+	}
+
+	// Batches each within the per-batch limit, together past the budget:
+	// they wait for it, and memory stays bounded.
+	big := amplifierFrame(30, 1<<20)
+	acked := 0
+	grew = heapPeak(func() { acked = flood(big, 8) })
+	t.Logf("heap grew by %d MiB under 8 clients each sending 30 × 1 MiB events (%d batches acknowledged)", grew>>20, acked)
+	if grew > 256<<20 {
+		t.Errorf("the heap grew by %d MiB under 8 clients of 30 MiB batches, want at most 256", grew>>20)
+	}
+	if acked != 8 {
+		t.Errorf("%d of 8 batches within the limits acknowledged", acked)
+	}
+
+	// Batches within the budget still go through, also many at once.
+	var ok sync.WaitGroup
+	for range 8 {
+		ok.Add(1)
+		go func() {
+			defer ok.Done()
+			if n, err := send(t, addr, events(500)); err != nil || n != 500 {
+				t.Errorf("a normal batch after the flood: acked %d: %v", n, err)
+			}
+		}()
+	}
+	ok.Wait()
 }
