@@ -73,6 +73,14 @@ func (db *DB) InsertEvents(ctx context.Context, uploadID int64, events []ingest.
 			return err
 		}
 		defer stmt.Close()
+		// A duplicate from another upload is recorded as also held by it,
+		// so that deleting the first upload keeps the event (DeleteUpload).
+		also, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO event_uploads (seq, upload_id)
+			SELECT seq, ?1 FROM events WHERE dedup_key = ?2 AND upload_id IS NOT ?1`)
+		if err != nil {
+			return err
+		}
+		defer also.Close()
 		added, dups = 0, 0
 		for i := range events {
 			e := &events[i]
@@ -83,15 +91,21 @@ func (db *DB) InsertEvents(ctx context.Context, uploadID int64, events []ingest.
 			if e.RecordID > 0 {
 				rec = e.RecordID
 			}
+			key := DedupKey(e)
 			res, err := stmt.ExecContext(ctx, e.Computer, strings.ToLower(e.Computer), e.Channel, e.Provider, e.EventID,
-				q, e.Level, rec, e.Time.UnixNano(), int64(e.Precision), e.Message, DedupKey(e), upload, now)
+				q, e.Level, rec, e.Time.UnixNano(), int64(e.Precision), e.Message, key, upload, now)
 			if err != nil {
 				return fmt.Errorf("insert event: %w", err)
 			}
 			if n, _ := res.RowsAffected(); n == 1 {
 				added++
-			} else {
-				dups++
+				continue
+			}
+			dups++
+			if uploadID > 0 {
+				if _, err := also.ExecContext(ctx, uploadID, key); err != nil {
+					return fmt.Errorf("record duplicate: %w", err)
+				}
 			}
 		}
 		return nil
