@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"idletrace/analysis"
 	"idletrace/store"
 	"idletrace/web/live"
@@ -167,23 +165,4 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	body, gz := dc.body, dc.gz
 	dc.mu.Unlock()
 	writeBody(w, r, "text/html; charset=utf-8", body, gz)
-}
-
-func (s *Server) handleDiagnosisDetail(w http.ResponseWriter, r *http.Request) {
-	snap, err := current(r.Context(), s.live)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	id := chi.URLParam(r, "diagnosisID")
-	for i := range snap.Result.Report.Diagnoses {
-		d := &snap.Result.Report.Diagnoses[i]
-		if d.ID == id {
-			p := newDiagnosisPage(snap, d)
-			s.views.diagnosisCharts(p, snap, s.cfg.DisplayTZ)
-			s.render(w, r, http.StatusOK, "diagnosis", p)
-			return
-		}
-	}
-	s.writeError(w, r, errNotFound("no diagnosis with that id in the current data"))
 }

@@ -116,6 +116,7 @@ type Analyzer struct {
 	knownUp    int64
 	marks      map[string]writeMark // read-your-writes, by client
 	waiting    int
+	reload     bool // events were deleted: analyse everything again (reload.go)
 	lastTook   time.Duration
 	lastFinish time.Time
 

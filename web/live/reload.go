@@ -1,0 +1,40 @@
+package live
+
+import (
+	"idletrace/analysis"
+	"idletrace/store"
+)
+
+// Reload makes the worker analyse everything again from the store, at its
+// next recompute: events were deleted (an upload taken back), which the
+// incremental analysis (append-only by seq) cannot see. Marks of clients
+// waiting for their writes are dropped (the seqs they wait for may be gone),
+// and the windowed analysis is forgotten.
+func (a *Analyzer) Reload() {
+	a.mu.Lock()
+	a.reload = true
+	a.knownSeq, a.knownUp = 0, 0
+	clear(a.marks)
+	a.mu.Unlock()
+	a.window.mu.Lock()
+	a.window.result = nil
+	a.window.mu.Unlock()
+	signal(a.poke)
+}
+
+// takeReload resets the worker's state for a full load when a reload was
+// asked for. Called by the worker only.
+func (a *Analyzer) takeReload() bool {
+	a.mu.Lock()
+	r := a.reload
+	a.reload = false
+	a.mu.Unlock()
+	if !r {
+		return false
+	}
+	a.inc = analysis.NewIncremental(analysis.Options{})
+	a.keys = map[string]bool{}
+	a.stats = store.Stats{}
+	a.names = store.Interner{}
+	return true
+}
