@@ -52,7 +52,7 @@ type layoutData struct {
 	Title   string
 	Nav     string
 	Page    any
-	Refresh int // seconds; > 0 reloads the page (a running upload, without script)
+	Refresh int        // seconds; > 0 reloads the page (a running upload, without script)
 	Range   *pageRange // the page's time window and its control; nil on pages without one
 }
 
@@ -225,15 +225,21 @@ type dashboardPage struct {
 	TimelineShown int
 	TimelineTotal int
 	LastUpload    *store.Upload
-	Age           string // how long ago the newest event was logged
+	Age           string     // how long ago the newest event was logged
+	Rollups       []rollup   // the diagnoses, one card per device (figures.go)
+	Range         *pageRange // the window shown (nil: everything)
+	Demo          bool       // demo data are loaded
+	Changes       []*store.Change
 }
 
 func (p *dashboardPage) title() (string, string) { return "Dashboard", "dashboard" }
+func (p *dashboardPage) timeRange() *pageRange   { return p.Range }
 
 func newDashboardPage(snap *live.Snapshot) *dashboardPage {
 	rep := &snap.Result.Report
 	p := &dashboardPage{Report: rep, Stats: snap.Stats, Diagnoses: rep.Diagnoses,
 		AnalysisMs: float64(snap.Took.Microseconds()) / 1000, Empty: snap.Stats.Events == 0,
 		AnalysisAt: snap.At, Updating: snap.Updating}
+	p.Rollups = rollupDiagnoses(rep.Diagnoses, len(snap.Result.Hosts))
 	return p
 }

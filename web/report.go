@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"idletrace/analysis"
+	"idletrace/intake"
 	"idletrace/store"
 	"idletrace/web/live"
 )
@@ -25,6 +26,8 @@ type dashKey struct {
 	stats    store.Stats
 	upload   int64
 	age      string
+	demo     bool
+	changes  int
 }
 
 // dashCache is the last rendered dashboard, plain and gzipped: under load
@@ -137,16 +140,30 @@ func writeSnapshotReport(w http.ResponseWriter, r *http.Request, snap *live.Snap
 }
 
 func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
-	snap, err := current(r.Context(), s.live)
+	res, snap, rng, err := s.pageAnalysis(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	if rng.Active() {
+		snap = windowSnapshot(snap, res, rng)
+	} else {
+		s.noteShown(r.Context(), res)
+	}
 	p := newDashboardPage(snap)
+	p.Range = rng
+	if ids, err := s.db.UploadIDsBySource(r.Context(), intake.SourceDemo); err == nil {
+		p.Demo = len(ids) > 0
+	}
+	p.Changes, _ = s.db.FindChanges(r.Context(), 5)
 	if !p.Empty {
 		s.views.newDashboardCharts(p, snap, snap.LastUpload, s.cfg.DisplayTZ)
 	}
-	key := dashKey{res: snap.Result, at: snap.At, updating: snap.Updating, stats: snap.Stats, age: p.Age}
+	if rng.Active() {
+		s.render(w, r, http.StatusOK, "dashboard", p)
+		return
+	}
+	key := dashKey{res: snap.Result, at: snap.At, updating: snap.Updating, stats: snap.Stats, age: p.Age, demo: p.Demo, changes: len(p.Changes)}
 	if snap.LastUpload != nil {
 		key.upload = snap.LastUpload.ID
 	}

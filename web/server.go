@@ -52,13 +52,13 @@ type Server struct {
 	log     *slog.Logger
 	pages   *pageSet
 	report  *template.Template // the report file (page_report.go)
-	live    *live.Analyzer   // the analysis pages and the report are served from
-	intake  *intake.Pipeline // every way data come in (uploads, demo, agents)
-	uploads *receiver        // multipart bodies to the pipeline (upload.go)
-	dash    dashCache        // the rendered dashboard (report.go)
-	views   viewCache        // per-analysis indexes for the pages (pages_views.go)
-	ids     idBook           // diagnosis ids once shown (diagnosis_ids.go)
-	changes changeCache      // before/after of recorded changes (api_changes.go)
+	live    *live.Analyzer     // the analysis pages and the report are served from
+	intake  *intake.Pipeline   // every way data come in (uploads, demo, agents)
+	uploads *receiver          // multipart bodies to the pipeline (upload.go)
+	dash    dashCache          // the rendered dashboard (report.go)
+	views   viewCache          // per-analysis indexes for the pages (pages_views.go)
+	ids     idBook             // diagnosis ids once shown (diagnosis_ids.go)
+	changes changeCache        // before/after of recorded changes (api_changes.go)
 
 	auth      *access                         // who a request acts as (auth.go)
 	metrics   *metrics                        // Prometheus (metrics.go)

@@ -87,7 +87,7 @@ func (a *Analyzer) run(ctx context.Context) {
 // analysis and publishes a new snapshot.
 func (a *Analyzer) refresh(ctx context.Context) error {
 	start := time.Now()
-	reloaded := a.takeReload()
+	reloaded, gen := a.takeReload()
 	// The upload side first: a snapshot never claims an upload whose
 	// events it has not read.
 	_, up, err := a.db.ChangeMark(ctx)
@@ -144,7 +144,7 @@ func (a *Analyzer) refresh(ctx context.Context) error {
 	}
 	a.stats = st
 	a.publish(&Snapshot{Result: res, Stats: st, Took: took, Seq: st.LastSeq, Upload: up,
-		At: start, LastUpload: last, report: &encoded{}}, nil)
+		At: start, LastUpload: last, report: &encoded{}, gen: gen}, nil)
 	return nil
 }
 
