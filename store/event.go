@@ -126,6 +126,20 @@ type EventFilter struct {
 	After    int64 // seq cursor: only events with seq > After
 	Limit    int   // 0 = no limit
 	Desc     bool  // newest seq first (After then means seq < After when > 0)
+
+	// The events browser (issue 15): names starting with ComputerPrefix
+	// (case-insensitive), Search in the computer name or message, and
+	// ordered by event time (then seq) with the keyset cursor AfterTime,
+	// After (both set: rows past that time and seq in the order).
+	ComputerPrefix string
+	Search         string
+	ByTime         bool
+	AfterTime      int64 // time_ns of the cursor row (ByTime only)
+}
+
+// likeEscape escapes LIKE's wildcards in s (escape character '\').
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 func (f EventFilter) where() (string, []any) {
@@ -153,7 +167,23 @@ func (f EventFilter) where() (string, []any) {
 		conds = append(conds, "upload_id = ?")
 		args = append(args, f.UploadID)
 	}
-	if f.After > 0 {
+	if f.ComputerPrefix != "" {
+		conds = append(conds, `computer_key LIKE ? ESCAPE '\'`)
+		args = append(args, likeEscape(strings.ToLower(f.ComputerPrefix))+"%")
+	}
+	if f.Search != "" {
+		conds = append(conds, `(computer_key LIKE ? ESCAPE '\' OR message LIKE ? ESCAPE '\')`)
+		pat := "%" + likeEscape(f.Search) + "%"
+		args = append(args, strings.ToLower(pat), pat)
+	}
+	if f.ByTime && f.After > 0 {
+		if f.Desc {
+			conds = append(conds, "(time_ns, seq) < (?, ?)")
+		} else {
+			conds = append(conds, "(time_ns, seq) > (?, ?)")
+		}
+		args = append(args, f.AfterTime, f.After)
+	} else if f.After > 0 {
 		if f.Desc {
 			conds = append(conds, "seq < ?")
 		} else {
@@ -172,9 +202,14 @@ func (db *DB) FindEvents(ctx context.Context, f EventFilter) ([]StoredEvent, err
 	where, args := f.where()
 	q := `SELECT seq, COALESCE(upload_id, 0), computer, channel, provider, event_id, COALESCE(qualifiers, -1), level,
 		COALESCE(record_id, 0), time_ns, precision_ns, message FROM events` + where
-	if f.Desc {
+	switch {
+	case f.ByTime && f.Desc:
+		q += " ORDER BY time_ns DESC, seq DESC"
+	case f.ByTime:
+		q += " ORDER BY time_ns, seq"
+	case f.Desc:
 		q += " ORDER BY seq DESC"
-	} else {
+	default:
 		q += " ORDER BY seq"
 	}
 	if f.Limit > 0 {

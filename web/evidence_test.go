@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -429,5 +430,47 @@ func TestChangeBeforeAfter(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 422 {
 		t.Fatalf("a change without a note: %d, want 422", resp.StatusCode)
+	}
+}
+
+// TestEventsPageTimeOrderPrefixSearch: the events page lists by event
+// time (not ingest order), filters computers by name prefix, and
+// searches text.
+func TestEventsPageTimeOrderPrefixSearch(t *testing.T) {
+	ts := newTestServer(t, web.Config{RateLimit: -1})
+	t0 := time.Date(2024, 5, 6, 9, 0, 0, 0, time.UTC)
+	ev := func(name string, rec int64, at time.Time, msg string) ingest.Event {
+		return ingest.Event{Computer: name, Channel: "Application", Provider: "Outlook", EventID: 25, Qualifiers: 16384,
+			Level: 3, RecordID: rec, Time: at, Precision: time.Microsecond, Message: msg}
+	}
+	// Ingested late first, early last.
+	storeUpload(t, ts.db, "late", []ingest.Event{ev("HQ-PC01", 3, t0.Add(2*time.Hour), "third"), ev("BR-LT01", 9, t0.Add(time.Hour), "second 100%_match")})
+	storeUpload(t, ts.db, "early", []ingest.Event{ev("HQ-PC02", 1, t0, "first")})
+	order := func(q string) []string {
+		t.Helper()
+		_, page := getPage(t, ts.URL+"/events?"+q)
+		var out []string
+		for _, w := range []string{"first", "second", "third"} {
+			if i := strings.Index(page, ">"+w); i >= 0 {
+				out = append(out, fmt.Sprintf("%06d%s", i, w))
+			}
+		}
+		sort.Strings(out)
+		for i := range out {
+			out[i] = out[i][6:]
+		}
+		return out
+	}
+	if got := strings.Join(order("order=asc"), ","); got != "first,second,third" {
+		t.Fatalf("oldest first: %s", got)
+	}
+	if got := strings.Join(order("order=desc"), ","); got != "third,second,first" {
+		t.Fatalf("newest first: %s", got)
+	}
+	if got := strings.Join(order("computer=hq-&order=asc"), ","); got != "first,third" {
+		t.Fatalf("prefix hq-: %s", got)
+	}
+	if got := strings.Join(order("q=100%25_m"), ","); got != "second" {
+		t.Fatalf("search 100%%_m: %s", got)
 	}
 }

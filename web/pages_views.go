@@ -467,6 +467,7 @@ type computerLink struct{ Name, Href string }
 // eventsPage browses the stored events with filters.
 type eventsPage struct {
 	Computer, EventID, Since, Until, Upload string
+	Search                                  string
 	Order                                   string // "desc" (newest first) or "asc"
 	Events                                  []eventRow
 	NewerHref, OlderHref, ResetHref         string
