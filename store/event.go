@@ -73,6 +73,14 @@ func (db *DB) InsertEvents(ctx context.Context, uploadID int64, events []ingest.
 			return err
 		}
 		defer stmt.Close()
+		// A duplicate from another upload is recorded as also held by it,
+		// so that deleting the first upload keeps the event (DeleteUpload).
+		also, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO event_uploads (seq, upload_id)
+			SELECT seq, ?1 FROM events WHERE dedup_key = ?2 AND upload_id IS NOT ?1`)
+		if err != nil {
+			return err
+		}
+		defer also.Close()
 		added, dups = 0, 0
 		for i := range events {
 			e := &events[i]
@@ -83,15 +91,21 @@ func (db *DB) InsertEvents(ctx context.Context, uploadID int64, events []ingest.
 			if e.RecordID > 0 {
 				rec = e.RecordID
 			}
+			key := DedupKey(e)
 			res, err := stmt.ExecContext(ctx, e.Computer, strings.ToLower(e.Computer), e.Channel, e.Provider, e.EventID,
-				q, e.Level, rec, e.Time.UnixNano(), int64(e.Precision), e.Message, DedupKey(e), upload, now)
+				q, e.Level, rec, e.Time.UnixNano(), int64(e.Precision), e.Message, key, upload, now)
 			if err != nil {
 				return fmt.Errorf("insert event: %w", err)
 			}
 			if n, _ := res.RowsAffected(); n == 1 {
 				added++
-			} else {
-				dups++
+				continue
+			}
+			dups++
+			if uploadID > 0 {
+				if _, err := also.ExecContext(ctx, uploadID, key); err != nil {
+					return fmt.Errorf("record duplicate: %w", err)
+				}
 			}
 		}
 		return nil
@@ -112,6 +126,20 @@ type EventFilter struct {
 	After    int64 // seq cursor: only events with seq > After
 	Limit    int   // 0 = no limit
 	Desc     bool  // newest seq first (After then means seq < After when > 0)
+
+	// The events browser (issue 15): names starting with ComputerPrefix
+	// (case-insensitive), Search in the computer name or message, and
+	// ordered by event time (then seq) with the keyset cursor AfterTime,
+	// After (both set: rows past that time and seq in the order).
+	ComputerPrefix string
+	Search         string
+	ByTime         bool
+	AfterTime      int64 // time_ns of the cursor row (ByTime only)
+}
+
+// likeEscape escapes LIKE's wildcards in s (escape character '\').
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 func (f EventFilter) where() (string, []any) {
@@ -139,7 +167,23 @@ func (f EventFilter) where() (string, []any) {
 		conds = append(conds, "upload_id = ?")
 		args = append(args, f.UploadID)
 	}
-	if f.After > 0 {
+	if f.ComputerPrefix != "" {
+		conds = append(conds, `computer_key LIKE ? ESCAPE '\'`)
+		args = append(args, likeEscape(strings.ToLower(f.ComputerPrefix))+"%")
+	}
+	if f.Search != "" {
+		conds = append(conds, `(computer_key LIKE ? ESCAPE '\' OR message LIKE ? ESCAPE '\')`)
+		pat := "%" + likeEscape(f.Search) + "%"
+		args = append(args, strings.ToLower(pat), pat)
+	}
+	if f.ByTime && f.After > 0 {
+		if f.Desc {
+			conds = append(conds, "(time_ns, seq) < (?, ?)")
+		} else {
+			conds = append(conds, "(time_ns, seq) > (?, ?)")
+		}
+		args = append(args, f.AfterTime, f.After)
+	} else if f.After > 0 {
 		if f.Desc {
 			conds = append(conds, "seq < ?")
 		} else {
@@ -158,9 +202,14 @@ func (db *DB) FindEvents(ctx context.Context, f EventFilter) ([]StoredEvent, err
 	where, args := f.where()
 	q := `SELECT seq, COALESCE(upload_id, 0), computer, channel, provider, event_id, COALESCE(qualifiers, -1), level,
 		COALESCE(record_id, 0), time_ns, precision_ns, message FROM events` + where
-	if f.Desc {
+	switch {
+	case f.ByTime && f.Desc:
+		q += " ORDER BY time_ns DESC, seq DESC"
+	case f.ByTime:
+		q += " ORDER BY time_ns, seq"
+	case f.Desc:
 		q += " ORDER BY seq DESC"
-	} else {
+	default:
 		q += " ORDER BY seq"
 	}
 	if f.Limit > 0 {

@@ -55,6 +55,17 @@ type Store interface {
 	CreateProbe(ctx context.Context, p *Probe) error
 	FindProbes(ctx context.Context, f ProbeFilter) ([]Probe, error)
 
+	// Evidence (issue 15, store/evidence.go): diagnosis ids once shown and
+	// their successors; taking an upload back; recorded changes.
+	NoteDiagnoses(ctx context.Context, recs []DiagnosisRecord) error
+	FindDiagnosisRecord(ctx context.Context, id string) (*DiagnosisRecord, error)
+	ReplaceDiagnosis(ctx context.Context, id, by string) error
+	DeleteUpload(ctx context.Context, id int64) (*UploadDeletion, error)
+	UploadIDsBySource(ctx context.Context, source string) ([]int64, error)
+	CreateChange(ctx context.Context, c *Change) error
+	FindChangeByID(ctx context.Context, id int64) (*Change, error)
+	FindChanges(ctx context.Context, limit int) ([]*Change, error)
+
 	// Push bookkeeping.
 	PushedDiagnoses(ctx context.Context, target string) (map[string]bool, error)
 	MarkDiagnosisPushed(ctx context.Context, target, id string) error

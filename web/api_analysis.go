@@ -76,6 +76,7 @@ func (s *Server) handleAPIReport(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
+		s.noteShown(r.Context(), snap.Result)
 		writeSnapshotReport(w, r, snap)
 		return
 	}
@@ -134,6 +135,9 @@ func (s *Server) handleAPIDiagnoses(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if q.Since.IsZero() && q.Until.IsZero() {
+		s.noteShown(r.Context(), res)
+	}
 	p := page[analysis.Diagnosis]{Items: ds}
 	if len(ds) > q.Limit {
 		p.Items = ds[:q.Limit]
@@ -147,14 +151,9 @@ func (s *Server) handleAPIDiagnosis(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	id := chi.URLParam(r, "diagnosisID")
-	for _, d := range res.Report.Diagnoses {
-		if d.ID == id {
-			writeJSON(w, http.StatusOK, diagnosisWithProbes{apiDiagnosis(d), s.probesOf(r.Context(), &d)})
-			return
-		}
+	if d, ok := s.resolveDiagnosis(w, r, res); ok { // or a 303 to its successor
+		writeJSON(w, http.StatusOK, diagnosisWithProbes{apiDiagnosis(*d), s.probesOf(r.Context(), d)})
 	}
-	s.writeError(w, r, errNotFound("no diagnosis with that id in the current data"))
 }
 
 // --- computers

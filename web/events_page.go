@@ -31,15 +31,15 @@ func parseLocalTime(v string, tz *time.Location) (time.Time, error) {
 	return time.Time{}, errBadRequest("cannot read the time %q: use e.g. 2024-03-06T13:40 (in %s)", v, tz)
 }
 
-// handleEvents serves /events: the stored events, newest first (or
-// oldest first), filtered by computer, event id, time and upload, paged
-// by ingest sequence.
+// handleEvents serves /events: the stored events by event time, newest
+// first (or oldest first), filtered by computer-name prefix, text, event
+// id, time and upload.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	tz := s.cfg.DisplayTZ
 	p := &eventsPage{Computer: strings.TrimSpace(q.Get("computer")), EventID: strings.TrimSpace(q.Get("event_id")),
 		Since: strings.TrimSpace(q.Get("since")), Until: strings.TrimSpace(q.Get("until")), Upload: strings.TrimSpace(q.Get("upload")),
-		Order: q.Get("order"), Limit: eventsPageSize}
+		Order: q.Get("order"), Limit: eventsPageSize, Search: strings.TrimSpace(q.Get("q"))}
 	if p.Order != "asc" {
 		p.Order = "desc"
 	}
@@ -48,7 +48,12 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if len(p.Computer) > 255 {
 		bad = append(bad, "computer name too long")
 	} else {
-		f.Computer = p.Computer
+		f.ComputerPrefix = p.Computer // a prefix: "HQ-" is a site, "HQ-PC01" a computer
+	}
+	if len(p.Search) > 200 {
+		bad = append(bad, "search text too long")
+	} else {
+		f.Search = p.Search
 	}
 	if p.EventID != "" {
 		id, err := strconv.Atoi(p.EventID)
@@ -62,6 +67,8 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		t, err := parseLocalTime(p.Since, tz)
 		if err != nil {
 			bad = append(bad, err.Error())
+		} else {
+			p.Since = t.In(tz).Format("2006-01-02T15:04:05") // what the datetime-local input takes
 		}
 		f.Since = t
 	}
@@ -69,6 +76,8 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		t, err := parseLocalTime(p.Until, tz)
 		if err != nil {
 			bad = append(bad, err.Error())
+		} else {
+			p.Until = t.In(tz).Format("2006-01-02T15:04:05")
 		}
 		f.Until = t
 	}
@@ -87,9 +96,12 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, status, "events", p)
 		return
 	}
-	cur, _ := strconv.ParseInt(q.Get("cursor"), 10, 64)
+	// Ordered by event time; the cursor is the time and seq of a row.
+	ct, cs, _ := strings.Cut(q.Get("cursor"), "_")
+	curT, _ := strconv.ParseInt(ct, 10, 64)
+	cur, _ := strconv.ParseInt(cs, 10, 64)
 	back := q.Get("go") == "prev" && cur > 0
-	f.After = max(cur, 0)
+	f.ByTime, f.After, f.AfterTime = true, max(cur, 0), curT
 	f.Limit = eventsPageSize + 1
 	f.Desc = (p.Order == "desc") != back
 	evs, err := s.db.FindEvents(r.Context(), f)
@@ -116,7 +128,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	// Links keep the filters and move the cursor.
 	base := url.Values{}
-	for k, v := range map[string]string{"computer": p.Computer, "event_id": p.EventID, "since": p.Since, "until": p.Until, "upload": p.Upload} {
+	for k, v := range map[string]string{"computer": p.Computer, "event_id": p.EventID, "since": p.Since, "until": p.Until, "upload": p.Upload, "q": p.Search} {
 		if v != "" {
 			base.Set(k, v)
 		}
@@ -141,14 +153,17 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	p.OrderHref = link(url.Values{"order": {other}})
 	if len(evs) > 0 {
-		first, last := evs[0].Seq, evs[len(evs)-1].Seq
+		key := func(e store.StoredEvent) string {
+			return strconv.FormatInt(e.Time.UnixNano(), 10) + "_" + strconv.FormatInt(e.Seq, 10)
+		}
+		first, last := key(evs[0]), key(evs[len(evs)-1])
 		// Forward: more rows in this order (known when not going back).
 		if back || more {
-			p.OlderHref = link(url.Values{"order": {p.Order}, "cursor": {strconv.FormatInt(last, 10)}})
+			p.OlderHref = link(url.Values{"order": {p.Order}, "cursor": {last}})
 		}
 		// Backward: rows before the first one shown.
 		if (back && more) || (!back && cur > 0) {
-			p.NewerHref = link(url.Values{"order": {p.Order}, "cursor": {strconv.FormatInt(first, 10)}, "go": {"prev"}})
+			p.NewerHref = link(url.Values{"order": {p.Order}, "cursor": {first}, "go": {"prev"}})
 		}
 	}
 	s.render(w, r, status, "events", p)

@@ -52,8 +52,12 @@ type layoutData struct {
 	Title   string
 	Nav     string
 	Page    any
-	Refresh int // seconds; > 0 reloads the page (a running upload, without script)
+	Refresh int        // seconds; > 0 reloads the page (a running upload, without script)
+	Range   *pageRange // the page's time window and its control; nil on pages without one
 }
+
+// ranged lets a page show the time-range control (page_range.go).
+type ranged interface{ timeRange() *pageRange }
 
 // titled lets a page name its <title> and highlighted nav entry.
 type titled interface{ title() (title, nav string) }
@@ -66,7 +70,11 @@ func (ps *pageSet) renderBytes(page string, data titled) ([]byte, error) {
 	}
 	title, nav := data.title()
 	var buf bytes.Buffer
-	if err := t.Execute(&buf, &layoutData{Title: title, Nav: nav, Page: data}); err != nil {
+	ld := &layoutData{Title: title, Nav: nav, Page: data}
+	if rg, ok := data.(ranged); ok {
+		ld.Range = rg.timeRange()
+	}
+	if err := t.Execute(&buf, ld); err != nil {
 		return nil, fmt.Errorf("render page %s: %w", page, err)
 	}
 	return buf.Bytes(), nil
@@ -85,6 +93,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 	ld := &layoutData{Title: title, Nav: nav, Page: data}
 	if rf, ok := data.(interface{ refresh() int }); ok {
 		ld.Refresh = rf.refresh()
+	}
+	if rg, ok := data.(ranged); ok {
+		ld.Range = rg.timeRange()
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, ld); err != nil {
@@ -140,6 +151,7 @@ func pageFuncs(zone *time.Location) template.FuncMap {
 			return charts.Seconds(*p)
 		},
 		"dur":     func(d time.Duration) string { return charts.Seconds(d.Seconds()) },
+		"dur_s":   charts.ShortSeconds,
 		"percent": func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
 		"bytes":   fmtBytes,
 		"plural": func(n int, one, many string) string {
@@ -149,6 +161,7 @@ func pageFuncs(zone *time.Location) template.FuncMap {
 			return many
 		},
 		"displayTZ":    func() string { return tz().String() },
+		"pairEvents":   pairEvents,
 		"computerHref": charts.ComputerPath,
 		"pct": func(n, total int64) int64 {
 			if total <= 0 {
@@ -221,44 +234,21 @@ type dashboardPage struct {
 	TimelineShown int
 	TimelineTotal int
 	LastUpload    *store.Upload
-	Age           string // how long ago the newest event was logged
+	Age           string     // how long ago the newest event was logged
+	Rollups       []rollup   // the diagnoses, one card per device (figures.go)
+	Range         *pageRange // the window shown (nil: everything)
+	Demo          bool       // demo data are loaded
+	Changes       []*store.Change
 }
 
 func (p *dashboardPage) title() (string, string) { return "Dashboard", "dashboard" }
+func (p *dashboardPage) timeRange() *pageRange   { return p.Range }
 
 func newDashboardPage(snap *live.Snapshot) *dashboardPage {
 	rep := &snap.Result.Report
 	p := &dashboardPage{Report: rep, Stats: snap.Stats, Diagnoses: rep.Diagnoses,
 		AnalysisMs: float64(snap.Took.Microseconds()) / 1000, Empty: snap.Stats.Events == 0,
 		AnalysisAt: snap.At, Updating: snap.Updating}
-	return p
-}
-
-// diagnosisPage explains one diagnosis with its evidence.
-type diagnosisPage struct {
-	D             *analysis.Diagnosis
-	Evidence      []analysis.Pair
-	EvidenceN     int
-	IsTimeout     bool
-	Chart         template.HTML
-	Fix           []string
-	Confirm       []string
-	ComputerLinks []computerLink
-	// Probes are the direct measurements of this diagnosis' path, in words.
-	Probes []string
-}
-
-func (p *diagnosisPage) title() (string, string) { return "Diagnosis " + p.D.ID, "dashboard" }
-
-func newDiagnosisPage(snap *live.Snapshot, d *analysis.Diagnosis) *diagnosisPage {
-	p := &diagnosisPage{D: d, IsTimeout: d.Kind == analysis.KindIdleTimeout}
-	for _, pr := range snap.Result.Pairs {
-		if pr.DiagnosisID == d.ID {
-			p.EvidenceN++
-			if len(p.Evidence) < 200 {
-				p.Evidence = append(p.Evidence, pr)
-			}
-		}
-	}
+	p.Rollups = rollupDiagnoses(rep.Diagnoses, len(snap.Result.Hosts))
 	return p
 }

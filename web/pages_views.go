@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"idletrace/web/charts"
+	"math"
 	"net/url"
 	"slices"
 	"sort"
@@ -112,17 +113,40 @@ func countedUptimes(pairs []analysis.Pair, keep func(*analysis.Pair) bool) []flo
 	return out
 }
 
-// clusterBands turns the uptime clusters into shaded bands.
-func clusterBands(cs []analysis.Cluster) []charts.HistBand {
-	var bs []charts.HistBand
-	for _, c := range cs {
-		if c.Kind != analysis.ClusterUptime {
-			continue
-		}
-		bs = append(bs, charts.HistBand{Low: c.LowSeconds, High: c.HighSeconds,
-			Label: fmt.Sprintf("cluster ≈ %s · %d %s", charts.ShortSeconds(c.CenterSeconds), len(c.Computers), charts.Plural(len(c.Computers), "computer", "computers"))})
+// dxBand is the shaded band of an idle-timeout diagnosis on a histogram:
+// the range of the uptime cluster its observed interval sits in, labelled
+// with the diagnosis' own figure and computers (not the cluster's, which
+// may hold several sites). ok is false when no cluster holds it.
+func dxBand(cs []analysis.Cluster, d *analysis.Diagnosis, computers, fleet int) (charts.HistBand, bool) {
+	if d.Kind != analysis.KindIdleTimeout || d.ObservedSeconds == nil {
+		return charts.HistBand{}, false
 	}
-	return bs
+	for _, c := range cs {
+		if c.Kind == analysis.ClusterUptime && *d.ObservedSeconds >= c.LowSeconds && *d.ObservedSeconds <= c.HighSeconds {
+			label := fmt.Sprintf("%s · %d of %d %s", dxFigure(d), computers, fleet, charts.Plural(fleet, "computer", "computers"))
+			return charts.HistBand{Low: c.LowSeconds, High: c.HighSeconds, Label: label}, true
+		}
+	}
+	return charts.HistBand{}, false
+}
+
+// pairEvents links the events page to the events of one interval: from
+// its 26 (or its 25) to its closing 26, a minute either side.
+func pairEvents(p analysis.Pair) string {
+	from, to := p.Disconnect, p.Reconnect
+	if !p.UpSince.IsZero() {
+		from = p.UpSince
+	}
+	if to.IsZero() {
+		to = p.Disconnect
+	}
+	return eventsAround(p.Computer, from.Add(-time.Minute), to.Add(time.Minute))
+}
+
+// eventsAround links the events page to one computer's events in [from, to).
+func eventsAround(name string, from, to time.Time) string {
+	return "/events?" + url.Values{"computer": {name}, "since": {from.UTC().Format(time.RFC3339)},
+		"until": {to.UTC().Format(time.RFC3339)}, "order": {"asc"}}.Encode()
 }
 
 // fleetRows builds timeline rows for the named computers (in that order).
@@ -168,10 +192,27 @@ func (c *viewCache) dashboardCharts(snap *live.Snapshot, tz *time.Location) *das
 	p := &dashCharts{}
 	ups := countedUptimes(res.Pairs, nil)
 	p.uptimeN = len(ups)
+	var bands []charts.HistBand
+	var bandDx []string
+	for _, ru := range rollupDiagnoses(res.Report.Diagnoses, len(res.Hosts)) {
+		if b, ok := dxBand(res.Report.Clusters, &ru.Lead, ru.Computers, len(res.Hosts)); ok {
+			bands = append(bands, b)
+			bandDx = append(bandDx, ru.Lead.ID)
+		}
+	}
 	h := &charts.Histogram{ID: "uptime-hist", Title: "How long connections lived before Outlook lost them",
-		Desc:   fmt.Sprintf("Histogram of %d uptimes (Outlook event 26 to the next 25) on a logarithmic time axis. Shaded: interval clusters shared by many computers. Dashed lines: default idle timeouts of common load balancers and firewalls.", len(ups)),
+		Desc:   fmt.Sprintf("Histogram of %d uptimes (Outlook event 26 to the next 25) on a logarithmic time axis. Shaded: the idle-timeout diagnoses, labelled as on their cards; a bar in one links to its evidence. Dashed lines: default idle timeouts of common load balancers and firewalls.", len(ups)),
 		XLabel: "Uptime before the disconnect (log scale)", YLabel: "Disconnects",
-		Values: ups, Bands: clusterBands(res.Report.Clusters), Marks: charts.DeviceMarks(), HighlightBands: true}
+		Values: ups, Bands: bands, Marks: charts.DeviceMarks(), HighlightBands: true,
+		BarHref: func(lo, hi float64) string {
+			mid := math.Sqrt(lo * hi)
+			for i, b := range bands {
+				if mid >= b.Low*0.97 && mid <= b.High*1.03 {
+					return "/diagnoses/" + url.PathEscape(bandDx[i]) + "?" + url.Values{"lo": {strconv.FormatFloat(math.Floor(lo), 'f', -1, 64)}, "hi": {strconv.FormatFloat(math.Ceil(hi), 'f', -1, 64)}}.Encode() + "#evid-h"
+				}
+			}
+			return "/events?" + url.Values{"order": {"asc"}}.Encode()
+		}}
 	p.uptime = h.SVG()
 
 	// Fleet timeline: every computer up to the limit, else the most affected.
@@ -190,7 +231,7 @@ func (c *viewCache) dashboardCharts(snap *live.Snapshot, tz *time.Location) *das
 		ft := &charts.FleetTimeline{ID: "fleet-timeline", Title: "Disconnects by computer over time",
 			Desc:  "Each mark is an Outlook disconnect (event 25) of one computer. Shared outages show as shaded columns across many computers; idle timeouts as marks spread through the working day.",
 			Start: snap.Stats.First, End: snap.Stats.Last.Add(time.Minute), Rows: fleetRows(res, idx, names, time.Time{}, time.Time{}),
-			Outages: res.Report.Outages, TZ: tz}
+			Outages: res.Report.Outages, TZ: tz, MarkHref: eventsAround}
 		p.fleet = ft.SVG()
 	}
 	p.top = topRows(rows, 10)
@@ -382,20 +423,23 @@ func (c *viewCache) diagnosisCharts(p *diagnosisPage, snap *live.Snapshot, tz *t
 	if d.Kind == analysis.KindIdleTimeout {
 		ups := countedUptimes(res.Pairs, func(pr *analysis.Pair) bool { return pr.DiagnosisID == d.ID })
 		var bands []charts.HistBand
-		for _, c := range res.Report.Clusters {
-			if c.Kind == analysis.ClusterUptime && d.ObservedSeconds != nil && *d.ObservedSeconds >= c.LowSeconds && *d.ObservedSeconds <= c.HighSeconds {
-				bands = clusterBands([]analysis.Cluster{c})
-			}
+		if b, ok := dxBand(res.Report.Clusters, d, len(d.Computers), len(res.Hosts)); ok {
+			bands = append(bands, b)
 		}
 		marks := charts.DeviceMarks()
-		if d.TimeoutSeconds != nil {
-			marks = append(marks, charts.HistMark{Seconds: *d.TimeoutSeconds, Label: "estimate " + charts.ShortSeconds(*d.TimeoutSeconds), Class: "mark-estimate"})
-		} else if d.TimeoutMaxSeconds != nil {
-			marks = append(marks, charts.HistMark{Seconds: *d.TimeoutMaxSeconds, Label: "bound " + charts.ShortSeconds(*d.TimeoutMaxSeconds), Class: "mark-estimate"})
+		if v, bound, ok := dxValue(d); ok {
+			label := "estimate " + dxFigure(d)
+			if bound {
+				label = "bound: " + dxFigure(d)
+			}
+			marks = append(marks, charts.HistMark{Seconds: v, Label: label, Class: "mark-estimate"})
 		}
 		h := &charts.Histogram{ID: "dx-hist", Title: "Uptimes behind this diagnosis",
 			Desc:   fmt.Sprintf("%d uptimes of the %d computers on a logarithmic axis; the shaded band is the cluster, dashed lines are device defaults, the solid line is the estimate.", len(ups), len(d.Computers)),
-			XLabel: "Uptime before the disconnect (log scale)", YLabel: "Disconnects", Values: ups, Bands: bands, Marks: marks, HighlightBands: true}
+			XLabel: "Uptime before the disconnect (log scale)", YLabel: "Disconnects", Values: ups, Bands: bands, Marks: marks, HighlightBands: true,
+			BarHref: func(lo, hi float64) string {
+				return "/diagnoses/" + url.PathEscape(d.ID) + "?" + url.Values{"lo": {strconv.FormatFloat(math.Floor(lo), 'f', -1, 64)}, "hi": {strconv.FormatFloat(math.Ceil(hi), 'f', -1, 64)}}.Encode() + "#evid-h"
+			}}
 		p.Chart = h.SVG()
 		return
 	}
@@ -413,7 +457,7 @@ func (c *viewCache) diagnosisCharts(p *diagnosisPage, snap *live.Snapshot, tz *t
 		}
 		ft := &charts.FleetTimeline{ID: "dx-timeline", Title: "Disconnects around the outage",
 			Desc:  "Disconnects of the computers involved, from one hour before the outage to one hour after it; the shaded column is the outage window.",
-			Start: from, End: to, Rows: fleetRows(res, idx, names, from, to), Outages: outs, TZ: tz}
+			Start: from, End: to, Rows: fleetRows(res, idx, names, from, to), Outages: outs, TZ: tz, MarkHref: eventsAround}
 		p.Chart = ft.SVG()
 	}
 }
@@ -423,6 +467,7 @@ type computerLink struct{ Name, Href string }
 // eventsPage browses the stored events with filters.
 type eventsPage struct {
 	Computer, EventID, Since, Until, Upload string
+	Search                                  string
 	Order                                   string // "desc" (newest first) or "asc"
 	Events                                  []eventRow
 	NewerHref, OlderHref, ResetHref         string

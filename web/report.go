@@ -9,9 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"idletrace/analysis"
+	"idletrace/intake"
 	"idletrace/store"
 	"idletrace/web/live"
 )
@@ -27,6 +26,8 @@ type dashKey struct {
 	stats    store.Stats
 	upload   int64
 	age      string
+	demo     bool
+	changes  int
 }
 
 // dashCache is the last rendered dashboard, plain and gzipped: under load
@@ -139,16 +140,30 @@ func writeSnapshotReport(w http.ResponseWriter, r *http.Request, snap *live.Snap
 }
 
 func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
-	snap, err := current(r.Context(), s.live)
+	res, snap, rng, err := s.pageAnalysis(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	if rng.Active() {
+		snap = windowSnapshot(snap, res, rng)
+	} else {
+		s.noteShown(r.Context(), res)
+	}
 	p := newDashboardPage(snap)
+	p.Range = rng
+	if ids, err := s.db.UploadIDsBySource(r.Context(), intake.SourceDemo); err == nil {
+		p.Demo = len(ids) > 0
+	}
+	p.Changes, _ = s.db.FindChanges(r.Context(), 5)
 	if !p.Empty {
 		s.views.newDashboardCharts(p, snap, snap.LastUpload, s.cfg.DisplayTZ)
 	}
-	key := dashKey{res: snap.Result, at: snap.At, updating: snap.Updating, stats: snap.Stats, age: p.Age}
+	if rng.Active() {
+		s.render(w, r, http.StatusOK, "dashboard", p)
+		return
+	}
+	key := dashKey{res: snap.Result, at: snap.At, updating: snap.Updating, stats: snap.Stats, age: p.Age, demo: p.Demo, changes: len(p.Changes)}
 	if snap.LastUpload != nil {
 		key.upload = snap.LastUpload.ID
 	}
@@ -167,24 +182,4 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	body, gz := dc.body, dc.gz
 	dc.mu.Unlock()
 	writeBody(w, r, "text/html; charset=utf-8", body, gz)
-}
-
-func (s *Server) handleDiagnosisDetail(w http.ResponseWriter, r *http.Request) {
-	snap, err := current(r.Context(), s.live)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	id := chi.URLParam(r, "diagnosisID")
-	for i := range snap.Result.Report.Diagnoses {
-		d := &snap.Result.Report.Diagnoses[i]
-		if d.ID == id {
-			p := newDiagnosisPage(snap, d)
-			p.Probes = s.probeLines(r.Context(), d)
-			s.views.diagnosisCharts(p, snap, s.cfg.DisplayTZ)
-			s.render(w, r, http.StatusOK, "diagnosis", p)
-			return
-		}
-	}
-	s.writeError(w, r, errNotFound("no diagnosis with that id in the current data"))
 }

@@ -49,6 +49,15 @@ func (s *Server) Handler() http.Handler {
 	r.With(read.Handler).Get("/uploads", s.handleUploadList)
 	r.With(read.Handler).Get("/uploads/{uploadID}", s.handleUploadDetail)
 	r.With(read.Handler).Get("/diagnoses/{diagnosisID}", s.handleDiagnosisDetail)
+	// Evidence a change request carries (page_report.go), changes (page_changes.go).
+	r.With(read.Handler).Get("/diagnoses/{diagnosisID}/report", s.handleDiagnosisReport)
+	r.With(read.Handler).Get("/diagnoses/{diagnosisID}/evidence.csv", s.handleDiagnosisEvidenceCSV)
+	r.With(read.Handler).Get("/diagnoses/{diagnosisID}/chart.svg", s.handleDiagnosisChart)
+	r.With(read.Handler).Get("/changes", s.handleChangesPage)
+	r.With(read.Handler).Get("/changes/{changeID}", s.handleChangePage)
+	r.With(ingest.Handler).Post("/changes", s.handleChangeForm)
+	r.With(ingest.Handler).Post("/uploads/{uploadID}/delete", s.handleUploadDeleteForm)
+	r.With(ingest.Handler).Post("/demo/remove", s.handleDemoRemove)
 	r.With(read.Handler).Get("/computers", s.handleComputers)
 	r.With(read.Handler).Get("/computers/{name}", s.handleComputer)
 	r.With(read.Handler).Get("/events", s.handleEvents)
@@ -63,6 +72,10 @@ func (s *Server) Handler() http.Handler {
 			r.Post("/uploads", s.handleAPIUploadCreate)
 			r.Post("/events", s.handleAPIAgentEvents) // agents and shippers (api_agent.go)
 		})
+		// Taking data back, recording changes (api_takeback.go, api_changes.go).
+		r.With(ingest.Handler).Delete("/uploads/{uploadID}", s.handleAPIUploadDelete)
+		r.With(ingest.Handler).Post("/changes", s.handleAPIChangeCreate)
+		r.With(read.Handler).Get("/changes/{changeID}", s.handleAPIChange)
 		// An agent that uploads with ?async=1 may follow its upload.
 		r.With(s.requireScope(store.ScopeIngest, store.ScopeRead).Handler).Get("/uploads/{uploadID}", s.handleAPIUploadGet)
 		r.With(ingest.withBody(maxProbeBody).Handler).Post("/probes", s.handleAPIProbeCreate) // server probe --post (api_probes.go)

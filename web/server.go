@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
@@ -82,12 +83,15 @@ type Server struct {
 	db      store.Store
 	log     *slog.Logger
 	pages   *pageSet
-	live    *live.Analyzer   // the analysis pages and the report are served from
-	intake  *intake.Pipeline // every way data come in (uploads, demo, agents)
-	uploads *receiver        // multipart bodies to the pipeline (upload.go)
-	owners  uploadOwners     // which token made which upload (upload_owner.go)
-	dash    dashCache        // the rendered dashboard (report.go)
-	views   viewCache        // per-analysis indexes for the pages (pages_views.go)
+	report  *template.Template // the report file (page_report.go)
+	live    *live.Analyzer     // the analysis pages and the report are served from
+	intake  *intake.Pipeline   // every way data come in (uploads, demo, agents)
+	uploads *receiver          // multipart bodies to the pipeline (upload.go)
+	owners  uploadOwners       // which token made which upload (upload_owner.go)
+	dash    dashCache          // the rendered dashboard (report.go)
+	views   viewCache          // per-analysis indexes for the pages (pages_views.go)
+	ids     idBook             // diagnosis ids once shown (diagnosis_ids.go)
+	changes changeCache        // before/after of recorded changes (api_changes.go)
 
 	auth      *access                         // who a request acts as (auth.go)
 	hosts     *hostPolicy                     // the names the server answers to (hosts.go)
@@ -142,6 +146,9 @@ func NewServer(cfg Config, db store.Store, logger *slog.Logger) (*Server, error)
 		return nil, fmt.Errorf("parse templates: %w", err)
 	}
 	s.pages = pages
+	if s.report, err = parseStandalone(pageFuncs(cfg.DisplayTZ)); err != nil {
+		return nil, fmt.Errorf("parse templates: %w", err)
+	}
 	s.metrics = newMetrics(db)
 	limit := cfg.RateLimit
 	if limit == 0 {

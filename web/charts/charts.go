@@ -137,6 +137,9 @@ type Histogram struct {
 	Marks           []HistMark // drawn as dashed lines, labelled on top
 	Width, Height   int
 	HighlightBands  bool // colour bars inside a band
+	// BarHref, when set, makes each bar a link to the intervals behind it
+	// (uptimes in [lo, hi) seconds): the drill-down.
+	BarHref func(lo, hi float64) string
 }
 
 const (
@@ -224,8 +227,14 @@ func (h *Histogram) SVG() template.HTML {
 			}
 		}
 		x1, x2 := x(lo), x(hi)
-		d.rect(x1+0.5, y(float64(c)), math.Max(1, x2-x1-1), y(0)-y(float64(c)), class,
-			fmt.Sprintf("%d %s between %s and %s", c, Plural(c, "interval", "intervals"), Seconds(lo), Seconds(hi)))
+		tip := fmt.Sprintf("%d %s between %s and %s", c, Plural(c, "interval", "intervals"), Seconds(lo), Seconds(hi))
+		if h.BarHref != nil {
+			d.link(h.BarHref(lo, hi), tip)
+		}
+		d.rect(x1+0.5, y(float64(c)), math.Max(1, x2-x1-1), y(0)-y(float64(c)), class, tip)
+		if h.BarHref != nil {
+			d.endLink()
+		}
 	}
 	// Marks: dashed lines, labels on top; close labels are merged.
 	marks := append([]HistMark(nil), h.Marks...)
@@ -334,6 +343,14 @@ type timeAxis struct {
 	tz         *time.Location
 }
 
+// at is the time at x (the inverse of x).
+func (a timeAxis) at(x float64) time.Time {
+	if a.w <= 0 {
+		return a.start
+	}
+	return a.start.Add(time.Duration((x - a.x0) / a.w * float64(a.end.Sub(a.start))))
+}
+
 func (a timeAxis) x(t time.Time) float64 {
 	span := a.end.Sub(a.start).Seconds()
 	if span <= 0 {
@@ -409,8 +426,12 @@ type FleetTimeline struct {
 	Outages         []analysis.Outage
 	TZ              *time.Location
 	Width           int
+	// MarkHref, when set, makes each mark a link to the events of the row's
+	// computer in [from, to): the drill-down.
+	MarkHref func(name string, from, to time.Time) string
 }
 
+// SVG renders the timeline.
 func (ft *FleetTimeline) SVG() template.HTML {
 	w := ft.Width
 	if w == 0 {
@@ -465,7 +486,15 @@ func (ft *FleetTimeline) SVG() template.HTML {
 				continue
 			}
 			class := [...]string{"tick-other", "tick-timeout", "tick-outage"}[c]
+			if ft.MarkHref == nil {
+				d.rect(ml+float64(i)*bucket, yy+3, bucket, rowH-6, class, "")
+				continue
+			}
+			from, to := ax.at(ml+float64(i)*bucket), ax.at(ml+float64(i+1)*bucket)
+			from, to = from.Add(-time.Minute).Truncate(time.Minute), to.Add(2*time.Minute).Truncate(time.Minute)
+			d.link(ft.MarkHref(row.Name, from, to), "Events of "+row.Name+" around "+from.In(ft.TZ).Format("01-02 15:04"))
 			d.rect(ml+float64(i)*bucket, yy+3, bucket, rowH-6, class, "")
+			d.endLink()
 		}
 		label := row.Name
 		if r := []rune(label); len(r) > 26 {

@@ -53,6 +53,7 @@ type Snapshot struct {
 	Updating   bool          // newer data is stored: a recompute is pending or running
 
 	report *encoded // shared by the copies of one snapshot
+	gen    int64    // the reload generation it was made in
 }
 
 // encoded is a snapshot's report body, encoded (and gzipped: it lists
@@ -116,6 +117,8 @@ type Analyzer struct {
 	knownUp    int64
 	marks      map[string]writeMark // read-your-writes, by client
 	waiting    int
+	reload     bool  // events were deleted: analyse everything again (reload.go)
+	gen        int64 // reloads asked for; a snapshot of an older one is not served
 	lastTook   time.Duration
 	lastFinish time.Time
 
@@ -194,7 +197,7 @@ func (a *Analyzer) Current(ctx context.Context, client string) (*Snapshot, error
 			return nil, ErrStopped
 		}
 		need, mine := a.marks[client]
-		if snap := a.snap; snap != nil && (!mine || (snap.Seq >= need.seq && snap.Upload >= need.upload)) {
+		if snap := a.snap; snap != nil && snap.gen == a.gen && (!mine || (snap.Seq >= need.seq && snap.Upload >= need.upload)) {
 			out := *snap
 			out.Updating = a.knownSeq > snap.Seq || a.knownUp > snap.Upload
 			return &out, nil

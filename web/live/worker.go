@@ -43,7 +43,7 @@ func (a *Analyzer) run(ctx context.Context) {
 		if err == nil {
 			a.knownSeq, a.knownUp = max(a.knownSeq, seq), max(a.knownUp, up)
 		}
-		current := a.snap != nil && a.snap.Seq >= a.knownSeq && a.snap.Upload >= a.knownUp
+		current := a.snap != nil && a.snap.Seq >= a.knownSeq && a.snap.Upload >= a.knownUp && !a.reload
 		if current && err == nil {
 			a.snap.At = polled // nothing new: the analysis is current as of now
 		}
@@ -87,6 +87,7 @@ func (a *Analyzer) run(ctx context.Context) {
 // analysis and publishes a new snapshot.
 func (a *Analyzer) refresh(ctx context.Context) error {
 	start := time.Now()
+	reloaded, gen := a.takeReload()
 	// The upload side first: a snapshot never claims an upload whose
 	// events it has not read.
 	_, up, err := a.db.ChangeMark(ctx)
@@ -130,7 +131,7 @@ func (a *Analyzer) refresh(ctx context.Context) error {
 	a.mu.Lock()
 	old := a.snap
 	a.mu.Unlock()
-	if old != nil && old.Seq == st.LastSeq {
+	if old != nil && old.Seq == st.LastSeq && !reloaded {
 		res = old.Result // only uploads changed (duplicates)
 	} else {
 		res = a.inc.Result()
@@ -143,7 +144,7 @@ func (a *Analyzer) refresh(ctx context.Context) error {
 	}
 	a.stats = st
 	a.publish(&Snapshot{Result: res, Stats: st, Took: took, Seq: st.LastSeq, Upload: up,
-		At: start, LastUpload: last, report: &encoded{}}, nil)
+		At: start, LastUpload: last, report: &encoded{}, gen: gen}, nil)
 	return nil
 }
 

@@ -1,0 +1,148 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"idletrace/analysis"
+	"idletrace/store"
+	"idletrace/web/live"
+)
+
+// pageRange is the ?since=&until= of a page (SPEC §6: every page takes
+// them): the window the page's analysis covers, and the control that
+// changes it. Times may be RFC 3339 or local times in the display zone
+// (what a datetime-local input sends).
+type pageRange struct {
+	Since, Until     time.Time
+	SinceIn, UntilIn string // datetime-local values in the display zone
+	Zone             string
+	Path             string // the page the control sits on
+	Presets          []rangePreset
+}
+
+// rangePreset is a link to a common window, counted back from the newest
+// event (data are often weeks old: "the last 24 h of the data").
+type rangePreset struct {
+	Label, Href string
+	Current     bool
+}
+
+// Active reports whether the page is limited to a window.
+func (p *pageRange) Active() bool { return !p.Since.IsZero() || !p.Until.IsZero() }
+
+// Query is the window as a query string ("" when none), to carry on links.
+func (p *pageRange) Query() string {
+	v := url.Values{}
+	if !p.Since.IsZero() {
+		v.Set("since", p.Since.UTC().Format(time.RFC3339))
+	}
+	if !p.Until.IsZero() {
+		v.Set("until", p.Until.UTC().Format(time.RFC3339))
+	}
+	return v.Encode()
+}
+
+// Q is Query with a leading "?" (or ""), for hrefs.
+func (p *pageRange) Q() string {
+	if q := p.Query(); q != "" {
+		return "?" + q
+	}
+	return ""
+}
+
+// parsePageRange reads since and until of a page request.
+func parsePageRange(r *http.Request, tz *time.Location) (*pageRange, error) {
+	q := r.URL.Query()
+	p := &pageRange{Zone: tz.String(), Path: r.URL.Path}
+	for _, f := range []struct {
+		name string
+		t    *time.Time
+		in   *string
+	}{{"since", &p.Since, &p.SinceIn}, {"until", &p.Until, &p.UntilIn}} {
+		v := strings.TrimSpace(q.Get(f.name))
+		if v == "" {
+			continue
+		}
+		t, err := parseLocalTime(v, tz)
+		if err != nil {
+			return nil, err
+		}
+		if t.Before(minQueryTime) || t.After(maxQueryTime) {
+			return nil, errBadRequest("%s must be between 1970 and 2200", f.name)
+		}
+		*f.t = t.UTC()
+		*f.in = t.In(tz).Format("2006-01-02T15:04")
+	}
+	if !p.Since.IsZero() && !p.Until.IsZero() && !p.Since.Before(p.Until) {
+		return nil, errBadRequest("since must be before until")
+	}
+	return p, nil
+}
+
+// presets fills the preset links, counted back from the newest event.
+func (p *pageRange) presets(last time.Time) {
+	keep := func(extra url.Values) string {
+		if len(extra) == 0 {
+			return p.Path
+		}
+		return p.Path + "?" + extra.Encode()
+	}
+	p.Presets = append(p.Presets, rangePreset{Label: "all", Href: keep(nil), Current: !p.Active()})
+	if last.IsZero() {
+		return
+	}
+	end := last.Add(time.Second).Truncate(time.Second)
+	for _, d := range []struct {
+		label string
+		dur   time.Duration
+	}{{"last 24 h", 24 * time.Hour}, {"7 d", 7 * 24 * time.Hour}, {"30 d", 30 * 24 * time.Hour}} {
+		since := end.Add(-d.dur)
+		p.Presets = append(p.Presets, rangePreset{Label: d.label,
+			Href:    keep(url.Values{"since": {since.UTC().Format(time.RFC3339)}, "until": {end.UTC().Format(time.RFC3339)}}),
+			Current: p.Since.Equal(since) && p.Until.Equal(end)})
+	}
+}
+
+// pageAnalysis is the analysis a page shows: the live snapshot, or the
+// analysis of the page's window; the snapshot is returned in both cases
+// (its stats say what the database holds).
+func (s *Server) pageAnalysis(r *http.Request) (*analysis.Result, *live.Snapshot, *pageRange, error) {
+	rng, err := parsePageRange(r, s.cfg.DisplayTZ)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	snap, err := current(r.Context(), s.live)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rng.presets(snap.Stats.Last)
+	if !rng.Active() {
+		return snap.Result, snap, rng, nil
+	}
+	res, err := s.live.Scoped(r.Context(), clientKeyFrom(r.Context()), rng.Since, rng.Until)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return res, snap, rng, nil
+}
+
+// windowSnapshot is snap narrowed to res, the analysis of a window: the
+// stats are those of the window's events.
+func windowSnapshot(snap *live.Snapshot, res *analysis.Result, rng *pageRange) *live.Snapshot {
+	out := *snap
+	out.Result = res
+	st := store.Stats{Events: res.Report.Events.Disconnects + res.Report.Events.Reconnects, Computers: len(res.Hosts), Uploads: snap.Stats.Uploads}
+	for _, h := range res.Hosts {
+		if st.First.IsZero() || (!h.First.IsZero() && h.First.Before(st.First)) {
+			st.First = h.First
+		}
+		if h.Last.After(st.Last) {
+			st.Last = h.Last
+		}
+	}
+	out.Stats = st
+	return &out
+}
