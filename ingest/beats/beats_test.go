@@ -370,7 +370,7 @@ func heapPeak(f func()) int64 {
 // library would read its sequence number as a window size).
 func TestListenerMemoryBudget(t *testing.T) {
 	var c collector
-	ln := listen(t, beats.Config{Sink: c.sink, Timeout: 5 * time.Second})
+	ln := listen(t, beats.Config{Sink: c.sink, Timeout: 30 * time.Second})
 	addr := ln.Addr().String()
 	frame := amplifierFrame(240, 1<<20)
 	t.Logf("amplifying frame: %d KiB on the wire for 240 MiB of events", len(frame)>>10)
