@@ -64,7 +64,12 @@ type DB struct {
 	Now func() time.Time
 }
 
-var _ store.Store = (*DB)(nil)
+// DB is a Store that several nodes share, with retention.
+var (
+	_ store.Store     = (*DB)(nil)
+	_ store.Elector   = (*DB)(nil)
+	_ store.Retention = (*DB)(nil)
+)
 
 // tempEvents is the per-session table InsertEvents copies a batch into.
 const tempEvents = `CREATE TEMP TABLE IF NOT EXISTS events_in (

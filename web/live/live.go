@@ -118,6 +118,7 @@ type Analyzer struct {
 	waiting    int
 	lastTook   time.Duration
 	lastFinish time.Time
+	rebuild    bool // the next refresh starts over from seq 0 (Rebuild)
 
 	// Owned by the worker goroutine.
 	inc   *analysis.Incremental
