@@ -122,3 +122,6 @@ func TestReadOnly(t *testing.T) {
 		t.Fatalf("stats %+v, %v", s, err)
 	}
 }
+
+// BenchmarkInsertEvents: prepared inserts in batches of 5000 on SQLite.
+func BenchmarkInsertEvents(b *testing.B) { storetest.BenchInsert(b, storetest.OpenSQLite) }

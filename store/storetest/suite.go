@@ -175,3 +175,25 @@ func testPush(t *testing.T, open Opener) {
 		t.Fatalf("pushed %v, %v", got, err)
 	}
 }
+
+// BenchInsert measures InsertEvents in batches of 5000 new events (the
+// events/s metric) on the stores open makes.
+func BenchInsert(b *testing.B, open Opener) {
+	ctx := context.Background()
+	db := open(b, nil)
+	t0 := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+	const batch = 5000
+	evs := make([]ingest.Event, batch)
+	rec := int64(0)
+	b.ResetTimer()
+	for range b.N {
+		for i := range evs {
+			rec++
+			evs[i] = Outlook("PC-"+string(rune('A'+rec%26))+".corp.example", 25+int(rec%2), rec, t0.Add(time.Duration(rec)*time.Second))
+		}
+		if n, _, err := db.InsertEvents(ctx, 0, evs); err != nil || n != batch {
+			b.Fatalf("inserted %d, %v", n, err)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
+}
