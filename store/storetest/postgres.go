@@ -20,14 +20,16 @@ func PostgresAvailable() bool { return os.Getenv("PGHOST") != "" }
 
 // RequirePostgres skips tb when no PostgreSQL is configured, with the
 // command that runs it; under CI=true it fails instead, so that CI never
-// passes without having run the PostgreSQL tests.
+// passes without having run the PostgreSQL tests, unless
+// IDLETRACE_PG_TESTS=later says this run leaves them to a later one
+// under pg_virtualenv (.ci/run's first go test pass).
 func RequirePostgres(tb testing.TB) {
 	tb.Helper()
 	if PostgresAvailable() {
 		return
 	}
 	const msg = "no PostgreSQL: PGHOST is not set; run the tests under pg_virtualenv (Debian package postgresql), e.g. pg_virtualenv go test ./store/..."
-	if os.Getenv("CI") == "true" {
+	if os.Getenv("CI") == "true" && os.Getenv("IDLETRACE_PG_TESTS") != "later" {
 		tb.Fatal(msg + " (CI=true: PostgreSQL tests must run)")
 	}
 	tb.Skip(msg)
