@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"idletrace/analysis"
+	"idletrace/ingest"
 	"idletrace/store"
 	"idletrace/store/pg"
 	"idletrace/store/storetest"
@@ -310,5 +311,40 @@ func terminateSessions(t *testing.T, dsn, node string) {
 	if err := c.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 		WHERE application_name = $1`, "idletrace leader "+node).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("terminate %s's leader session: %d, %v", node, n, err)
+	}
+}
+
+// TestRetention: the leader (a SQLite server is its own) deletes events
+// past -retention, and the live analysis forgets them.
+func TestRetention(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.OpenSQLite(t, nil)
+	now := time.Now().UTC()
+	var evs []ingest.Event
+	for i := range 10 {
+		evs = append(evs, storetest.Outlook("OLD-PC", 25+i%2, int64(i+1), now.Add(-72*time.Hour+time.Duration(i)*time.Minute)))
+	}
+	for i := range 4 {
+		evs = append(evs, storetest.Outlook("NEW-PC", 25+i%2, int64(i+1), now.Add(-time.Hour+time.Duration(i)*time.Minute)))
+	}
+	db.InsertEvents(ctx, 0, evs)
+	srv, err := web.NewServer(web.Config{TempDir: t.TempDir(), Retention: 48 * time.Hour, RetentionEvery: 50 * time.Millisecond}, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newHTTPTest(t, srv)
+	var r analysis.Report
+	getJSONURL(t, ts.URL+"/api/v1/report", &r) // the first analysis, perhaps before the sweep
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, _ := db.Stats(ctx)
+		getJSONURL(t, ts.URL+"/api/v1/report", &r)
+		if st.Events == 4 && r.Computers == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after retention: %d events stored, the report has %d computers; want 4 events of NEW-PC", st.Events, r.Computers)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
