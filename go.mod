@@ -2,7 +2,18 @@ module idletrace
 
 go 1.26.8
 
-require github.com/0xrawsec/golang-evtx v1.2.9
+require (
+	github.com/0xrawsec/golang-evtx v1.2.9
+	github.com/jackc/pgx/v5 v5.12.0
+)
+
+require (
+	github.com/jackc/pgpassfile v1.0.0 // indirect
+	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/puddle/v2 v2.2.3 // indirect
+	golang.org/x/sync v0.23.0 // indirect
+	golang.org/x/text v0.42.0 // indirect
+)
 
 require (
 	github.com/0xrawsec/golang-utils v1.3.0 // indirect

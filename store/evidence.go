@@ -175,8 +175,9 @@ type Change struct {
 	CreatedAt time.Time
 }
 
-// CreateChange records c and fills its ID and CreatedAt.
-func (db *DB) CreateChange(ctx context.Context, c *Change) error {
+// CheckChange trims and validates a change before it is recorded (both
+// backends): a time and a note of at most 2000 bytes.
+func CheckChange(c *Change) error {
 	c.Note = strings.TrimSpace(c.Note)
 	switch {
 	case c.At.IsZero():
@@ -185,6 +186,14 @@ func (db *DB) CreateChange(ctx context.Context, c *Change) error {
 		return &ValidationError{Field: "note", Msg: "say what was changed (note)"}
 	case len(c.Note) > 2000:
 		return &ValidationError{Field: "note", Msg: "the note is longer than 2000 bytes"}
+	}
+	return nil
+}
+
+// CreateChange records c and fills its ID and CreatedAt.
+func (db *DB) CreateChange(ctx context.Context, c *Change) error {
+	if err := CheckChange(c); err != nil {
+		return err
 	}
 	c.CreatedAt = db.Now().UTC().Truncate(time.Second)
 	return db.write(ctx, func(tx *sql.Tx) error {

@@ -68,18 +68,15 @@ func secretHash(secret string) []byte {
 // CreateToken makes a token named name with scope and returns the secret,
 // which is not stored and cannot be shown again, with the stored record.
 func (db *DB) CreateToken(ctx context.Context, name, scope string) (string, *Token, error) {
-	name = strings.TrimSpace(name)
-	if name == "" || len(name) > 100 || strings.IndexFunc(name, unicode.IsControl) >= 0 {
-		return "", nil, &ValidationError{Field: "name", Msg: "the token name must have 1 to 100 printable characters"}
-	}
-	if !ValidScope(scope) {
-		return "", nil, &ValidationError{Field: "scope", Msg: fmt.Sprintf("unknown scope %q: want ingest, read or admin", scope)}
+	name, err := checkToken(name, scope)
+	if err != nil {
+		return "", nil, err
 	}
 	secret, err := newSecret(TokenPrefix)
 	if err != nil {
 		return "", nil, fmt.Errorf("create token: %w", err)
 	}
-	t := &Token{Name: name, Scope: scope, Hint: secret[:len(TokenPrefix)+6] + "…", CreatedAt: db.Now().UTC().Truncate(time.Second)}
+	t := &Token{Name: name, Scope: scope, Hint: TokenHint(secret), CreatedAt: db.Now().UTC().Truncate(time.Second)}
 	err = db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO tokens (name, scope, hash, hint, created_at) VALUES (?, ?, ?, ?, ?)`,
 			t.Name, t.Scope, secretHash(secret), t.Hint, t.CreatedAt.Unix())
@@ -114,6 +111,18 @@ func scanToken(sc interface{ Scan(...any) error }, extra ...any) (*Token, error)
 		t.RevokedAt = &r
 	}
 	return &t, nil
+}
+
+// checkToken validates a new token's name and scope (CheckToken).
+func checkToken(name, scope string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 100 || strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return "", &ValidationError{Field: "name", Msg: "the token name must have 1 to 100 printable characters"}
+	}
+	if !ValidScope(scope) {
+		return "", errNoScope(scope)
+	}
+	return name, nil
 }
 
 // FindTokens returns every token, revoked ones included, oldest first.

@@ -87,6 +87,9 @@ type pusher struct {
 	live    *live.Analyzer
 	log     *slog.Logger
 	metrics *metrics
+	// leads reports whether this node is the leader, the one that pushes
+	// (nil = always).
+	leads func() bool
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
@@ -129,6 +132,9 @@ func (s *pusher) run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		for _, tg := range targets {
+			if s.leads != nil && !s.leads() {
+				break // another node leads: it pushes
+			}
 			if err := s.pushNew(ctx, &c, tg); err != nil && ctx.Err() == nil {
 				s.log.Warn("push: will retry at the next check", "target", tg.kind, "err", err)
 			}

@@ -63,6 +63,9 @@ type Config struct {
 	MaxConns int
 	// Push forwards new diagnoses to a Splunk HEC or a webhook (push.go).
 	Push PushConfig
+	// Retention, when positive, is how long events are kept: the leader
+	// deletes older ones every RetentionEvery (0 = DefaultRetentionEvery).
+	Retention, RetentionEvery time.Duration
 }
 
 // DefaultMaxUpload is the default upload body limit (2 GiB).
@@ -98,6 +101,7 @@ type Server struct {
 	metrics   *metrics                        // Prometheus (metrics.go)
 	rateLimit func(http.Handler) http.Handler // per token, else per address
 	push      *pusher                         // nil when push is off (push.go)
+	cluster   cluster                         // leader election, retention (cluster.go)
 
 	httpSrv   *http.Server
 	listener  net.Listener
@@ -207,6 +211,7 @@ func (s *Server) Open() error {
 // the first request. Close stops it.
 func (s *Server) Start() {
 	s.startOnce.Do(func() {
+		s.startCluster()
 		s.live.Start(s.life)
 		if s.push != nil {
 			s.goBackground(s.push.run)
@@ -242,6 +247,7 @@ func (s *Server) Close(ctx context.Context) error {
 	if s.push != nil {
 		s.push.stop()
 	}
+	s.stopCluster()
 	s.live.Stop()
 	done := make(chan struct{})
 	go func() {

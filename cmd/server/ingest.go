@@ -41,7 +41,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "ingest: -tz:", err)
 		return 2
 	}
-	db, err := store.Open(ctx, *dbPath)
+	db, err := openStore(ctx, *dbPath, store.Options{}, "")
 	if err != nil {
 		fmt.Fprintln(stderr, "ingest:", err)
 		return 1

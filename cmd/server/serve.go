@@ -26,7 +26,8 @@ type serveConfig struct {
 	noAuth    bool
 	sec       securityConfig // TLS, rate limit, push (serve_security.go)
 	demo      bool
-	beats     beatsConfig // Winlogbeat output.logstash listener (beats.go)
+	beats     beatsConfig   // Winlogbeat output.logstash listener (beats.go)
+	cluster   clusterConfig // -node, -retention (store.go)
 	log       logConfig
 
 	// Set by Validate from the strings above.
@@ -65,6 +66,9 @@ func (c *serveConfig) Validate() error {
 			return usagef("-db-max-size: %v", err)
 		}
 	}
+	if err := c.cluster.validate(c.addr); err != nil {
+		return usagef("%v", err)
+	}
 	c.beats.inheritTLS(c.sec.tlsCert, c.sec.tlsKey)
 	if err := c.beats.check(); err != nil {
 		return usagef("%v", err)
@@ -77,7 +81,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", envOr("IDLETRACE_ADDR", "localhost:8080"), "listen address (env IDLETRACE_ADDR)")
-	fs.StringVar(&c.db, "db", envOr("IDLETRACE_DB", "./idletrace.db"), "SQLite database file, created if missing (env IDLETRACE_DB)")
+	fs.StringVar(&c.db, "db", envOr("IDLETRACE_DB", "./idletrace.db"), "SQLite database file, created if missing, or a postgres:// URL (PG* variables fill what it leaves out) (env IDLETRACE_DB)")
 	fs.StringVar(&c.dbMaxSize, "db-max-size", envOr("IDLETRACE_DB_MAX_SIZE", ""), "cap on the database file's size, e.g. 50GiB; writes past it answer 507 (env IDLETRACE_DB_MAX_SIZE; default none)")
 	fs.BoolVar(&c.dbRO, "db-read-only", envOr("IDLETRACE_DB_READ_ONLY", "") == "1", "serve the database read-only, e.g. an archive: uploads answer 503 (env IDLETRACE_DB_READ_ONLY=1)")
 	fs.StringVar(&c.maxUpload, "max-upload", envOr("IDLETRACE_MAX_UPLOAD", "2GiB"), "largest upload request body (env IDLETRACE_MAX_UPLOAD)")
@@ -86,6 +90,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.BoolVar(&c.demo, "demo", false, "load generated demo data (a fleet of 33 computers) into the database at start")
 	c.log.register(fs)
 	c.beats.register(fs)
+	c.cluster.register(fs)
 	c.sec.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -143,7 +148,7 @@ func serve(ctx context.Context, c *serveConfig, stdout, stderr io.Writer) error 
 	if err != nil {
 		return usagef("%v", err)
 	}
-	db, err := store.OpenWithOptions(ctx, c.db, c.dbOptions)
+	db, err := openStore(ctx, c.db, c.dbOptions, c.cluster.node)
 	if err != nil {
 		return err
 	}
@@ -164,11 +169,12 @@ func serve(ctx context.Context, c *serveConfig, stdout, stderr io.Writer) error 
 			return err
 		} else if n == 0 {
 			return usagef("refusing to listen on %s without authentication: anyone on the network could read and upload data.\n"+
-				"Create a token first (server token create --name NAME --scope admin -db %s), listen on localhost, or pass -no-auth to accept the risk.", c.addr, c.db)
+				"Create a token first (server token create --name NAME --scope admin -db %s), listen on localhost, or pass -no-auth to accept the risk.", c.addr, dbName(c.db))
 		}
 	}
 	wcfg := web.Config{Addr: c.addr, MaxUpload: c.maxUploadBytes, DisplayTZ: c.tz, NoAuth: c.noAuth}
 	c.sec.apply(&wcfg)
+	c.cluster.apply(&wcfg)
 	srv, err := web.NewServer(wcfg, db, logger)
 	if err != nil {
 		return err
@@ -189,8 +195,8 @@ func serve(ctx context.Context, c *serveConfig, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer stopBeats() // runs before the deferred db.Close
-	logger.Info("idletrace listening", "url", srv.URL(), "db", c.db)
-	fmt.Fprintf(stdout, "idletrace: dashboard on %s (database %s)\n", srv.URL(), c.db)
+	logger.Info("idletrace listening", "url", srv.URL(), "db", dbName(c.db))
+	fmt.Fprintf(stdout, "idletrace: dashboard on %s (database %s)\n", srv.URL(), dbName(c.db))
 	<-ctx.Done()
 	logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

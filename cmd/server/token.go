@@ -60,7 +60,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "server token %s: wrong arguments\n%s", sub, tokenUsage)
 		return 2
 	}
-	db, err := store.Open(ctx, *dbPath)
+	db, err := openStore(ctx, *dbPath, store.Options{}, "")
 	if err != nil {
 		fmt.Fprintln(stderr, "server token:", err)
 		return 1

@@ -121,6 +121,7 @@ type Analyzer struct {
 	gen        int64 // reloads asked for; a snapshot of an older one is not served
 	lastTook   time.Duration
 	lastFinish time.Time
+	rebuild    bool // the next refresh starts over from seq 0 (Rebuild)
 
 	// Owned by the worker goroutine.
 	inc   *analysis.Incremental

@@ -43,7 +43,7 @@ func (a *Analyzer) run(ctx context.Context) {
 		if err == nil {
 			a.knownSeq, a.knownUp = max(a.knownSeq, seq), max(a.knownUp, up)
 		}
-		current := a.snap != nil && a.snap.Seq >= a.knownSeq && a.snap.Upload >= a.knownUp && !a.reload
+		current := !a.rebuild && a.snap != nil && a.snap.Seq >= a.knownSeq && a.snap.Upload >= a.knownUp && !a.reload
 		if current && err == nil {
 			a.snap.At = polled // nothing new: the analysis is current as of now
 		}
@@ -102,6 +102,16 @@ func (a *Analyzer) refresh(ctx context.Context) error {
 	if ups, err := a.db.FindUploads(ctx, 0, 1); err == nil && len(ups) > 0 {
 		last = ups[0]
 	}
+	a.mu.Lock()
+	rebuild := a.rebuild
+	a.rebuild = false
+	a.mu.Unlock()
+	if rebuild { // events were deleted: start over (the rows are append-only otherwise)
+		a.inc = analysis.NewIncremental(analysis.Options{})
+		a.keys = map[string]bool{}
+		a.names = store.Interner{}
+		a.stats = store.Stats{}
+	}
 	st := a.stats
 	for {
 		d, err := a.db.AnalysisEventsAfter(ctx, st.LastSeq, loadChunk, &a.names)
@@ -131,7 +141,7 @@ func (a *Analyzer) refresh(ctx context.Context) error {
 	a.mu.Lock()
 	old := a.snap
 	a.mu.Unlock()
-	if old != nil && old.Seq == st.LastSeq && !reloaded {
+	if old != nil && old.Seq == st.LastSeq && !reloaded && !rebuild {
 		res = old.Result // only uploads changed (duplicates)
 	} else {
 		res = a.inc.Result()

@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"bytes"
@@ -10,10 +10,10 @@ import (
 	"idletrace/store"
 )
 
-func TestTokens(t *testing.T) {
+func testTokens(t *testing.T, open Opener) {
 	ctx := context.Background()
 	t.Run("OK", func(t *testing.T) {
-		db := MustOpenDB(t)
+		db := open(t, nil)
 		if n, _ := db.CountTokens(ctx); n != 0 {
 			t.Fatalf("fresh database has %d tokens", n)
 		}
@@ -29,16 +29,12 @@ func TestTokens(t *testing.T) {
 			t.Fatalf("authenticate: %+v %v", got, err)
 		}
 		ts, _ := db.FindTokens(ctx)
-		if len(ts) != 1 || ts[0].LastUsedAt == nil {
+		if len(ts) != 1 || ts[0].LastUsedAt == nil || ts[0].Name != "siem" {
 			t.Fatalf("tokens: %+v", ts)
-		}
-		admin := &store.Token{Scope: store.ScopeAdmin}
-		if !admin.Allows(store.ScopeRead) || !admin.Allows(store.ScopeIngest) || !admin.Allows(store.ScopeAdmin) {
-			t.Fatal("admin must allow everything")
 		}
 	})
 	t.Run("ErrNotFound", func(t *testing.T) {
-		db := MustOpenDB(t)
+		db := open(t, nil)
 		secret, _, _ := db.CreateToken(ctx, "x", store.ScopeRead)
 		for _, bad := range []string{"", "itk_", secret + "x", secret[:len(secret)-1], "Bearer " + secret, "' OR 1=1 --"} {
 			if _, err := db.AuthenticateToken(ctx, bad); !errors.Is(err, store.ErrNotFound) {
@@ -48,9 +44,12 @@ func TestTokens(t *testing.T) {
 		if _, err := db.RevokeToken(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("revoke unknown: %v", err)
 		}
+		if _, err := db.RevokeToken(ctx, "999"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("revoke unknown id: %v", err)
+		}
 	})
 	t.Run("ErrRevoked", func(t *testing.T) {
-		db := MustOpenDB(t)
+		db := open(t, nil)
 		secret, tok, _ := db.CreateToken(ctx, "x", store.ScopeAdmin)
 		session, _, err := db.CreateSession(ctx, tok.ID, time.Hour)
 		if err != nil {
@@ -71,23 +70,34 @@ func TestTokens(t *testing.T) {
 		if n, _ := db.CountTokens(ctx); n != 1 {
 			t.Errorf("revoked tokens still count: %d", n)
 		}
+		if again, err := db.RevokeToken(ctx, "1"); err != nil || again.RevokedAt == nil {
+			t.Errorf("revoking again: %+v, %v", again, err)
+		}
 	})
 	t.Run("ErrInvalid", func(t *testing.T) {
-		db := MustOpenDB(t)
+		db := open(t, nil)
 		for _, c := range [][2]string{{"", "read"}, {"x", "root"}, {"x", ""}} {
-			if _, _, err := db.CreateToken(ctx, c[0], c[1]); err == nil {
-				t.Errorf("created %v", c)
+			var ve *store.ValidationError
+			if _, _, err := db.CreateToken(ctx, c[0], c[1]); !errors.As(err, &ve) {
+				t.Errorf("created %v: %v, want a *ValidationError", c, err)
 			}
+		}
+	})
+	t.Run("ErrTwoActiveNamed", func(t *testing.T) {
+		db := open(t, nil)
+		db.CreateToken(ctx, "dup", store.ScopeRead)
+		db.CreateToken(ctx, "dup", store.ScopeRead)
+		if _, err := db.RevokeToken(ctx, "dup"); err == nil || errors.Is(err, store.ErrNotFound) {
+			t.Errorf("revoke an ambiguous name: %v", err)
 		}
 	})
 }
 
-func TestSessions(t *testing.T) {
+func testSessions(t *testing.T, open Opener) {
 	ctx := context.Background()
-	db := MustOpenDB(t)
-	_, tok, _ := db.CreateToken(ctx, "x", store.ScopeRead)
 	now := time.Date(2024, 5, 2, 9, 0, 0, 0, time.UTC)
-	db.Now = func() time.Time { return now }
+	db := open(t, func() time.Time { return now })
+	_, tok, _ := db.CreateToken(ctx, "x", store.ScopeRead)
 	s, _, err := db.CreateSession(ctx, tok.ID, time.Hour)
 	if err != nil {
 		t.Fatal(err)
