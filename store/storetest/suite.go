@@ -36,6 +36,7 @@ func Run(t *testing.T, open Opener) {
 		{"Sessions", testSessions},
 		{"Push", testPush},
 		{"DeleteEventsBefore", testDeleteEventsBefore},
+		{"Evidence", testEvidence},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open) })
 	}
