@@ -602,7 +602,7 @@ func resetRecommendations(t float64, ms []Match) []string {
 // (server probe), trying idle times up to max seconds.
 func probeRecommendation(max float64) string {
 	m := time.Duration(math.Ceil(max/300)) * 5 * time.Minute
-	return fmt.Sprintf("Confirm by measuring the path: from one of these computers run `server probe --max %s --post <idletrace URL> https://<Exchange host>/owa/healthcheck.htm`; it leaves connections idle for up to %s and reports the idle time after which they die, and whether with a reset or in silence (about %s per round; one idle connection to the server per step).",
+	return fmt.Sprintf("Confirm by measuring the path: from one of these computers run `server probe --max %s --post <idletrace address> <Exchange address>/owa/healthcheck.htm` (the Exchange address over TLS); it leaves connections idle for up to %s and reports the idle time after which they die, and whether with a reset or in silence (about %s per round; one idle connection to the server per step).",
 		shortDuration(m), human(m.Seconds()), human(max/2))
 }
 
