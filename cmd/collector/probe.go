@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -52,35 +49,12 @@ func (p *Prober) RunOnce(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("probe %s: %w", p.Target, err)
 	}
 	os.WriteFile(p.lastPath(), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o600)
-	body, err := json.Marshal(r)
-	if err != nil {
-		return 0, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(p.Server, "/")+"/api/v1/probes", bytes.NewReader(body))
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if p.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+p.Token)
-	}
-	resp, err := p.Client.Do(req)
+	id, err := probe.Post(ctx, p.Client, p.Server, p.Token, r)
 	if err != nil {
 		return 0, fmt.Errorf("post probe: %w", err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	if resp.StatusCode != http.StatusCreated {
-		return 0, fmt.Errorf("post probe: %s: %s", resp.Status, strings.TrimSpace(string(b)))
-	}
-	var stored struct {
-		ID int64 `json:"id"`
-	}
-	if err := json.Unmarshal(b, &stored); err != nil {
-		return 0, fmt.Errorf("post probe: unexpected answer: %w", err)
-	}
-	p.Log.Info("probe posted", "id", stored.ID, "target", p.Target.String(), "drop", r.Drop)
-	return stored.ID, nil
+	p.Log.Info("probe posted", "id", id, "target", p.Target.String(), "drop", r.Drop)
+	return id, nil
 }
 
 // Loop probes whenever one is due until ctx ends; it runs beside the event

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -106,39 +105,11 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return code
 }
 
-// postProbe sends a result to an idletrace server (POST /api/v1/probes)
-// and returns the id it was stored under.
+// postProbe sends a result to an idletrace server and returns its id there.
 func postProbe(ctx context.Context, base, token string, r *probe.Result) (int64, error) {
-	body, err := json.Marshal(r)
-	if err != nil {
-		return 0, err
-	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+"/api/v1/probes", bytes.NewReader(body))
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	if resp.StatusCode != http.StatusCreated {
-		return 0, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
-	}
-	var stored struct {
-		ID int64 `json:"id"`
-	}
-	if err := json.Unmarshal(b, &stored); err != nil {
-		return 0, fmt.Errorf("unexpected answer: %w", err)
-	}
-	return stored.ID, nil
+	return probe.Post(ctx, http.DefaultClient, base, token, r)
 }
 
 // checkProbeFlags returns what is wrong with the command line, or "".
