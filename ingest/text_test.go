@@ -118,8 +118,10 @@ func fuzzRead(t *testing.T, b []byte) {
 	t.Helper()
 	opts := Options{Name: "fuzz.bin", Limits: Limits{MaxLine: 1 << 16, MaxZipTotal: 1 << 22, MaxZipEntries: 64}}
 	evs, res, _ := readBytes(t, b, opts)
-	if res.Records != len(evs) {
-		t.Fatalf("Records %d, emitted %d", res.Records, len(evs))
+	// An .evtx counts every record it read, also those it had to skip
+	// (see ReadEVTX); the text and JSON readers emit every record counted.
+	if strings.Contains(res.Format, "evtx") && res.Records < len(evs) || !strings.Contains(res.Format, "evtx") && res.Records != len(evs) {
+		t.Fatalf("Records %d, emitted %d (%s)", res.Records, len(evs), res.Format)
 	}
 	for _, ev := range evs {
 		if ev.Provider == "" || ev.Time.IsZero() || ev.EventID < 0 || ev.EventID > 0xffff {
