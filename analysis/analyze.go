@@ -103,8 +103,11 @@ func (o Options) withDefaults() Options {
 // Result is the report and the evidence it rests on.
 type Result struct {
 	Report Report // the Report JSON contract (SPEC §5)
-	Pairs  []Pair // every pair, sorted by computer (case-insensitive) then time
 	Hosts  []Host // per-computer summary, sorted by name (case-insensitive)
+	// pairs: every pair, sorted by computer (Hosts order) then time; see
+	// Pairs, HostPairs, AllPairs.
+	pairs pairTab
+	src   *eventSource // the events, for Window; nil from Analyze
 }
 
 // Pair is one disconnect: the first 25, the 26 that ended it, and the
@@ -188,7 +191,7 @@ type analyzer struct {
 	hosts []*hostState // sorted by key
 	names []string     // raw spellings
 	evs   []cev        // sorted by host, time
-	pairs []Pair
+	tab   pairTab      // every pair, by host then time
 
 	// per pair: host index and the host's session
 	pairHost    []int32
@@ -328,27 +331,32 @@ func dedupEvents(sorted []cev) []cev {
 
 // pairUp walks each computer's events in time order (SPEC §5).
 func (a *analyzer) pairUp() {
-	a.pairs = make([]Pair, 0, len(a.evs)/2+1)
-	a.pairHost = make([]int32, 0, len(a.evs)/2+1)
-	a.pairSession = make([]int32, 0, len(a.evs)/2+1)
-	a.pairWeekday = make([]int8, 0, len(a.evs)/2+1)
-	var cps []cpair
+	a.reservePairs(len(a.evs)/2 + 1)
 	i := 0
 	for hi, hs := range a.hosts {
 		j := i
 		for j < len(a.evs) && a.evs[j].host == int32(hi) {
 			j++
 		}
-		cps = pairEvents(a.o, a.evs[i:j], cps[:0], &hs.h)
-		a.addPairs(hi, cps)
+		a.addPairs(hi, pairEvents(a.o, a.evs[i:j], nil, &hs.h))
 		i = j
 	}
 }
 
-// addPairs appends the pairs of host hi.
+// reservePairs sizes the per-pair slices for about n pairs.
+func (a *analyzer) reservePairs(n int) {
+	a.tab.excl = make([]uint8, 0, n)
+	a.tab.diag = make([]int32, 0, n)
+	a.pairHost = make([]int32, 0, n)
+	a.pairSession = make([]int32, 0, n)
+	a.pairWeekday = make([]int8, 0, n)
+}
+
+// addPairs appends the pairs of host hi (the next host), which are then
+// read, never written.
 func (a *analyzer) addPairs(hi int, cps []cpair) {
 	hs := a.hosts[hi]
-	a.pairs = appendPairs(a.pairs, cps, hs.name, hs.h.Interleaved)
+	a.tab.add(hs.name, cps, hs.h.Interleaved)
 	for _, c := range cps {
 		a.pairHost = append(a.pairHost, int32(hi))
 		a.pairSession = append(a.pairSession, c.session)
@@ -382,7 +390,16 @@ func pairEvents(o Options, evs []cev, cps []cpair, h *Host) []cpair {
 	var last26 int64
 	var prev int64 // time of the previous event
 	var session int32
-	quick := 0 // orphans soon after the previous event: another session's reconnect
+	quick := 0      // orphans soon after the previous event: another session's reconnect
+	if cps == nil { // exactly sized: a pair per 25 at most
+		n := 0
+		for i := range evs {
+			if evs[i].id == EventDisconnected {
+				n++
+			}
+		}
+		cps = make([]cpair, 0, n)
+	}
 	first := len(cps)
 	if len(evs) > 0 {
 		h.First = time.Unix(0, evs[0].t).UTC()
@@ -490,32 +507,14 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// appendPairs appends the Pairs of one computer's compact pairs.
-func appendPairs(dst []Pair, cps []cpair, name string, interleaved bool) []Pair {
-	for _, c := range cps {
-		p := Pair{Computer: name, Disconnect: time.Unix(0, c.disc).UTC(), DisconnectRecord: c.drec, Repeats: int(c.repeats)}
-		if c.flags&cpClosed != 0 {
-			p.Reconnect = time.Unix(0, c.reco).UTC()
-			p.ReconnectRecord = c.rrec
-			p.Downtime = time.Duration(c.reco - c.disc)
-		}
-		if c.upSince != 0 {
-			p.UpSince = time.Unix(0, c.upSince).UTC()
-			p.Uptime = time.Duration(c.disc - c.upSince)
-		}
-		switch {
-		case interleaved:
-			p.Excluded = ExcludedInterleaved
-		case c.flags&cpOvernight != 0:
-			p.Excluded = ExcludedOvernight
-		}
-		dst = append(dst, p)
-	}
-	return dst
+// cp returns the compact pair i.
+func (a *analyzer) cp(i int) *cpair {
+	h := a.pairHost[i]
+	return &a.tab.hosts[h][i-int(a.tab.off[h])]
 }
 
 func (a *analyzer) result() *Result {
-	r := &Result{Pairs: a.pairs}
+	r := &Result{pairs: a.tab}
 	rep := &r.Report
 	rep.Computers = len(a.hosts)
 	for _, hs := range a.hosts {

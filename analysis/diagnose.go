@@ -63,7 +63,7 @@ func (a *analyzer) withoutOutages(pts []cpoint) ([]cpoint, int) {
 	seen := make([]bool, len(a.hosts))
 	withIntervals := 0
 	for _, p := range pts {
-		if a.pairs[p.pair].Excluded != "" {
+		if a.tab.excl[p.pair] != exclNone {
 			continue
 		}
 		if !seen[p.host] {
@@ -79,23 +79,21 @@ func (a *analyzer) withoutOutages(pts []cpoint) ([]cpoint, int) {
 // sorted, and how many computers a cluster of them needs.
 func (a *analyzer) points(kind string) ([]cpoint, int) {
 	var pk pointKeys
-	pk.keys = make([]uint64, 0, len(a.pairs))
+	pk.keys = make([]uint64, 0, a.tab.len())
 	seen := make([]bool, len(a.hosts))
 	withIntervals := 0
-	for i := range a.pairs {
-		p := &a.pairs[i]
+	for i := range a.tab.len() {
+		p, x := a.cp(i), a.tab.excl[i]
 		var d time.Duration
 		switch kind {
 		case ClusterUptime:
-			if p.Excluded != "" || p.Uptime <= 0 {
+			if d = p.uptime(); x != exclNone || d <= 0 {
 				continue
 			}
-			d = p.Uptime
 		default:
-			if (p.Excluded != "" && p.Excluded != ExcludedOvernight) || p.Downtime <= 0 {
+			if d = p.downtime(); (x != exclNone && x != exclOvernight) || d <= 0 {
 				continue
 			}
-			d = p.Downtime
 		}
 		if h := a.pairHost[i]; !seen[h] {
 			seen[h] = true
@@ -174,7 +172,7 @@ func (a *analyzer) timeoutDiagnoses() {
 		}
 		for _, m := range ow.c.pts {
 			if member[m.host] {
-				a.pairs[m.pair].DiagnosisID = id
+				a.tab.setDiagnosis(int(m.pair), id)
 			}
 		}
 	}
@@ -657,7 +655,7 @@ func (a *analyzer) outageDiagnoses() {
 			a.hosts[h].h.DiagnosisIDs = append(a.hosts[h].h.DiagnosisIDs, id)
 		}
 		for _, pi := range ot.pairs {
-			a.pairs[pi].DiagnosisID = id
+			a.tab.setDiagnosis(int(pi), id)
 		}
 		a.diags = append(a.diags, d)
 	}

@@ -1,8 +1,11 @@
 package analysis
 
 import (
+	"math"
 	"slices"
+	"sort"
 	"strings"
+	"time"
 )
 
 // Incremental is an analysis that grows with its events: Add takes new
@@ -52,9 +55,11 @@ func (inc *Incremental) Events() int { return inc.events }
 // Computers is how many computers the events name (case-insensitively, a
 // short name and the one FQDN it is the host part of being one).
 func (inc *Incremental) Computers() int {
-	keys := make([]string, len(inc.order))
-	for i, h := range inc.order {
-		keys[i] = h.key
+	keys := make([]string, 0, len(inc.order))
+	for _, h := range inc.order {
+		if len(h.evs)+len(h.pending) > 0 {
+			keys = append(keys, h.key)
+		}
 	}
 	n := 0
 	for i, c := range groupKeys(keys) {
@@ -111,6 +116,7 @@ func (inc *Incremental) refresh(h *incHost, buf []cev, spelling map[int32]int) [
 	order := cevOrder(inc.names)
 	slices.SortFunc(h.pending, order)
 	switch {
+	case len(h.pending) == 0: // pruned only
 	case len(h.evs) == 0:
 		h.evs = h.pending
 	case order(h.evs[len(h.evs)-1], h.pending[0]) <= 0:
@@ -132,20 +138,29 @@ func (inc *Incremental) refresh(h *incHost, buf []cev, spelling map[int32]int) [
 		h.evs = append(merged, h.pending[j:]...)
 	}
 	h.pending, h.dirty = nil, false
+	return h.pair(inc.o, inc.names, buf, spelling)
+}
+
+// pair pairs the host's events afresh (new pairs, not the old slice:
+// earlier Results still read it) and sets its name and counts. It returns
+// the deduplicated events, in buf's array.
+func (h *incHost) pair(o Options, names []string, buf []cev, spelling map[int32]int) []cev {
 	evs := dedupEvents(append(buf[:0], h.evs...))
 	clear(spelling)
 	for _, e := range evs {
 		spelling[e.name]++
 	}
-	h.name = inc.names[bestSpelling(spelling, inc.names)]
+	h.name, h.h = "", Host{}
+	if len(evs) > 0 {
+		h.name = names[bestSpelling(spelling, names)]
+	}
 	h.h = Host{Name: h.name}
-	h.pairs = pairEvents(inc.o, evs, h.pairs[:0], &h.h)
-	h.pairs = slices.Clip(h.pairs)
+	h.pairs = pairEvents(o, evs, nil, &h.h)
 	return evs
 }
 
-// Result analyses every event added so far. Only the computers with new
-// events since the last Result are paired again.
+// Result analyses every event added so far (and not pruned). Only the
+// computers with new events since the last Result are paired again.
 func (inc *Incremental) Result() *Result {
 	var buf []cev
 	spelling := map[int32]int{}
@@ -157,31 +172,121 @@ func (inc *Incremental) Result() *Result {
 		slices.SortFunc(inc.order, func(x, y *incHost) int { return strings.Compare(x.key, y.key) })
 		inc.resort = false
 	}
-	hosts := inc.grouped(buf, spelling)
-	a := &analyzer{o: inc.o, hosts: make([]*hostState, len(hosts))}
+	return fleetResult(inc.o, inc.names[:len(inc.names):len(inc.names)], inc.order, buf, spelling)
+}
+
+// fleetResult runs the fleet-wide stage over computers in key order, each
+// paired, and keeps their events (views, never written) for Window.
+func fleetResult(o Options, names []string, order []*incHost, buf []cev, spelling map[int32]int) *Result {
+	src := &eventSource{o: o, names: names, hosts: make([]srcHost, 0, len(order))}
+	live := make([]*incHost, 0, len(order))
+	for _, h := range order {
+		if len(h.evs) > 0 { // a computer whose events were all pruned is gone
+			live = append(live, h)
+			src.hosts = append(src.hosts, srcHost{key: h.key, evs: h.evs[:len(h.evs):len(h.evs)]})
+		}
+	}
+	hosts := groupHosts(o, names, live, buf, spelling)
+	a := &analyzer{o: o, hosts: make([]*hostState, len(hosts))}
 	n := 0
 	for _, h := range hosts {
 		n += len(h.pairs)
 	}
-	a.pairs = make([]Pair, 0, n)
-	a.pairHost = make([]int32, 0, n)
-	a.pairSession = make([]int32, 0, n)
-	a.pairWeekday = make([]int8, 0, n)
+	a.reservePairs(n)
 	for hi, h := range hosts {
 		a.hosts[hi] = &hostState{key: h.key, name: h.name, h: h.h}
 		a.addPairs(hi, h.pairs)
 	}
 	a.diagnose()
-	return a.result()
+	res := a.result()
+	res.src = src
+	return res
 }
 
-// grouped returns the computers in key order, a short name merged into
+// eventSource is what a Result of an Incremental was made from: every
+// computer's events (per lower-case spelling, as the Incremental keeps
+// them), for analyses of a time window without reading the store again.
+type eventSource struct {
+	o     Options
+	names []string
+	hosts []srcHost // sorted by key
+}
+
+type srcHost struct {
+	key string
+	evs []cev // sorted by cevOrder; read-only
+}
+
+// Window returns the analysis of this Result's events in [since, until)
+// (a zero bound is open), exactly as Analyze of those events would give,
+// without reading them again. ok is false when the Result keeps no events
+// (it was made by Analyze, not by an Incremental).
+func (r *Result) Window(since, until time.Time) (res *Result, ok bool) {
+	src := r.src
+	if src == nil {
+		return nil, false
+	}
+	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+	if !since.IsZero() {
+		lo = since.UnixNano()
+	}
+	if !until.IsZero() {
+		hi = until.UnixNano()
+	}
+	var buf []cev
+	spelling := map[int32]int{}
+	win := make([]*incHost, 0, len(src.hosts))
+	for _, sh := range src.hosts {
+		i := sort.Search(len(sh.evs), func(k int) bool { return sh.evs[k].t >= lo })
+		j := sort.Search(len(sh.evs), func(k int) bool { return sh.evs[k].t >= hi })
+		if i >= j {
+			continue
+		}
+		h := &incHost{key: sh.key, evs: sh.evs[i:j:j]}
+		buf = h.pair(src.o, src.names, buf, spelling)
+		win = append(win, h)
+	}
+	return fleetResult(src.o, src.names, win, buf, spelling), true
+}
+
+// Prune drops the events before t, as if they had never been added: the
+// next Result equals Analyze of the events at or after t. The analysis of
+// a window in time keeps its memory bounded by the window, not by history.
+// It returns how many events it dropped.
+func (inc *Incremental) Prune(t time.Time) int {
+	cut := t.UnixNano()
+	dropped := 0
+	for _, h := range inc.order {
+		if len(h.pending) > 0 { // sort them in first (refresh), then cut
+			inc.refresh(h, nil, map[int32]int{})
+			h.dirty = true
+		}
+		k := sort.Search(len(h.evs), func(i int) bool { return h.evs[i].t >= cut })
+		if k == 0 {
+			continue
+		}
+		dropped += k
+		if rest := h.evs[k:]; len(rest) < cap(h.evs)/2 {
+			h.evs = slices.Clone(rest) // let the old array go
+		} else {
+			h.evs = rest
+		}
+		if !h.dirty {
+			h.dirty = true
+			inc.dirty = append(inc.dirty, h)
+		}
+	}
+	inc.events -= dropped
+	return dropped
+}
+
+// groupHosts returns the computers in key order, a short name merged into
 // the FQDN it is the host part of (see groupKeys) as Analyze does: such a
 // computer's events are merged and paired afresh; every other computer is
 // the cached incHost.
-func (inc *Incremental) grouped(buf []cev, spelling map[int32]int) []*incHost {
-	keys := make([]string, len(inc.order))
-	for i, h := range inc.order {
+func groupHosts(o Options, names []string, order []*incHost, buf []cev, spelling map[int32]int) []*incHost {
+	keys := make([]string, len(order))
+	for i, h := range order {
 		keys[i] = h.key
 	}
 	canon := groupKeys(keys)
@@ -191,15 +296,15 @@ func (inc *Incremental) grouped(buf []cev, spelling map[int32]int) []*incHost {
 			if members == nil {
 				members = map[int32][]*incHost{}
 			}
-			members[c] = append(members[c], inc.order[i])
+			members[c] = append(members[c], order[i])
 		}
 	}
 	if members == nil {
-		return inc.order
+		return order
 	}
-	out := make([]*incHost, 0, len(inc.order))
-	order := cevOrder(inc.names)
-	for i, h := range inc.order {
+	out := make([]*incHost, 0, len(order))
+	byTime := cevOrder(names)
+	for i, h := range order {
 		switch {
 		case canon[i] != int32(i):
 			continue
@@ -211,15 +316,15 @@ func (inc *Incremental) grouped(buf []cev, spelling map[int32]int) []*incHost {
 		for _, m := range members[int32(i)] {
 			evs = append(evs, m.evs...)
 		}
-		slices.SortFunc(evs, order)
+		slices.SortFunc(evs, byTime)
 		evs = dedupEvents(evs)
 		clear(spelling)
 		for _, e := range evs {
 			spelling[e.name]++
 		}
-		g := &incHost{key: h.key, name: inc.names[bestSpelling(spelling, inc.names)]}
+		g := &incHost{key: h.key, name: names[bestSpelling(spelling, names)]}
 		g.h = Host{Name: g.name}
-		g.pairs = pairEvents(inc.o, evs, nil, &g.h)
+		g.pairs = pairEvents(o, evs, nil, &g.h)
 		out = append(out, g)
 		buf = evs
 	}

@@ -55,15 +55,15 @@ func (a *analyzer) findOutages() {
 			members[k][h] = true
 		}
 	}
-	cs := make([]ocand, 0, len(a.pairs)/8)
-	for i := range a.pairs {
-		p := &a.pairs[i]
-		if p.Excluded == ExcludedInterleaved {
+	cs := make([]ocand, 0, a.tab.len()/8)
+	for i := range a.tab.len() {
+		if a.tab.excl[i] == exclInterleaved {
 			continue
 		}
-		c := ocand{p.Disconnect.UnixNano(), a.pairHost[i], int32(i), 0}
-		if !p.Open() {
-			c.back = p.Reconnect.UnixNano()
+		p := a.cp(i)
+		c := ocand{p.disc, a.pairHost[i], int32(i), 0}
+		if !p.open() {
+			c.back = p.reco
 		}
 		if !a.explained(i, members) {
 			cs = append(cs, c)
@@ -75,10 +75,10 @@ func (a *analyzer) findOutages() {
 	var downs []int64
 	backgroundDowns := func() []int64 {
 		if downs == nil {
-			downs = make([]int64, 0, len(a.pairs))
-			for i := range a.pairs {
-				if p := &a.pairs[i]; !p.Open() && p.Excluded != ExcludedInterleaved {
-					downs = append(downs, int64(p.Downtime))
+			downs = make([]int64, 0, a.tab.len())
+			for i := range a.tab.len() {
+				if p := a.cp(i); !p.open() && a.tab.excl[i] != exclInterleaved {
+					downs = append(downs, int64(p.downtime()))
 				}
 			}
 			slices.Sort(downs)
@@ -203,7 +203,7 @@ func (a *analyzer) findOutages() {
 		// one computer whose clock is off does not move it.
 		firsts := make([]int64, 0, len(ot.pairs))
 		for _, pi := range ot.pairs {
-			firsts = append(firsts, a.pairs[pi].Disconnect.UnixNano())
+			firsts = append(firsts, a.cp(int(pi)).disc)
 		}
 		slices.Sort(firsts)
 		ot.start = time.Unix(0, firsts[len(firsts)/20]).UTC()
@@ -221,7 +221,7 @@ func (a *analyzer) findOutages() {
 	slices.SortFunc(a.outages, func(x, y *outage) int { return x.start.Compare(y.start) })
 	for _, ot := range a.outages {
 		for _, pi := range ot.pairs {
-			a.pairs[pi].Excluded = ExcludedOutage
+			a.tab.excl[pi] = exclOutage
 		}
 	}
 }
@@ -416,11 +416,11 @@ func matchOutage(cs []ocand, from, to int64, back [2]int64) []ocand {
 // explained reports whether pair i's uptime falls in an uptime cluster its
 // computer belongs to (members[k][host] for cluster k).
 func (a *analyzer) explained(i int, members [][]bool) bool {
-	p := &a.pairs[i]
-	if p.Uptime <= 0 {
+	up := a.cp(i).uptime()
+	if up <= 0 {
 		return false
 	}
-	s := p.Uptime.Seconds()
+	s := up.Seconds()
 	h := a.pairHost[i]
 	for k, c := range a.upClusters {
 		if members[k] != nil && members[k][h] && c.contains(s) {

@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"encoding/json"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -92,11 +93,11 @@ func TestPairing(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			res := Analyze(tc.events, Options{})
-			if len(res.Pairs) != len(tc.pairs) {
-				t.Fatalf("%d pairs, want %d: %+v", len(res.Pairs), len(tc.pairs), res.Pairs)
+			if len(res.Pairs()) != len(tc.pairs) {
+				t.Fatalf("%d pairs, want %d: %+v", len(res.Pairs()), len(tc.pairs), res.Pairs())
 			}
 			for i, w := range tc.pairs {
-				p := res.Pairs[i]
+				p := res.Pairs()[i]
 				up := -1.0
 				if !p.UpSince.IsZero() {
 					up = p.Uptime.Seconds()
@@ -141,7 +142,7 @@ func TestInterleaved(t *testing.T) {
 	if !res.Hosts[0].Interleaved {
 		t.Fatalf("not flagged: %+v", res.Hosts[0])
 	}
-	for _, p := range res.Pairs {
+	for _, p := range res.Pairs() {
 		if p.Excluded != ExcludedInterleaved {
 			t.Fatalf("pair not excluded: %+v", p)
 		}
@@ -409,5 +410,43 @@ func TestProbeVerdict(t *testing.T) {
 		if got := ProbeVerdict(c.d, c.timeout, c.pm, c.drop); got != c.want {
 			t.Errorf("%+v with %v±%v %s: %s, want %s", c.d.TimeoutSeconds, deref(c.timeout), c.pm, c.drop, got, c.want)
 		}
+	}
+}
+
+// TestPairAccessorsAgree: Pair(i), AllPairs, Pairs and HostPairs give the
+// same pairs in the same order, and NumPairs counts them.
+func TestPairAccessorsAgree(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	var evs []Event
+	for h, name := range []string{"b-pc", "A-PC", "c-pc"} {
+		for k := range 5 + h {
+			at := t0.Add(time.Duration(k) * 20 * time.Minute)
+			evs = append(evs, Event{Computer: name, EventID: EventRestored, Time: at, RecordID: int64(2*k + 1)},
+				Event{Computer: name, EventID: EventDisconnected, Time: at.Add(15 * time.Minute), RecordID: int64(2*k + 2)})
+		}
+	}
+	res := Analyze(evs, Options{})
+	all := res.Pairs()
+	if res.NumPairs() != len(all) || len(all) == 0 {
+		t.Fatalf("NumPairs %d, Pairs %d", res.NumPairs(), len(all))
+	}
+	n := 0
+	for i, p := range res.AllPairs() {
+		if i != n || !reflect.DeepEqual(p, all[i]) || !reflect.DeepEqual(res.Pair(i), all[i]) {
+			t.Fatalf("pair %d: AllPairs %+v, Pair %+v, Pairs %+v", i, p, res.Pair(i), all[i])
+		}
+		n++
+	}
+	k := 0
+	for h := range res.Hosts {
+		for _, p := range res.HostPairs(h) {
+			if p.Computer != res.Hosts[h].Name || !reflect.DeepEqual(p, all[k]) {
+				t.Fatalf("host %d pair %+v, want %+v", h, p, all[k])
+			}
+			k++
+		}
+	}
+	if k != len(all) || res.HostPairs(-1) != nil || res.HostPairs(len(res.Hosts)) != nil {
+		t.Fatalf("HostPairs gave %d of %d", k, len(all))
 	}
 }

@@ -326,33 +326,49 @@ func pairCursor(c string) (*analysis.Pair, error) {
 	return &analysis.Pair{Computer: parts[0], Disconnect: time.Unix(0, ns), DisconnectRecord: rec}, nil
 }
 
-// filterPairs returns the pairs matching q in the stable order, after the
-// cursor. since/until select pairs by the time of their first 25.
-func filterPairs(res *analysis.Result, q *listQuery) ([]*analysis.Pair, error) {
+// eachPair calls fn with the pairs matching q, in the stable order
+// (comparePairs, which is the analysis' own: computer case-insensitively,
+// then time), after the cursor, until fn returns false. since/until select
+// pairs by the time of their first 25. Pairs are made one at a time: a
+// computer filter reads only that computer's.
+func eachPair(res *analysis.Result, q *listQuery, fn func(*analysis.Pair) bool) error {
 	var after *analysis.Pair
 	if q.After != "" {
 		var err error
 		if after, err = pairCursor(q.After); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	var out []*analysis.Pair
-	for i := range res.Pairs {
-		p := &res.Pairs[i]
+	keep := func(p *analysis.Pair) bool {
 		switch {
 		case q.Computer != "" && !strings.EqualFold(p.Computer, q.Computer),
 			q.Kind == "open" && !p.Open(), q.Kind == "closed" && p.Open(),
 			!q.Since.IsZero() && p.Disconnect.Before(q.Since),
 			!q.Until.IsZero() && !p.Disconnect.Before(q.Until),
 			after != nil && comparePairs(p, after) <= 0:
-			continue
+			return false
 		}
-		out = append(out, p)
+		return true
 	}
-	if !slices.IsSortedFunc(out, comparePairs) { // the analysis' own order is this one
-		slices.SortStableFunc(out, comparePairs)
+	if q.Computer != "" {
+		for h := range res.Hosts {
+			if !strings.EqualFold(res.Hosts[h].Name, q.Computer) {
+				continue
+			}
+			for _, p := range res.HostPairs(h) {
+				if keep(&p) && !fn(&p) {
+					return nil
+				}
+			}
+		}
+		return nil
 	}
-	return out, nil
+	for _, p := range res.AllPairs() {
+		if keep(&p) && !fn(&p) {
+			return nil
+		}
+	}
+	return nil
 }
 
 // handleAPIPairs serves GET /api/v1/pairs. Pairs are derived: a later
@@ -370,18 +386,20 @@ func (s *Server) handleAPIPairs(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	pairs, err := filterPairs(res, q)
+	p := page[apiPair]{Items: make([]apiPair, 0, min(q.Limit, 256))}
+	var last analysis.Pair
+	err = eachPair(res, q, func(pr *analysis.Pair) bool {
+		if len(p.Items) == q.Limit {
+			p.Next = encodeCursor('p', pairKey(&last))
+			return false
+		}
+		p.Items = append(p.Items, newAPIPair(pr))
+		last = *pr
+		return true
+	})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
-	}
-	p := page[apiPair]{Items: make([]apiPair, 0, min(len(pairs), q.Limit))}
-	for i, pr := range pairs {
-		if i == q.Limit {
-			p.Next = encodeCursor('p', pairKey(pairs[i-1]))
-			break
-		}
-		p.Items = append(p.Items, newAPIPair(pr))
 	}
 	writeJSON(w, http.StatusOK, p)
 }

@@ -49,7 +49,7 @@ type changeSide struct {
 	DisconnectsPerComputerDay float64         `json:"disconnects_per_computer_day"`
 	Diagnoses                 []changeDiagRef `json:"diagnoses"`
 
-	pairs []analysis.Pair
+	ups   []float64 // uptimes that count in the statistics (seconds)
 }
 
 // changeDiagRef is a diagnosis of one side, in short.
@@ -130,7 +130,7 @@ func fillSide(cs *changeSide, res *analysis.Result, tz *time.Location) {
 			days[strings.ToLower(c)+"|"+t.In(tz).Format("2006-01-02")] = true
 		}
 	}
-	for _, p := range res.Pairs {
+	for _, p := range res.AllPairs() {
 		day(p.Computer, p.Disconnect)
 		day(p.Computer, p.Reconnect)
 		day(p.Computer, p.UpSince)
@@ -139,7 +139,7 @@ func fillSide(cs *changeSide, res *analysis.Result, tz *time.Location) {
 	if cs.ComputerDays > 0 {
 		cs.DisconnectsPerComputerDay = math.Round(float64(cs.Disconnects)/float64(cs.ComputerDays)*1000) / 1000
 	}
-	cs.pairs = res.Pairs
+	cs.ups = res.CountedUptimes("")
 }
 
 // changeVerdict says whether one diagnosis' pattern stopped after a change.
@@ -161,16 +161,16 @@ func (ba *apiChange) verdictFor(d *analysis.Diagnosis) changeVerdict {
 	} else if x, _, ok := dxValue(d); ok {
 		obs = x
 	}
-	near := func(ps []analysis.Pair) int {
+	near := func(ups []float64) int {
 		n := 0
-		for _, p := range ps {
-			if up := p.Uptime.Seconds(); p.Excluded == "" && obs > 0 && math.Abs(up-obs) <= 0.05*obs {
+		for _, up := range ups {
+			if obs > 0 && math.Abs(up-obs) <= 0.05*obs {
 				n++
 			}
 		}
 		return n
 	}
-	v.Before, v.After = near(ba.Before.pairs), near(ba.After.pairs)
+	v.Before, v.After = near(ba.Before.ups), near(ba.After.ups)
 	when := ba.At.Format("2006-01-02 15:04 MST")
 	switch {
 	case d.Kind != analysis.KindIdleTimeout:

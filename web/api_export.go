@@ -2,6 +2,7 @@ package web
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -94,19 +95,20 @@ func (s *Server) handleAPIExport(w http.ResponseWriter, r *http.Request) {
 		kind := q.Kind
 		q.Kind = ""
 		if kind == "pairs" {
-			pairs, err := filterPairs(res, q)
-			if err != nil {
-				s.writeError(w, r, err)
-				return
+			if q.After != "" {
+				if _, err := pairCursor(q.After); err != nil {
+					s.writeError(w, r, err)
+					return
+				}
 			}
 			rows = func(emit func(exportable) error) error {
-				for _, p := range pairs {
+				var werr error
+				err := eachPair(res, q, func(p *analysis.Pair) bool {
 					ap := newAPIPair(p)
-					if err := emit(&ap); err != nil {
-						return err
-					}
-				}
-				return nil
+					werr = emit(&ap)
+					return werr == nil
+				})
+				return cmp.Or(werr, err)
 			}
 		} else {
 			ds, err := filterDiagnoses(res, q)

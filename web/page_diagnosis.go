@@ -82,13 +82,7 @@ func (f evidenceFilter) keep(p *analysis.Pair) bool {
 
 // evidenceOf returns every pair behind d, in res's order (computer, time).
 func evidenceOf(res *analysis.Result, d *analysis.Diagnosis) []analysis.Pair {
-	var out []analysis.Pair
-	for _, pr := range res.Pairs {
-		if pr.DiagnosisID == d.ID {
-			out = append(out, pr)
-		}
-	}
-	return out
+	return res.DiagnosisPairs(d.ID)
 }
 
 func newDiagnosisPage(res *analysis.Result, d *analysis.Diagnosis, rng *pageRange, q url.Values) *diagnosisPage {

@@ -39,8 +39,7 @@ type dashCharts struct {
 
 // hostIndex finds a computer's host summary and pairs by name.
 type hostIndex struct {
-	host  map[string]int    // lower-case name → index in Result.Hosts
-	pairs map[string][2]int // lower-case name → range of Result.Pairs
+	host map[string]int // lower-case name → index in Result.Hosts
 }
 
 // of returns the indexes of res, building them when res is new.
@@ -50,43 +49,24 @@ func (c *viewCache) of(res *analysis.Result) (*hostIndex, []computerRow) {
 	if c.res == res {
 		return c.idx, c.rows
 	}
-	idx := &hostIndex{host: make(map[string]int, len(res.Hosts)), pairs: make(map[string][2]int, len(res.Hosts))}
+	idx := &hostIndex{host: make(map[string]int, len(res.Hosts))}
 	for i, h := range res.Hosts {
 		idx.host[strings.ToLower(h.Name)] = i
 	}
-	for i := 0; i < len(res.Pairs); {
-		j := i + 1
-		for j < len(res.Pairs) && res.Pairs[j].Computer == res.Pairs[i].Computer {
-			j++
-		}
-		idx.pairs[strings.ToLower(res.Pairs[i].Computer)] = [2]int{i, j}
-		i = j
-	}
 	rows := make([]computerRow, 0, len(res.Hosts))
-	for _, h := range res.Hosts {
-		r := computerRow{Host: h, Href: charts.ComputerPath(h.Name)}
-		var ups []float64
-		for _, p := range idx.pairsOf(res, h.Name) {
-			if p.Uptime > 0 && p.Excluded == "" {
-				ups = append(ups, p.Uptime.Seconds())
-			}
-		}
-		if len(ups) > 0 {
-			slices.Sort(ups)
-			r.MedianUptime = ups[len(ups)/2]
-		}
-		rows = append(rows, r)
+	for i, h := range res.Hosts {
+		rows = append(rows, computerRow{Host: h, Href: charts.ComputerPath(h.Name), MedianUptime: res.MedianUptime(i)})
 	}
 	c.res, c.idx, c.rows, c.dash = res, idx, rows, nil
 	return idx, rows
 }
 
 func (x *hostIndex) pairsOf(res *analysis.Result, name string) []analysis.Pair {
-	r, ok := x.pairs[strings.ToLower(name)]
+	h, ok := x.host[strings.ToLower(name)]
 	if !ok {
 		return nil
 	}
-	return res.Pairs[r[0]:r[1]]
+	return res.HostPairs(h)
 }
 
 // markKind classifies a disconnect for the fleet timeline.
@@ -190,7 +170,7 @@ func (c *viewCache) dashboardCharts(snap *live.Snapshot, tz *time.Location) *das
 		return c.dash
 	}
 	p := &dashCharts{}
-	ups := countedUptimes(res.Pairs, nil)
+	ups := res.CountedUptimes("")
 	p.uptimeN = len(ups)
 	var bands []charts.HistBand
 	var bandDx []string
@@ -421,7 +401,7 @@ func (c *viewCache) diagnosisCharts(p *diagnosisPage, snap *live.Snapshot, tz *t
 	}
 	idx, _ := c.of(res)
 	if d.Kind == analysis.KindIdleTimeout {
-		ups := countedUptimes(res.Pairs, func(pr *analysis.Pair) bool { return pr.DiagnosisID == d.ID })
+		ups := res.CountedUptimes(d.ID)
 		var bands []charts.HistBand
 		if b, ok := dxBand(res.Report.Clusters, d, len(d.Computers), len(res.Hosts)); ok {
 			bands = append(bands, b)

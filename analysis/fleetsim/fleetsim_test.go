@@ -123,11 +123,12 @@ func TestOrderAndDuplicatesDoNotMatter(t *testing.T) {
 		if string(a) != string(b) {
 			t.Fatalf("run %d: report differs", i)
 		}
-		if len(got.Pairs) != len(want.Pairs) {
-			t.Fatalf("run %d: %d pairs, want %d", i, len(got.Pairs), len(want.Pairs))
+		gotPairs, wantPairs := got.Pairs(), want.Pairs()
+		if len(gotPairs) != len(wantPairs) {
+			t.Fatalf("run %d: %d pairs, want %d", i, len(gotPairs), len(wantPairs))
 		}
-		for k := range got.Pairs {
-			g, w := got.Pairs[k], want.Pairs[k]
+		for k := range gotPairs {
+			g, w := gotPairs[k], wantPairs[k]
 			if !g.Disconnect.Equal(w.Disconnect) || !g.Reconnect.Equal(w.Reconnect) || g.DiagnosisID != w.DiagnosisID || g.Excluded != w.Excluded {
 				t.Fatalf("run %d: pair %d differs: %+v vs %+v", i, k, g, w)
 			}

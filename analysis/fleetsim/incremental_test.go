@@ -22,12 +22,13 @@ func sameResult(t *testing.T, what string, got, want *analysis.Result) {
 	if string(a) != string(b) {
 		t.Fatalf("%s: report differs:\n got %s\nwant %s", what, b, a)
 	}
-	if len(got.Pairs) != len(want.Pairs) {
-		t.Fatalf("%s: %d pairs, want %d", what, len(got.Pairs), len(want.Pairs))
+	gotPairs, wantPairs := got.Pairs(), want.Pairs()
+	if len(gotPairs) != len(wantPairs) {
+		t.Fatalf("%s: %d pairs, want %d", what, len(gotPairs), len(wantPairs))
 	}
-	for i := range got.Pairs {
-		if !reflect.DeepEqual(got.Pairs[i], want.Pairs[i]) {
-			t.Fatalf("%s: pair %d differs:\n got %+v\nwant %+v", what, i, got.Pairs[i], want.Pairs[i])
+	for i := range gotPairs {
+		if !reflect.DeepEqual(gotPairs[i], wantPairs[i]) {
+			t.Fatalf("%s: pair %d differs:\n got %+v\nwant %+v", what, i, gotPairs[i], wantPairs[i])
 		}
 	}
 	if !reflect.DeepEqual(got.Hosts, want.Hosts) {
@@ -115,6 +116,105 @@ func TestIncrementalResultsIndependent(t *testing.T) {
 		t.Fatal("an earlier Result changed")
 	}
 	sameResult(t, "first half", first, analysis.Analyze(evs[:half], analysis.Options{}))
+}
+
+// inRange returns the events in [since, until) (a zero bound is open).
+func inRange(evs []analysis.Event, since, until time.Time) []analysis.Event {
+	var out []analysis.Event
+	for _, e := range evs {
+		if (since.IsZero() || !e.Time.Before(since)) && (until.IsZero() || e.Time.Before(until)) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// TestWindowAndPruneEqualFull: the analysis of a time window made from an
+// Incremental's Result, and the Result after pruning the events before a
+// time, equal a full Analyze of just those events — for fleets fed in time
+// order and shuffled, with other spellings and short names, windows at
+// random bounds (open ones too), pruned step by step as a server's
+// analysis window slides.
+func TestWindowAndPruneEqualFull(t *testing.T) {
+	n := 12
+	if testing.Short() {
+		n = 4
+	}
+	for seed := uint64(101); seed <= uint64(100+n); seed++ {
+		spec := fleetsim.Random(seed)
+		if seed%2 == 0 {
+			spec = fleetsim.RandomRealistic(seed)
+		}
+		t.Run(spec.String(), func(t *testing.T) {
+			t.Parallel()
+			r := rand.New(rand.NewPCG(seed, 78))
+			evs := fleetsim.Generate(spec).AnalysisEvents()
+			r.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
+			for i := range evs {
+				if r.IntN(11) == 0 {
+					evs[i].Computer, _, _ = strings.Cut(strings.ToUpper(evs[i].Computer), ".")
+				}
+			}
+			first, last := evs[0].Time, evs[0].Time
+			for _, e := range evs {
+				if e.Time.Before(first) {
+					first = e.Time
+				}
+				if e.Time.After(last) {
+					last = e.Time
+				}
+			}
+			at := func() time.Time { return first.Add(time.Duration(r.Int64N(int64(last.Sub(first)) + 1))) }
+			inc := analysis.NewIncremental(analysis.Options{})
+			inc.Add(evs)
+			full := inc.Result()
+			for k := range 4 {
+				a, b := at(), at()
+				if b.Before(a) {
+					a, b = b, a
+				}
+				switch k {
+				case 0:
+					a = time.Time{}
+				case 1:
+					b = time.Time{}
+				}
+				got, ok := full.Window(a, b)
+				if !ok {
+					t.Fatal("an Incremental's Result has no events for Window")
+				}
+				sameResult(t, "window "+a.String()+" … "+b.String(), got, analysis.Analyze(inRange(evs, a, b), analysis.Options{}))
+			}
+			if _, ok := analysis.Analyze(evs, analysis.Options{}).Window(first, last); ok {
+				t.Error("Analyze's Result claims its events")
+			}
+			// The analysis window slides: prune, add newer events, prune.
+			cut, want := first, evs
+			for step := range 3 {
+				cut = cut.Add(last.Sub(first) / 4)
+				dropped := inc.Prune(cut)
+				before := len(want)
+				want = inRange(want, cut, time.Time{})
+				if dropped != before-len(want) {
+					t.Errorf("step %d: Prune dropped %d, want %d", step, dropped, before-len(want))
+				}
+				if step == 1 { // events arrive between prunes, some before the cut
+					inc.Add(evs[:len(evs)/10])
+					want = append(want, evs[:len(evs)/10]...)
+					sameResult(t, "added after prune", inc.Result(), analysis.Analyze(want, analysis.Options{}))
+					inc.Prune(cut)
+					want = inRange(want, cut, time.Time{})
+				}
+				sameResult(t, "pruned before "+cut.String(), inc.Result(), analysis.Analyze(want, analysis.Options{}))
+				if inc.Events() != len(want) {
+					t.Errorf("step %d: Events() = %d after pruning, want %d", step, inc.Events(), len(want))
+				}
+			}
+			// A Result made before the prunes still answers its own windows.
+			got, _ := full.Window(first, time.Time{})
+			sameResult(t, "old Result's window", got, analysis.Analyze(evs, analysis.Options{}))
+		})
+	}
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }

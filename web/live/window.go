@@ -40,7 +40,7 @@ type windowEntry struct {
 // hosts and their names.
 func resultBytes(res *analysis.Result) int64 {
 	n := int64(unsafe.Sizeof(*res))
-	n += int64(len(res.Pairs)) * int64(unsafe.Sizeof(analysis.Pair{}))
+	n += res.PairBytes()
 	n += int64(len(res.Hosts)) * int64(unsafe.Sizeof(analysis.Host{}))
 	for _, h := range res.Hosts {
 		n += 2 * int64(len(h.Name)) // the host's and its pairs' names
