@@ -49,7 +49,7 @@ type changeSide struct {
 	DisconnectsPerComputerDay float64         `json:"disconnects_per_computer_day"`
 	Diagnoses                 []changeDiagRef `json:"diagnoses"`
 
-	ups   []float64 // uptimes that count in the statistics (seconds)
+	ups []float64 // uptimes that count in the statistics (seconds)
 }
 
 // changeDiagRef is a diagnosis of one side, in short.
