@@ -66,6 +66,10 @@ type Config struct {
 	// Retention, when positive, is how long events are kept: the leader
 	// deletes older ones every RetentionEvery (0 = DefaultRetentionEvery).
 	Retention, RetentionEvery time.Duration
+	// AnalysisWindow, when positive, bounds the live analysis (and its
+	// memory) to the newest span of the data; older events stay stored
+	// but are not analysed (live.Analyzer.SetWindow).
+	AnalysisWindow time.Duration
 }
 
 // DefaultMaxUpload is the default upload body limit (2 GiB).
@@ -162,6 +166,7 @@ func NewServer(cfg Config, db store.Store, logger *slog.Logger) (*Server, error)
 	s.auth = &access{db: db, noAuth: cfg.NoAuth, fail: s.writeError, unauth: newUnauthLimiter(limit)}
 	s.hosts = newHostPolicy(cfg.AllowedHosts, cfg.PublicURL)
 	s.live = live.New(db, logger, s.metrics)
+	s.live.SetWindow(cfg.AnalysisWindow)
 	s.intake = intake.New(db, logger, s.metrics)
 	sweepStaleSpools(cfg.TempDir, logger)
 	s.uploads = &receiver{tempDir: cfg.TempDir, maxFiles: cfg.MaxUploadFiles, intake: s.intake, live: s.live, background: s.goBackground}

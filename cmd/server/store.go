@@ -40,18 +40,21 @@ func dbName(dsn string) string {
 	return u.Redacted()
 }
 
-// clusterConfig holds the flags of running several nodes on one database
-// and of how long data are kept.
+// clusterConfig holds the flags of running several nodes on one database,
+// of how long data are kept and of how much of them is analysed.
 type clusterConfig struct {
 	node      string
 	retention string
+	window    string
 
 	retentionD time.Duration // set by validate
+	windowD    time.Duration
 }
 
 func (c *clusterConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.node, "node", envOr("IDLETRACE_NODE", ""), "this node's name on a shared PostgreSQL database; it owns the uploads it runs, and must stay the same across restarts (env IDLETRACE_NODE; default host name and -addr port)")
 	fs.StringVar(&c.retention, "retention", envOr("IDLETRACE_RETENTION", ""), "delete events older than this, e.g. 90d or 2160h, in batches, hourly, on the leader node (env IDLETRACE_RETENTION; default keep everything)")
+	fs.StringVar(&c.window, "analysis-window", envOr("IDLETRACE_ANALYSIS_WINDOW", "30d"), "analyse the newest this much of the data, e.g. 30d or 720h, or \"all\"; older events stay stored but are not analysed, which bounds the server's memory (env IDLETRACE_ANALYSIS_WINDOW)")
 }
 
 // validate parses the retention and completes the node name from addr.
@@ -63,6 +66,16 @@ func (c *clusterConfig) validate(addr string) error {
 		}
 		c.retentionD = d
 	}
+	switch c.window {
+	case "all", "0", "":
+		c.windowD = 0
+	default:
+		d, err := parseDays(c.window)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("-analysis-window: bad duration %q (want e.g. 30d or 720h, or all)", c.window)
+		}
+		c.windowD = d
+	}
 	if c.node == "" {
 		host, _ := os.Hostname()
 		c.node = host + addrPort(addr)
@@ -70,7 +83,9 @@ func (c *clusterConfig) validate(addr string) error {
 	return nil
 }
 
-func (c *clusterConfig) apply(w *web.Config) { w.Retention = c.retentionD }
+func (c *clusterConfig) apply(w *web.Config) {
+	w.Retention, w.AnalysisWindow = c.retentionD, c.windowD
+}
 
 // addrPort is ":PORT" of a listen address, or "".
 func addrPort(addr string) string {

@@ -9,6 +9,7 @@ import (
 	"idletrace/store"
 	"idletrace/store/pg"
 	"idletrace/store/storetest"
+	"idletrace/web"
 )
 
 // TestDBFlagPostgres: -db with a postgres:// URL selects PostgreSQL for
@@ -52,6 +53,20 @@ func TestClusterFlags(t *testing.T) {
 		c := clusterConfig{retention: bad}
 		if err := c.validate(":1"); err == nil {
 			t.Errorf("-retention %q accepted", bad)
+		}
+		c = clusterConfig{window: bad}
+		if err := c.validate(":1"); err == nil || !strings.Contains(err.Error(), "-analysis-window") {
+			t.Errorf("-analysis-window %q: %v", bad, err)
+		}
+	}
+	for in, want := range map[string]time.Duration{"30d": 30 * 24 * time.Hour, "36h": 36 * time.Hour, "all": 0} {
+		c := clusterConfig{window: in}
+		var w web.Config
+		if err := c.validate(":1"); err != nil {
+			t.Fatalf("-analysis-window %q: %v", in, err)
+		}
+		if c.apply(&w); w.AnalysisWindow != want {
+			t.Errorf("-analysis-window %q = %v, want %v", in, w.AnalysisWindow, want)
 		}
 	}
 }

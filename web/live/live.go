@@ -50,7 +50,10 @@ type Snapshot struct {
 	Upload     int64         // newest upload id when made
 	At         time.Time     // the data as of when: read then, or found unchanged since
 	LastUpload *store.Upload // newest upload (nil if none)
-	Updating   bool          // newer data is stored: a recompute is pending or running
+	// WindowStart is where the analysis window begins: Result holds the
+	// events at or after it (zero: every event). See Analyzer.SetWindow.
+	WindowStart time.Time
+	Updating    bool // newer data is stored: a recompute is pending or running
 
 	report *encoded // shared by the copies of one snapshot
 	gen    int64    // the reload generation it was made in
@@ -130,6 +133,9 @@ type Analyzer struct {
 	stats store.Stats
 
 	window windowCache
+
+	span    time.Duration // the analysis window (SetWindow); 0 = everything
+	winFrom int64         // unix ns: the current window's start (worker-owned)
 }
 
 type writeMark struct{ seq, upload int64 }
@@ -143,6 +149,13 @@ func New(db store.Store, log *slog.Logger, metrics Metrics) *Analyzer {
 		poke: make(chan struct{}, 1), urgent: make(chan struct{}, 1), ready: make(chan struct{}),
 		marks: map[string]writeMark{}, done: make(chan struct{})}
 }
+
+// SetWindow bounds the analysis, and its memory, to the newest span of
+// the data: the events from (newest event − span), rounded down to the
+// hour, on. Older events stay stored (retention deletes them) but are not
+// analysed; windowed analyses (Scoped) lie within it. Zero (the default)
+// analyses everything. Call it before Start.
+func (a *Analyzer) SetWindow(span time.Duration) { a.span = max(span, 0) }
 
 // Start starts the worker; it runs until Stop or the end of ctx. Starting
 // a stopped (or started) analyzer does nothing.

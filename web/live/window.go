@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync"
 	"time"
-	"unsafe"
 
 	"idletrace/analysis"
 	"idletrace/store"
@@ -39,9 +38,9 @@ type windowEntry struct {
 // resultBytes estimates what a result holds in memory: its pairs and
 // hosts and their names.
 func resultBytes(res *analysis.Result) int64 {
-	n := int64(unsafe.Sizeof(*res))
+	n := int64(256) // the Result itself
 	n += res.PairBytes()
-	n += int64(len(res.Hosts)) * int64(unsafe.Sizeof(analysis.Host{}))
+	n += int64(len(res.Hosts)) * 176 // an analysis.Host
 	for _, h := range res.Hosts {
 		n += 2 * int64(len(h.Name)) // the host's and its pairs' names
 	}
@@ -99,35 +98,45 @@ func (a *Analyzer) WindowCacheStats() (entries int, bytes int64) {
 // Scoped is the analysis of the events in [since, until), or of everything
 // (the current snapshot's, for client) when both are zero. Pairs,
 // computers and diagnoses of a window are those the window's own events
-// show.
+// show. A window is cut to the analysis window (SetWindow) and analysed
+// from the snapshot's events in memory, not read again from the store.
 func (a *Analyzer) Scoped(ctx context.Context, client string, since, until time.Time) (*analysis.Result, error) {
-	if since.IsZero() && until.IsZero() {
-		snap, err := a.Current(ctx, client)
-		if err != nil {
-			return nil, err
-		}
-		return snap.Result, nil
-	}
-	lastSeq, _, err := a.db.ChangeMark(ctx) // two key lookups, not a count of every row
+	snap, err := a.Current(ctx, client)
 	if err != nil {
 		return nil, err
+	}
+	if since.IsZero() && until.IsZero() {
+		return snap.Result, nil
+	}
+	if !snap.WindowStart.IsZero() && since.Before(snap.WindowStart) {
+		since = snap.WindowStart
+	}
+	first := snap.Stats.First
+	if first.Before(snap.WindowStart) {
+		first = snap.WindowStart
+	}
+	if !since.After(first) && (until.IsZero() || until.After(snap.Stats.Last)) {
+		return snap.Result, nil // the window holds every event analysed
 	}
 	c := &a.window
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if res := c.get(since, until, lastSeq); res != nil {
+	if res := c.get(since, until, snap.Seq); res != nil {
 		return res, nil
 	}
 	// Results of older data go before a new analysis runs: they would
 	// only add to its peak.
-	c.evict(lastSeq, 0)
+	c.evict(snap.Seq, 0)
 	start := time.Now()
-	events, err := a.db.AnalysisEvents(ctx, store.EventFilter{Since: since, Until: until})
-	if err != nil {
-		return nil, err
+	res, ok := snap.Result.Window(since, until)
+	if !ok { // not made incrementally: read the window's events
+		events, err := a.db.AnalysisEvents(ctx, store.EventFilter{Since: since, Until: until})
+		if err != nil {
+			return nil, err
+		}
+		res = analysis.Analyze(events, analysis.Options{})
 	}
-	res := analysis.Analyze(events, analysis.Options{})
 	a.observe(time.Since(start))
-	c.put(since, until, lastSeq, res)
+	c.put(since, until, snap.Seq, res)
 	return res, nil
 }

@@ -111,6 +111,7 @@ func (a *Analyzer) refresh(ctx context.Context) error {
 		a.keys = map[string]bool{}
 		a.names = store.Interner{}
 		a.stats = store.Stats{}
+		a.winFrom = 0
 	}
 	st := a.stats
 	for {
@@ -130,12 +131,13 @@ func (a *Analyzer) refresh(ctx context.Context) error {
 				a.keys[k] = true
 			}
 			st.LastSeq = d.LastSeq
-			a.inc.Add(d.Events)
+			a.inc.Add(a.inWindow(d.Events))
 		}
 		if d.Rows < loadChunk {
 			break
 		}
 	}
+	a.slide(st.Last, start)
 	st.Computers, st.Uploads = len(a.keys), nUp
 	var res *analysis.Result
 	a.mu.Lock()
@@ -153,9 +155,54 @@ func (a *Analyzer) refresh(ctx context.Context) error {
 		took = old.Took
 	}
 	a.stats = st
-	a.publish(&Snapshot{Result: res, Stats: st, Took: took, Seq: st.LastSeq, Upload: up,
-		At: start, LastUpload: last, report: &encoded{}, gen: gen}, nil)
+	snap := &Snapshot{Result: res, Stats: st, Took: took, Seq: st.LastSeq, Upload: up,
+		At: start, LastUpload: last, report: &encoded{}, gen: gen}
+	if a.winFrom != 0 {
+		snap.WindowStart = time.Unix(0, a.winFrom).UTC()
+	}
+	a.publish(snap, nil)
 	return nil
+}
+
+// inWindow drops, in place, the events before the current window start
+// (they would be pruned at once).
+func (a *Analyzer) inWindow(evs []analysis.Event) []analysis.Event {
+	if a.winFrom == 0 {
+		return evs
+	}
+	kept := evs[:0]
+	for _, e := range evs {
+		if e.Time.UnixNano() >= a.winFrom {
+			kept = append(kept, e)
+		}
+	}
+	return kept
+}
+
+// slide moves the window start to (newest − span) rounded down to the
+// hour and prunes what fell out. The newest event counts no later than a
+// day after now: one computer with its clock years ahead must not push
+// the fleet's data out of the window.
+func (a *Analyzer) slide(newest, now time.Time) {
+	if a.span <= 0 || newest.IsZero() {
+		return
+	}
+	newest = minTime(newest, now.Add(24*time.Hour))
+	from := newest.Add(-a.span).Truncate(time.Hour).UnixNano()
+	if from <= a.winFrom {
+		return
+	}
+	a.winFrom = from
+	if n := a.inc.Prune(time.Unix(0, from)); n > 0 {
+		a.log.Info("analysis window: older events left out", "events", n, "from", time.Unix(0, from).UTC().Format(time.RFC3339))
+	}
+}
+
+func minTime(x, y time.Time) time.Time {
+	if y.Before(x) {
+		return y
+	}
+	return x
 }
 
 func (a *Analyzer) observe(took time.Duration) {

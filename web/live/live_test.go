@@ -1,0 +1,147 @@
+package live
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"idletrace/analysis"
+	"idletrace/analysis/fleetsim"
+	"idletrace/ingest"
+	"idletrace/store"
+)
+
+// storeFleet writes a generated fleet's events into a new SQLite file.
+func storeFleet(t *testing.T, evs []fleetsim.Event) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), t.TempDir()+"/live.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	insert(t, db, evs)
+	return db
+}
+
+func insert(t *testing.T, db *store.DB, evs []fleetsim.Event) {
+	t.Helper()
+	batch := make([]ingest.Event, 0, len(evs))
+	for _, e := range evs {
+		batch = append(batch, ingest.Event{Computer: e.Computer, Channel: e.Channel, Provider: e.Provider, EventID: e.EventID,
+			Qualifiers: e.Qualifiers, Level: e.Level, RecordID: e.RecordID, Time: e.Time, Message: e.Message})
+	}
+	if _, _, err := db.InsertEvents(context.Background(), 0, batch); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func reportJSON(r analysis.Report) string { b, _ := json.Marshal(r); return string(b) }
+
+// since returns the Outlook events at or after t.
+func since(evs []analysis.Event, t time.Time) []analysis.Event {
+	var out []analysis.Event
+	for _, e := range evs {
+		if !e.Time.Before(t) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// TestAnalysisWindow: with a window, the live analysis holds the newest
+// span of the data (from newest − span, to the hour) and reports exactly
+// what a full analysis of those events gives; as newer events arrive the
+// window slides and older ones leave; a since/until range is cut to the
+// window and analysed from memory, equal to a full analysis of its events.
+func TestAnalysisWindow(t *testing.T) {
+	spec := fleetsim.Spec{Seed: 11, Days: 10, Sites: []fleetsim.Site{
+		{Prefix: "HQ-PC", Clients: 6, TimeoutSeconds: 900},
+		{Prefix: "BR-LT", Clients: 5, TimeoutSeconds: 350},
+	}}
+	fleet := fleetsim.Generate(spec)
+	all := fleet.AnalysisEvents()
+	var newest time.Time
+	for _, e := range all {
+		if e.Time.After(newest) {
+			newest = e.Time
+		}
+	}
+	// The first six days, then the rest: the window slides.
+	split := newest.Add(-48 * time.Hour)
+	var early, late []fleetsim.Event
+	for _, e := range fleet.Events {
+		if e.Time.Before(split) {
+			early = append(early, e)
+		} else {
+			late = append(late, e)
+		}
+	}
+	db := storeFleet(t, early)
+	a := New(db, nil, nil)
+	const span = 3 * 24 * time.Hour
+	a.SetWindow(span)
+	ctx := context.Background()
+	a.Start(ctx)
+	defer a.Stop()
+
+	check := func(what string, upTo time.Time) *Snapshot {
+		t.Helper()
+		snap, err := a.Current(ctx, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var newestSeen time.Time
+		for _, e := range all {
+			if e.Time.Before(upTo) && e.Time.After(newestSeen) {
+				newestSeen = e.Time
+			}
+		}
+		from := newestSeen.Add(-span).Truncate(time.Hour)
+		if !snap.WindowStart.Equal(from) {
+			t.Fatalf("%s: window starts %v, want %v", what, snap.WindowStart, from)
+		}
+		var seen []analysis.Event
+		for _, e := range all {
+			if e.Time.Before(upTo) {
+				seen = append(seen, e)
+			}
+		}
+		want := analysis.Analyze(since(seen, from), analysis.Options{})
+		if got := reportJSON(snap.Result.Report); got != reportJSON(want.Report) {
+			t.Fatalf("%s: report differs from a full analysis of the window:\n got %s\nwant %s", what, got, reportJSON(want.Report))
+		}
+		if len(want.Report.Diagnoses) == 0 {
+			t.Fatalf("%s: the window holds no diagnosis; the test shows nothing", what)
+		}
+		return snap
+	}
+	check("first load", split)
+
+	insert(t, db, late)
+	a.NoteWrite(ctx, "test")
+	snap := check("after newer events", newest.Add(time.Nanosecond))
+
+	// A range reaching before the window is cut to it and analysed from
+	// the snapshot's events.
+	lo, hi := snap.WindowStart.Add(-24*time.Hour), newest.Add(-12*time.Hour)
+	got, err := a.Scoped(ctx, "test", lo, hi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in []analysis.Event
+	for _, e := range since(all, snap.WindowStart) {
+		if e.Time.Before(hi) {
+			in = append(in, e)
+		}
+	}
+	if want := analysis.Analyze(in, analysis.Options{}); reportJSON(got.Report) != reportJSON(want.Report) {
+		t.Fatalf("range: report differs:\n got %s\nwant %s", reportJSON(got.Report), reportJSON(want.Report))
+	}
+	if again, _ := a.Scoped(ctx, "test", lo, hi); again != got {
+		t.Error("the same range was analysed again (not cached)")
+	}
+	if whole, _ := a.Scoped(ctx, "test", time.Time{}.Add(time.Hour), time.Time{}); whole != snap.Result {
+		t.Error("a range holding the whole window was analysed again instead of served from the snapshot")
+	}
+}
