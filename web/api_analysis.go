@@ -71,7 +71,8 @@ func (s *Server) handleAPIReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if q.Since.IsZero() && q.Until.IsZero() { // the snapshot's, encoded once
-		snap, err := current(r.Context(), s.live)
+		// Right after a start, the stored report until the events are read.
+		snap, err := s.live.CurrentReport(r.Context(), clientKeyFrom(r.Context()))
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -167,6 +167,7 @@ func NewServer(cfg Config, db store.Store, logger *slog.Logger) (*Server, error)
 	s.hosts = newHostPolicy(cfg.AllowedHosts, cfg.PublicURL)
 	s.live = live.New(db, logger, s.metrics)
 	s.live.SetWindow(cfg.AnalysisWindow)
+	s.live.SetSaving(s.IsLeader)
 	s.intake = intake.New(db, logger, s.metrics)
 	sweepStaleSpools(cfg.TempDir, logger)
 	s.uploads = &receiver{tempDir: cfg.TempDir, maxFiles: cfg.MaxUploadFiles, intake: s.intake, live: s.live, background: s.goBackground}

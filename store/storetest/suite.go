@@ -37,6 +37,7 @@ func Run(t *testing.T, open Opener) {
 		{"Push", testPush},
 		{"DeleteEventsBefore", testDeleteEventsBefore},
 		{"Evidence", testEvidence},
+		{"AnalysisSnapshot", testAnalysisSnapshot},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open) })
 	}

@@ -50,6 +50,9 @@ type Snapshot struct {
 	Upload     int64         // newest upload id when made
 	At         time.Time     // the data as of when: read then, or found unchanged since
 	LastUpload *store.Upload // newest upload (nil if none)
+	// Warm: the stored report of an earlier run (CurrentReport), served
+	// while this start reads the events; Result holds the Report alone.
+	Warm bool
 	// WindowStart is where the analysis window begins: Result holds the
 	// events at or after it (zero: every event). See Analyzer.SetWindow.
 	WindowStart time.Time
@@ -134,6 +137,10 @@ type Analyzer struct {
 
 	window windowCache
 
+	warm     *Snapshot   // the stored report, until the first snapshot (warm.go)
+	leads    func() bool // whether this node stores its report (SetSaving)
+	lastSave time.Time   // worker-owned
+
 	span    time.Duration // the analysis window (SetWindow); 0 = everything
 	winFrom int64         // unix ns: the current window's start (worker-owned)
 }
@@ -159,17 +166,23 @@ func (a *Analyzer) SetWindow(span time.Duration) { a.span = max(span, 0) }
 
 // Start starts the worker; it runs until Stop or the end of ctx. Starting
 // a stopped (or started) analyzer does nothing.
+//
+// A store that keeps the newest report (store.AnalysisSnapshots) gives
+// it back first: CurrentReport serves it from when Start returns until
+// the worker has read the events again.
 func (a *Analyzer) Start(ctx context.Context) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	if a.started || a.stopped {
+		a.mu.Unlock()
 		return
 	}
 	a.started = true
 	ctx, a.stop = context.WithCancel(ctx)
+	a.mu.Unlock()
+	warm := a.warmStart(ctx)
 	go func() {
 		defer close(a.done)
-		a.run(ctx)
+		a.run(ctx, warm)
 	}()
 }
 

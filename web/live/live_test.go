@@ -145,3 +145,73 @@ func TestAnalysisWindow(t *testing.T) {
 		t.Error("a range holding the whole window was analysed again instead of served from the snapshot")
 	}
 }
+
+// TestWarmStart: a node stores its report; started again on the same
+// database (with more events stored meanwhile) it serves that report at
+// once — marked warm and updating — then its own full analysis; a client
+// that has just written waits for the analysis that holds its write.
+func TestWarmStart(t *testing.T) {
+	fleet := fleetsim.Generate(fleetsim.Spec{Seed: 12, Days: 5, Sites: []fleetsim.Site{{Prefix: "HQ-PC", Clients: 6, TimeoutSeconds: 900}}})
+	half := len(fleet.Events) / 2
+	db := storeFleet(t, fleet.Events[:half])
+	ctx := context.Background()
+
+	a := New(db, nil, nil)
+	a.Start(ctx)
+	first, err := a.Current(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s, err := db.LoadAnalysisSnapshot(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first analysis was not stored")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	a.Stop()
+	insert(t, db, fleet.Events[half:])
+
+	b := New(db, nil, nil)
+	b.Start(ctx)
+	defer b.Stop()
+	warm, err := b.CurrentReport(ctx, "reader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !warm.Warm || !warm.Updating || warm.Seq != first.Seq || reportJSON(warm.Result.Report) != reportJSON(first.Result.Report) {
+		t.Fatalf("after a restart: warm %v, updating %v, seq %d (stored %d); same report: %v",
+			warm.Warm, warm.Updating, warm.Seq, first.Seq, reportJSON(warm.Result.Report) == reportJSON(first.Result.Report))
+	}
+	full, err := b.Current(ctx, "reader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := analysis.Analyze(fleet.AnalysisEvents(), analysis.Options{})
+	if full.Warm || reportJSON(full.Result.Report) != reportJSON(want.Report) {
+		t.Fatalf("the full analysis after a warm start: warm %v, report equal to a full analysis: %v", full.Warm,
+			reportJSON(full.Result.Report) == reportJSON(want.Report))
+	}
+	if again, _ := b.CurrentReport(ctx, "reader"); again.Warm {
+		t.Error("the stored report is still served after the analysis")
+	}
+
+	c := New(db, nil, nil)
+	c.Start(ctx)
+	defer c.Stop()
+	c.NoteWrite(ctx, "writer")
+	mine, err := c.CurrentReport(ctx, "writer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mine.Warm {
+		t.Error("a client that wrote was served the stored report, which may not hold its write")
+	}
+}

@@ -9,17 +9,22 @@ import (
 )
 
 // run recomputes the analysis when data arrive, until ctx ends. The first
-// load waits for the first reader or write to ask for it: a server that is
+// load waits for the first reader or write to ask for it (a server that is
 // only probed reads nothing, and the first snapshot holds everything
-// stored before it was asked for, by this process or another.
-func (a *Analyzer) run(ctx context.Context) {
+// stored before it was asked for, by this process or another) — unless
+// warm: a node that served an analysis before reads at once.
+func (a *Analyzer) run(ctx context.Context, warm bool) {
 	a.inc = analysis.NewIncremental(analysis.Options{})
 	a.keys = map[string]bool{}
-	select {
-	case <-ctx.Done():
-		return
-	case <-a.poke:
-	case <-a.urgent:
+	// A node that analysed before starts reading at once, serving the
+	// stored report meanwhile; a new one waits to be asked.
+	if !warm {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.poke:
+		case <-a.urgent:
+		}
 	}
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
@@ -161,6 +166,9 @@ func (a *Analyzer) refresh(ctx context.Context) error {
 		snap.WindowStart = time.Unix(0, a.winFrom).UTC()
 	}
 	a.publish(snap, nil)
+	if old == nil || res != old.Result {
+		a.save(ctx, snap)
+	}
 	return nil
 }
 
@@ -220,7 +228,7 @@ func (a *Analyzer) publish(snap *Snapshot, err error) {
 		if a.snap == nil || snap.Result != a.snap.Result {
 			a.lastTook = snap.Took
 		}
-		a.snap, a.err = snap, nil
+		a.snap, a.err, a.warm = snap, nil, nil
 		for k, m := range a.marks { // marks the snapshot holds are done
 			if snap.Seq >= m.seq && snap.Upload >= m.upload {
 				delete(a.marks, k)

@@ -1,0 +1,16 @@
+-- The live analysis's newest report (gzipped JSON), so that a node that
+-- starts answers its first report at once while it reads the events
+-- again. One row.
+CREATE TABLE analysis_snapshot (
+	id              INTEGER PRIMARY KEY CHECK (id = 1),
+	seq             BIGINT NOT NULL,
+	upload          BIGINT NOT NULL,
+	at_ns           BIGINT NOT NULL,
+	window_start_ns BIGINT NOT NULL,
+	events          BIGINT NOT NULL,
+	computers       BIGINT NOT NULL,
+	uploads         BIGINT NOT NULL,
+	first_ns        BIGINT NOT NULL,
+	last_ns         BIGINT NOT NULL,
+	report          BYTEA NOT NULL
+);
