@@ -57,3 +57,29 @@ func testAnalysisSnapshot(t *testing.T, open Opener) {
 		t.Fatalf("the newer snapshot was not stored: %+v", got)
 	}
 }
+
+// testClientMarks: a client's write mark is raised, never lowered, and
+// zero for a client that never wrote.
+func testClientMarks(t *testing.T, open Opener) {
+	ctx := context.Background()
+	db := open(t, nil)
+	cm, ok := db.(store.ClientMarks)
+	if !ok {
+		t.Fatalf("%T keeps no client marks", db)
+	}
+	if s, u, err := cm.ClientMark(ctx, "token:1"); s != 0 || u != 0 || err != nil {
+		t.Fatalf("never wrote: %d %d %v", s, u, err)
+	}
+	for _, m := range [][2]int64{{10, 2}, {7, 3}, {12, 1}} {
+		if err := cm.SetClientMark(ctx, "token:1", m[0], m[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cm.SetClientMark(ctx, "ip:192.0.2.1", 5, 0)
+	if s, u, err := cm.ClientMark(ctx, "token:1"); s != 12 || u != 3 || err != nil {
+		t.Fatalf("mark %d %d %v, want the highest seq 12 and upload 3", s, u, err)
+	}
+	if s, _, _ := cm.ClientMark(ctx, "ip:192.0.2.1"); s != 5 {
+		t.Fatalf("another client's mark %d, want 5", s)
+	}
+}

@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 		{"DeleteEventsBefore", testDeleteEventsBefore},
 		{"Evidence", testEvidence},
 		{"AnalysisSnapshot", testAnalysisSnapshot},
+		{"ClientMarks", testClientMarks},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open) })
 	}

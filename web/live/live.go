@@ -214,9 +214,11 @@ func signal(ch chan struct{}) {
 }
 
 // Current returns the latest analysis of everything stored: at once when
-// there is one that holds the client's own writes, else it waits for the
-// worker to publish one.
+// there is one that holds the client's own writes (on a shared database,
+// also those it made through other nodes), else it waits for the worker
+// to publish one.
 func (a *Analyzer) Current(ctx context.Context, client string) (*Snapshot, error) {
+	a.remoteMark(ctx, client)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for {
@@ -268,4 +270,41 @@ func (a *Analyzer) NoteWrite(ctx context.Context, client string) {
 	}
 	a.mu.Unlock()
 	signal(a.poke)
+	if cm := a.sharedMarks(); cm != nil && client != "" {
+		if err := cm.SetClientMark(ctx, client, seq, up); err != nil {
+			a.log.Warn("analysis: client write mark not stored", "err", err)
+		}
+	}
+}
+
+// sharedMarks is the store's client marks when other nodes may share the
+// database (it elects a leader), else nil: one node's marks are in memory.
+func (a *Analyzer) sharedMarks() store.ClientMarks {
+	if _, ok := a.db.(store.Elector); !ok {
+		return nil
+	}
+	cm, _ := a.db.(store.ClientMarks)
+	return cm
+}
+
+// remoteMark adopts client's stored write mark — writes it made through
+// another node — when this node's snapshot does not hold it yet, so that
+// Current waits for an analysis that does.
+func (a *Analyzer) remoteMark(ctx context.Context, client string) {
+	cm := a.sharedMarks()
+	if cm == nil || client == "" {
+		return
+	}
+	seq, up, err := cm.ClientMark(ctx, client)
+	if err != nil || (seq == 0 && up == 0) {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if snap := a.snap; snap != nil && snap.Seq >= seq && snap.Upload >= up {
+		return
+	}
+	m := a.marks[client]
+	a.marks[client] = writeMark{max(m.seq, seq), max(m.upload, up)}
+	a.knownSeq, a.knownUp = max(a.knownSeq, seq), max(a.knownUp, up)
 }

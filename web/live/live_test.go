@@ -10,6 +10,8 @@ import (
 	"idletrace/analysis/fleetsim"
 	"idletrace/ingest"
 	"idletrace/store"
+	"idletrace/store/pg"
+	"idletrace/store/storetest"
 )
 
 // storeFleet writes a generated fleet's events into a new SQLite file.
@@ -213,5 +215,65 @@ func TestWarmStart(t *testing.T) {
 	}
 	if mine.Warm {
 		t.Error("a client that wrote was served the stored report, which may not hold its write")
+	}
+}
+
+// TestReadYourWritesAcrossNodesPostgres: two nodes on one PostgreSQL
+// database; a client's write through one node is in the very next
+// analysis the other node gives that client, though that node had a
+// snapshot from before the write (its own poll would see the write only
+// later).
+func TestReadYourWritesAcrossNodesPostgres(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	ctx := context.Background()
+	open := func(node string) *pg.DB {
+		db, err := pg.Open(ctx, url, pg.Options{Node: node})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	dbA, dbB := open("a"), open("b")
+	fleet := fleetsim.Generate(fleetsim.Spec{Seed: 13, Days: 3, Sites: []fleetsim.Site{{Prefix: "HQ-PC", Clients: 4, TimeoutSeconds: 900}}})
+	toIngest := func(evs []fleetsim.Event) []ingest.Event {
+		out := make([]ingest.Event, 0, len(evs))
+		for _, e := range evs {
+			out = append(out, ingest.Event{Computer: e.Computer, Channel: e.Channel, Provider: e.Provider, EventID: e.EventID,
+				Qualifiers: e.Qualifiers, Level: e.Level, RecordID: e.RecordID, Time: e.Time, Message: e.Message})
+		}
+		return out
+	}
+	half := len(fleet.Events) / 2
+	if _, _, err := dbA.InsertEvents(ctx, 0, toIngest(fleet.Events[:half])); err != nil {
+		t.Fatal(err)
+	}
+	a, b := New(dbA, nil, nil), New(dbB, nil, nil)
+	a.Start(ctx)
+	b.Start(ctx)
+	defer a.Stop()
+	defer b.Stop()
+	before, err := b.Current(ctx, "token:7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 5 { // the poll must not be what passes it
+		lo, hi := half+round*(len(fleet.Events)-half)/5, half+(round+1)*(len(fleet.Events)-half)/5
+		if _, _, err := dbA.InsertEvents(ctx, 0, toIngest(fleet.Events[lo:hi])); err != nil {
+			t.Fatal(err)
+		}
+		a.NoteWrite(ctx, "token:7")
+		seq, _, _ := dbA.ChangeMark(ctx)
+		got, err := b.Current(ctx, "token:7")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Seq < seq || got.Seq <= before.Seq {
+			t.Fatalf("round %d: node b served seq %d to the client that wrote up to seq %d through node a", round, got.Seq, seq)
+		}
+		if r, _ := b.CurrentReport(ctx, "token:7"); r.Seq < seq {
+			t.Fatalf("round %d: node b's report is at seq %d, the client wrote up to %d", round, r.Seq, seq)
+		}
+		before = got
 	}
 }

@@ -102,6 +102,7 @@ func decodeReport(b []byte) (analysis.Report, error) {
 // start's first analysis is done it returns the stored report (Warm, and
 // Updating) at once, to a client with no write of its own to wait for.
 func (a *Analyzer) CurrentReport(ctx context.Context, client string) (*Snapshot, error) {
+	a.remoteMark(ctx, client)
 	a.mu.Lock()
 	if _, mine := a.marks[client]; a.snap == nil && a.warm != nil && !mine && a.started && !a.stopped {
 		out := *a.warm

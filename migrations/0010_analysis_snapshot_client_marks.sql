@@ -14,3 +14,12 @@ CREATE TABLE analysis_snapshot (
 	last_ns         INTEGER NOT NULL,
 	report          BLOB NOT NULL
 );
+
+-- Per client (token, else address), the change mark of its newest write:
+-- a read on another node of a shared database waits for an analysis that
+-- holds it (read-your-writes across nodes).
+CREATE TABLE client_marks (
+	client TEXT PRIMARY KEY,
+	seq    INTEGER NOT NULL,
+	upload INTEGER NOT NULL
+);

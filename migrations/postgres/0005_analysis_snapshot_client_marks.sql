@@ -14,3 +14,12 @@ CREATE TABLE analysis_snapshot (
 	last_ns         BIGINT NOT NULL,
 	report          BYTEA NOT NULL
 );
+
+-- Per client (token, else address), the change mark of its newest write:
+-- a read on another node waits for an analysis that holds it
+-- (read-your-writes across nodes).
+CREATE TABLE client_marks (
+	client TEXT PRIMARY KEY,
+	seq    BIGINT NOT NULL,
+	upload BIGINT NOT NULL
+);
