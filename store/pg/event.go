@@ -73,7 +73,7 @@ func (db *DB) InsertEvents(ctx context.Context, uploadID int64, events []ingest.
 			level, record_id, time_ns, time_s, precision_ns, message, dedup_key, upload_id, ingested_at)
 			SELECT nextval('events_seq'), computer, computer_key, channel, provider, event_id, qualifiers,
 			level, record_id, time_ns, time_s, precision_ns, message, dedup_key, $1, $2 FROM events_in ORDER BY ord
-			ON CONFLICT (dedup_key, time_s) DO NOTHING`, upload, now)
+			ON CONFLICT (time_s, dedup_key) DO NOTHING`, upload, now)
 		if err != nil {
 			return fmt.Errorf("insert events: %w", err)
 		}
@@ -81,7 +81,7 @@ func (db *DB) InsertEvents(ctx context.Context, uploadID int64, events []ingest.
 		dups = len(events) - added
 		if dups > 0 && upload != nil {
 			if _, err := tx.Exec(ctx, `INSERT INTO event_uploads (seq, upload_id)
-				SELECT DISTINCT e.seq, $1::bigint FROM events_in i JOIN events e ON e.dedup_key = i.dedup_key AND e.time_s = i.time_s
+				SELECT DISTINCT e.seq, $1::bigint FROM events_in i JOIN events e ON e.time_s = i.time_s AND e.dedup_key = i.dedup_key
 				WHERE e.upload_id IS DISTINCT FROM $1 ON CONFLICT DO NOTHING`, upload); err != nil {
 				return fmt.Errorf("record duplicates: %w", err)
 			}
