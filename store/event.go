@@ -53,6 +53,15 @@ func DedupKey(e *ingest.Event) []byte {
 	return h.Sum(nil)[:16]
 }
 
+// storedKey is the dedup key as the SQLite events table holds it
+// (migration 0009): the event's unix second, big endian, then DedupKey,
+// so that the UNIQUE index is in time order.
+func storedKey(e *ingest.Event) []byte {
+	k := make([]byte, 8, 8+16)
+	binary.BigEndian.PutUint64(k, uint64(e.Time.Unix()))
+	return append(k, DedupKey(e)...)
+}
+
 // InsertEvents stores events under uploadID in one transaction, skipping
 // those whose dedup key is already stored (or repeated within the batch).
 // It returns how many were new and how many were duplicates.
@@ -91,7 +100,7 @@ func (db *DB) InsertEvents(ctx context.Context, uploadID int64, events []ingest.
 			if e.RecordID > 0 {
 				rec = e.RecordID
 			}
-			key := DedupKey(e)
+			key := storedKey(e)
 			res, err := stmt.ExecContext(ctx, e.Computer, strings.ToLower(e.Computer), e.Channel, e.Provider, e.EventID,
 				q, e.Level, rec, e.Time.UnixNano(), int64(e.Precision), e.Message, key, upload, now)
 			if err != nil {

@@ -7,11 +7,19 @@
 // same again while an agent posts a batch of new events every -ingest-every
 // (the incremental analysis path under load).
 //
+// -db is a SQLite file or a postgres:// URL (the database is created when
+// missing and built through the store's InsertEvents, as for SQLite);
+// given more than once, each is measured in turn, so that one run compares
+// the backends:
+//
 //	go run ./bench/httpload -db /tmp/idletrace-10m.db            # 10 M events, 20 k computers
 //	go run ./bench/httpload -events 1000000 -computers 2000 -db /tmp/1m.db
+//	go run ./bench/httpload -db /work/bench-data/10m.db -db postgres://localhost:5433/idletrace
 //
-// Not part of CI: building the 10 M-event database takes minutes and about
-// 3 GB of disk.
+// Generated events start on the day three weeks before the build (so that
+// on PostgreSQL they fill the partitions of recent weeks); the agent's
+// events follow the newest stored one. Not part of CI: building the
+// 10 M-event database takes minutes and about 3 GB of disk.
 package main
 
 import (
@@ -27,6 +35,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,12 +45,23 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"idletrace/ingest"
 	"idletrace/store"
+	"idletrace/store/pg"
 )
 
+// dbList is the repeatable -db flag.
+type dbList []string
+
+func (l *dbList) String() string     { return strings.Join(*l, " ") }
+func (l *dbList) Set(v string) error { *l = append(*l, v); return nil }
+
 func main() {
-	dbPath := flag.String("db", filepath.Join(os.TempDir(), "idletrace-10m.db"), "database file (built when missing or smaller than -events)")
+	var dbs dbList
+	flag.Var(&dbs, "db", "SQLite file or postgres:// URL, built when missing or empty; repeat to measure several (default "+
+		filepath.Join(os.TempDir(), "idletrace-10m.db")+")")
 	events := flag.Int("events", 10_000_000, "events in the database")
 	computers := flag.Int("computers", 20_000, "computers in the database")
 	clients := flag.Int("clients", 50, "concurrent clients")
@@ -53,14 +73,8 @@ func main() {
 	serverBin := flag.String("server", "", "server binary (default: go build ./cmd/server into a temp dir)")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
-
-	ctx := context.Background()
-	if err := ensureDB(ctx, *dbPath, *events, *computers); err != nil {
-		log.Fatal(err)
-	}
-	readTok, ingestTok, err := tokens(ctx, *dbPath)
-	if err != nil {
-		log.Fatal(err)
+	if len(dbs) == 0 {
+		dbs = dbList{filepath.Join(os.TempDir(), "idletrace-10m.db")}
 	}
 	bin := *serverBin
 	if bin == "" {
@@ -76,8 +90,26 @@ func main() {
 			log.Fatal("build server: ", err)
 		}
 	}
+	for _, dsn := range dbs {
+		measure(dsn, bin, *events, *computers, *clients, *duration, *warm, *withIngest, *ingestEvery, *ingestBatch)
+	}
+}
+
+// measure builds (or reuses) the database dsn names and runs the load
+// against a server on it.
+func measure(dsn, bin string, events, computers, clients int, duration, warm time.Duration, withIngest bool, ingestEvery time.Duration, ingestBatch int) {
+	ctx := context.Background()
+	built, err := ensureDB(ctx, dsn, events, computers)
+	if err != nil {
+		log.Fatal(err)
+	}
+	readTok, ingestTok, err := tokens(ctx, dsn)
+	if err != nil {
+		log.Fatal(err)
+	}
+	size := dbSize(ctx, dsn)
 	addr := freeAddr()
-	srv := exec.Command(bin, "serve", "-db", *dbPath, "-addr", addr, "-rate-limit", "0", "-log-level", "warn")
+	srv := exec.Command(bin, "serve", "-db", dsn, "-addr", addr, "-rate-limit", "0", "-log-level", "warn")
 	srv.Stdout, srv.Stderr = os.Stderr, os.Stderr
 	if err := srv.Start(); err != nil {
 		log.Fatal(err)
@@ -87,7 +119,7 @@ func main() {
 		srv.Wait()
 	}()
 	base := "http://" + addr
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *clients * 2, MaxIdleConns: *clients * 2}, Timeout: 5 * time.Minute}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients * 2, MaxIdleConns: clients * 2}, Timeout: 5 * time.Minute}
 	t0 := time.Now()
 	for {
 		if resp, err := client.Get(base + "/healthz"); err == nil {
@@ -99,27 +131,34 @@ func main() {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	log.Printf("server up in %v", time.Since(t0).Round(time.Millisecond))
+	up := time.Since(t0)
+	log.Printf("server up in %v", up.Round(time.Millisecond))
 	t1 := time.Now()
 	if code, _, _ := get(client, base+"/api/v1/report", readTok); code != 200 {
 		log.Fatalf("first report: %d", code)
 	}
-	log.Printf("first analysis (load %d events from SQLite + analyse): %v; server RSS %s", *events, time.Since(t1).Round(time.Millisecond), rss(srv.Process.Pid))
+	first := time.Since(t1)
+	log.Printf("first analysis (load %d events from %s + analyse): %v; server RSS %s", events, backend(dsn), first.Round(time.Millisecond), rss(srv.Process.Pid))
 
-	fmt.Printf("\nidletrace HTTP load: %d events, %d computers, %d clients, %v per endpoint (Go %s client on the same machine)\n",
-		*events, *computers, *clients, *duration, strings.TrimPrefix(goVersion(), "go version "))
+	fmt.Printf("\nidletrace HTTP load on %s: %d events, %d computers, %d clients, %v per endpoint (Go %s client on the same machine)\n",
+		backend(dsn), events, computers, clients, duration, strings.TrimPrefix(goVersion(), "go version "))
+	if built.events > 0 {
+		fmt.Printf("built %d events in %v (%.0f events/s); ", built.events, built.took.Round(time.Second), float64(built.events)/built.took.Seconds())
+	}
+	fmt.Printf("database %s; server up in %v, first report %v after start, server RSS %s; load average %s\n",
+		size, up.Round(time.Millisecond), (up + first).Round(time.Millisecond), rss(srv.Process.Pid), loadavg())
 	endpoints := []string{"/", "/api/v1/report", "/api/v1/events?limit=100"}
 	run := func(label string) {
 		fmt.Printf("\n%s\n%-28s %8s %8s %8s %8s %8s %8s %8s\n", label, "endpoint", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "KiB/resp")
 		for _, ep := range endpoints {
-			load(client, base, ep, readTok, *clients, *warm) // warm-up
-			r := load(client, base, ep, readTok, *clients, *duration)
+			load(client, base, ep, readTok, clients, warm) // warm-up
+			r := load(client, base, ep, readTok, clients, duration)
 			fmt.Printf("%-28s %8.0f %8.1f %8.1f %8.1f %8.1f %8d %8.1f\n", ep, r.rate, r.q(0.50), r.q(0.90), r.q(0.99), r.q(1), r.errors, r.kib)
 		}
-		fmt.Printf("server RSS %s\n", rss(srv.Process.Pid))
+		fmt.Printf("server RSS %s; load average %s\n", rss(srv.Process.Pid), loadavg())
 	}
 	run("quiet database")
-	if *withIngest {
+	if withIngest {
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		var posted, batches atomic.Int64
@@ -128,7 +167,7 @@ func main() {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			agent(client, base, ingestTok, *computers, *ingestBatch, *ingestEvery, stop, &posted, &batches)
+			agent(client, base, ingestTok, computers, ingestBatch, ingestEvery, built.last, stop, &posted, &batches)
 		}()
 		go func() { // how old is the served analysis?
 			defer wg.Done()
@@ -149,7 +188,7 @@ func main() {
 			}
 		}()
 		time.Sleep(time.Second)
-		run(fmt.Sprintf("while an agent posts %d events every %v", *ingestBatch, *ingestEvery))
+		run(fmt.Sprintf("while an agent posts %d events every %v", ingestBatch, ingestEvery))
 		close(stop)
 		wg.Wait()
 		slices.Sort(lags)
@@ -187,8 +226,8 @@ func rss(pid int) string {
 
 // tokens creates a read token (the clients) and an ingest token (the agent),
 // so that the agent's writes are not the readers' own.
-func tokens(ctx context.Context, path string) (string, string, error) {
-	db, err := store.Open(ctx, path)
+func tokens(ctx context.Context, dsn string) (string, string, error) {
+	db, err := openStore(ctx, dsn)
 	if err != nil {
 		return "", "", err
 	}
@@ -203,55 +242,74 @@ func tokens(ctx context.Context, path string) (string, string, error) {
 
 // --- database
 
-var genStart = time.Date(2024, 3, 4, 0, 0, 0, 0, time.UTC)
+// built is what ensureDB did: how many events it stored and how long
+// that took (0 when it reused the database), and the newest event time.
+type built struct {
+	events int
+	took   time.Duration
+	last   time.Time
+}
 
 // ensureDB builds the database unless it holds enough events already.
-func ensureDB(ctx context.Context, path string, events, computers int) error {
-	db, err := store.Open(ctx, path)
+func ensureDB(ctx context.Context, dsn string, events, computers int) (built, error) {
+	var b built
+	if pg.IsURL(dsn) {
+		if err := createPGDatabase(ctx, dsn); err != nil {
+			return b, err
+		}
+	}
+	db, err := openStore(ctx, dsn)
 	if err != nil {
-		return err
+		return b, err
 	}
 	defer db.Close()
-	seq, _, err := db.ChangeMark(ctx)
+	st, err := db.Stats(ctx)
 	if err != nil {
-		return err
+		return b, err
 	}
-	if seq >= int64(events) {
-		log.Printf("reusing %s (%d events)", path, seq)
-		return nil
+	b.last = st.Last
+	if st.Events >= events {
+		log.Printf("reusing %s (%d events)", backend(dsn), st.Events)
+		return b, nil
 	}
-	if seq > 0 {
-		return fmt.Errorf("%s holds %d events, fewer than %d: remove it", path, seq, events)
+	if st.Events > 0 {
+		return b, fmt.Errorf("%s holds %d events, fewer than %d: remove it", backend(dsn), st.Events, events)
 	}
-	log.Printf("building %s: %d events over %d computers", path, events, computers)
+	genStart := time.Now().UTC().AddDate(0, 0, -21).Truncate(24 * time.Hour)
+	log.Printf("building %s: %d events over %d computers from %s", backend(dsn), events, computers, genStart.Format(time.DateOnly))
 	t0 := time.Now()
 	perHost := events / computers
 	const batch = 100_000
 	buf := make([]ingest.Event, 0, batch)
 	u := &store.Upload{Name: "httpload generated fleet", Source: "bench"}
 	if err := db.CreateUpload(ctx, u); err != nil {
-		return err
+		return b, err
 	}
 	n := 0
 	for h := 0; h < computers; h++ {
-		buf = hostEvents(buf, h, perHost+boolInt(h < events%computers))
+		buf = hostEvents(buf, genStart, h, perHost+boolInt(h < events%computers))
 		if len(buf) >= batch || h == computers-1 {
 			if _, _, err := db.InsertEvents(ctx, u.ID, buf); err != nil {
-				return err
+				return b, err
 			}
 			n += len(buf)
 			buf = buf[:0]
 			if el := time.Since(t0); n%1_000_000 < batch {
-				log.Printf("  %d events, %.0f/s", n, float64(n)/el.Seconds())
+				log.Printf("  %d events, %.0f/s, load average %s", n, float64(n)/el.Seconds(), loadavg())
 			}
 		}
 	}
 	u.NewEvents, u.OutlookEvents = n, n
 	if err := db.FinishUpload(ctx, u); err != nil {
-		return err
+		return b, err
 	}
-	log.Printf("built %d events in %v (%.0f events/s)", n, time.Since(t0).Round(time.Second), float64(n)/time.Since(t0).Seconds())
-	return nil
+	b.events, b.took = n, time.Since(t0)
+	log.Printf("built %d events in %v (%.0f events/s)", n, b.took.Round(time.Second), float64(n)/b.took.Seconds())
+	if st, err = db.Stats(ctx); err != nil {
+		return b, err
+	}
+	b.last = st.Last
+	return b, nil
 }
 
 func boolInt(b bool) int {
@@ -273,7 +331,7 @@ var sites = []struct {
 // hostEvents appends n events (alternating 25 and 26) of computer h:
 // working days 08:00–18:00, uptimes at the site's timeout (reset: just
 // above it; silent: at the 720 s keep-alive plus retransmissions) or random.
-func hostEvents(dst []ingest.Event, h, n int) []ingest.Event {
+func hostEvents(dst []ingest.Event, genStart time.Time, h, n int) []ingest.Event {
 	r := rand.New(rand.NewPCG(uint64(h), 1))
 	site := sites[h%len(sites)]
 	name := fmt.Sprintf("%s%05d.corp.example", site.prefix, h)
@@ -402,9 +460,9 @@ func load(c *http.Client, base, ep, token string, clients int, d time.Duration) 
 }
 
 // agent posts a batch of new events of random computers every interval.
-func agent(c *http.Client, base, token string, computers, batch int, every time.Duration, stop chan struct{}, posted, batches *atomic.Int64) {
+func agent(c *http.Client, base, token string, computers, batch int, every time.Duration, after time.Time, stop chan struct{}, posted, batches *atomic.Int64) {
 	r := rand.New(rand.NewPCG(99, 99))
-	t := genStart.AddDate(0, 2, 0) // after the generated data
+	t := after.Add(time.Hour) // after the stored data
 	rec := int64(1 << 40)
 	tk := time.NewTicker(every)
 	defer tk.Stop()
@@ -439,4 +497,76 @@ func agent(c *http.Client, base, token string, computers, batch int, every time.
 			batches.Add(1)
 		}
 	}
+}
+
+func backend(dsn string) string {
+	if pg.IsURL(dsn) {
+		if u, err := url.Parse(dsn); err == nil {
+			return "PostgreSQL " + u.Redacted()
+		}
+		return "PostgreSQL"
+	}
+	return "SQLite " + dsn
+}
+
+func openStore(ctx context.Context, dsn string) (store.Store, error) {
+	if pg.IsURL(dsn) {
+		return pg.Open(ctx, dsn, pg.Options{Node: "httpload"})
+	}
+	return store.Open(ctx, dsn)
+}
+
+// createPGDatabase creates the database a postgres:// URL names when it
+// does not exist, connecting to the server's "postgres" database.
+func createPGDatabase(ctx context.Context, dsn string) error {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return fmt.Errorf("database URL: %w", err)
+	}
+	name := cfg.Database
+	if c, err := pgx.ConnectConfig(ctx, cfg); err == nil {
+		c.Close(ctx)
+		return nil
+	}
+	cfg.Database = "postgres"
+	c, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("connect to create %s: %w", name, err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	return nil
+}
+
+// dbSize is the database's size: the SQLite file and its WAL, or
+// pg_database_size.
+func dbSize(ctx context.Context, dsn string) string {
+	var n int64
+	if !pg.IsURL(dsn) {
+		for _, p := range []string{dsn, dsn + "-wal"} {
+			if fi, err := os.Stat(p); err == nil {
+				n += fi.Size()
+			}
+		}
+	} else {
+		c, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			return "?"
+		}
+		defer c.Close(ctx)
+		if err := c.QueryRow(ctx, `SELECT pg_database_size(current_database())`).Scan(&n); err != nil {
+			return "?"
+		}
+	}
+	return fmt.Sprintf("%.2f GB", float64(n)/1e9)
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
 }

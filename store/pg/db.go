@@ -60,6 +60,7 @@ type DB struct {
 	cfg      *pgxpool.Config
 	node     string
 	readOnly bool
+	parts    partitions
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 }
@@ -75,7 +76,7 @@ var (
 const tempEvents = `CREATE TEMP TABLE IF NOT EXISTS events_in (
 	ord int NOT NULL, computer text NOT NULL, computer_key text NOT NULL, channel text NOT NULL,
 	provider text NOT NULL, event_id int NOT NULL, qualifiers int, level int NOT NULL, record_id bigint,
-	time_ns bigint NOT NULL, precision_ns bigint NOT NULL, message text NOT NULL, dedup_key bytea NOT NULL
+	time_ns bigint NOT NULL, time_s bigint NOT NULL, precision_ns bigint NOT NULL, message text NOT NULL, dedup_key bytea NOT NULL
 ) ON COMMIT DELETE ROWS`
 
 // Open connects to the database dsn names (a libpq URL: PG* environment
@@ -117,6 +118,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if err := db.pool.Ping(ctx); err != nil {
 		db.pool.Close()
 		return nil, fmt.Errorf("open database %s: %w", db.Name(), classify(err))
+	}
+	if err := db.loadPartitions(ctx); err != nil {
+		db.pool.Close()
+		return nil, fmt.Errorf("open database %s: %w", db.Name(), err)
 	}
 	return db, nil
 }

@@ -16,7 +16,7 @@ import (
 )
 
 var eventsInColumns = []string{"ord", "computer", "computer_key", "channel", "provider", "event_id", "qualifiers",
-	"level", "record_id", "time_ns", "precision_ns", "message", "dedup_key"}
+	"level", "record_id", "time_ns", "time_s", "precision_ns", "message", "dedup_key"}
 
 // InsertEvents stores events under uploadID in one transaction, skipping
 // those whose dedup key is already stored (or repeated within the batch),
@@ -30,6 +30,12 @@ var eventsInColumns = []string{"ord", "computer", "computer_key", "channel", "pr
 // visible in order, as on SQLite, and a poller continuing after the
 // highest seq it saw never skips a slower writer's lower one. The COPY,
 // the slow part, runs before the lock.
+//
+// Events go to their week's partition (ensurePartitions first creates the
+// weeks the batch brings). A duplicate from another upload is recorded in
+// event_uploads as also held by it, so that deleting the first upload
+// keeps the event (DeleteUpload); that lookup runs only for a batch that
+// had duplicates.
 func (db *DB) InsertEvents(ctx context.Context, uploadID int64, events []ingest.Event) (added, dups int, err error) {
 	if len(events) == 0 {
 		return 0, 0, nil
@@ -38,6 +44,9 @@ func (db *DB) InsertEvents(ctx context.Context, uploadID int64, events []ingest.
 	var upload *int64
 	if uploadID > 0 {
 		upload = &uploadID
+	}
+	if err := db.ensurePartitions(ctx, events); err != nil {
+		return 0, 0, fmt.Errorf("insert events: %w", err)
 	}
 	err = db.write(ctx, func(tx pgx.Tx) error {
 		src := pgx.CopyFromSlice(len(events), func(i int) ([]any, error) {
@@ -52,7 +61,7 @@ func (db *DB) InsertEvents(ctx context.Context, uploadID int64, events []ingest.
 				rec = &e.RecordID
 			}
 			return []any{int32(i), e.Computer, strings.ToLower(e.Computer), e.Channel, e.Provider, int32(e.EventID), q,
-				int32(e.Level), rec, e.Time.UnixNano(), int64(e.Precision), e.Message, store.DedupKey(e)}, nil
+				int32(e.Level), rec, e.Time.UnixNano(), e.Time.Unix(), int64(e.Precision), e.Message, store.DedupKey(e)}, nil
 		})
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events_in"}, eventsInColumns, src); err != nil {
 			return fmt.Errorf("copy events: %w", err)
@@ -61,15 +70,22 @@ func (db *DB) InsertEvents(ctx context.Context, uploadID int64, events []ingest.
 			return fmt.Errorf("seq lock: %w", err)
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO events (seq, computer, computer_key, channel, provider, event_id, qualifiers,
-			level, record_id, time_ns, precision_ns, message, dedup_key, upload_id, ingested_at)
+			level, record_id, time_ns, time_s, precision_ns, message, dedup_key, upload_id, ingested_at)
 			SELECT nextval('events_seq'), computer, computer_key, channel, provider, event_id, qualifiers,
-			level, record_id, time_ns, precision_ns, message, dedup_key, $1, $2 FROM events_in ORDER BY ord
-			ON CONFLICT (dedup_key) DO NOTHING`, upload, now)
+			level, record_id, time_ns, time_s, precision_ns, message, dedup_key, $1, $2 FROM events_in ORDER BY ord
+			ON CONFLICT (time_s, dedup_key) DO NOTHING`, upload, now)
 		if err != nil {
 			return fmt.Errorf("insert events: %w", err)
 		}
 		added = int(tag.RowsAffected())
 		dups = len(events) - added
+		if dups > 0 && upload != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO event_uploads (seq, upload_id)
+				SELECT DISTINCT e.seq, $1::bigint FROM events_in i JOIN events e ON e.time_s = i.time_s AND e.dedup_key = i.dedup_key
+				WHERE e.upload_id IS DISTINCT FROM $1 ON CONFLICT DO NOTHING`, upload); err != nil {
+				return fmt.Errorf("record duplicates: %w", err)
+			}
+		}
 		return nil
 	})
 	if err != nil {
@@ -97,11 +113,14 @@ func where(f store.EventFilter) (string, []any) {
 		}
 		add("event_id = ANY(?)", ids)
 	}
+	// time_s, the partition key, bounds the partitions read.
 	if !f.Since.IsZero() {
 		add("time_ns >= ?", f.Since.UnixNano())
+		add("time_s >= ?", f.Since.Unix())
 	}
 	if !f.Until.IsZero() {
 		add("time_ns < ?", f.Until.UnixNano())
+		add("time_s <= ?", f.Until.Add(-1).Unix())
 	}
 	if f.UploadID > 0 {
 		add("upload_id = ?", f.UploadID)

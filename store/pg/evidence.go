@@ -63,14 +63,16 @@ func (db *DB) ReplaceDiagnosis(ctx context.Context, id, by string) error {
 	return nil
 }
 
-// DeleteUpload removes an upload and the events it brought first (the
-// PostgreSQL store does not record which other uploads also held one, so
-// none is kept for another upload). A running upload cannot be deleted.
+// DeleteUpload removes an upload and the events only it brought; events
+// another upload also held (event_uploads, migration 0003) stay, owned by
+// the oldest such upload, as on SQLite. A running upload cannot be deleted
+// (store.ErrConflict). Events stored before migration 0003 count as this
+// upload's only.
 func (db *DB) DeleteUpload(ctx context.Context, id int64) (*store.UploadDeletion, error) {
 	out := &store.UploadDeletion{UploadID: id}
 	err := db.write(ctx, func(tx pgx.Tx) error {
 		var status string
-		err := tx.QueryRow(ctx, `SELECT status FROM uploads WHERE id = $1`, id).Scan(&status)
+		err := tx.QueryRow(ctx, `SELECT status FROM uploads WHERE id = $1 FOR UPDATE`, id).Scan(&status)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("upload %d: %w", id, store.ErrNotFound)
 		} else if err != nil {
@@ -79,11 +81,29 @@ func (db *DB) DeleteUpload(ctx context.Context, id int64) (*store.UploadDeletion
 		if status == store.UploadRunning {
 			return fmt.Errorf("upload %d is still running: %w", id, store.ErrConflict)
 		}
+		// Events another upload also held move to the oldest such upload,
+		// whose event_uploads row then goes (it owns the event now).
+		err = tx.QueryRow(ctx, `WITH heir AS (
+				SELECT eu.seq, MIN(eu.upload_id) AS upload_id FROM event_uploads eu
+				JOIN events e ON e.seq = eu.seq AND e.upload_id = $1
+				WHERE eu.upload_id <> $1 GROUP BY eu.seq),
+			moved AS (UPDATE events e SET upload_id = heir.upload_id FROM heir
+				WHERE e.seq = heir.seq AND e.upload_id = $1 RETURNING e.seq, e.upload_id),
+			owned AS (DELETE FROM event_uploads eu USING moved
+				WHERE eu.seq = moved.seq AND eu.upload_id = moved.upload_id)
+			SELECT count(*) FROM moved`, id).Scan(&out.Kept)
+		if err != nil {
+			return fmt.Errorf("delete upload %d: keep shared events: %w", id, classify(err))
+		}
 		tag, err := tx.Exec(ctx, `DELETE FROM events WHERE upload_id = $1`, id)
 		if err != nil {
 			return fmt.Errorf("delete upload %d: %w", id, classify(err))
 		}
 		out.Removed = int(tag.RowsAffected())
+		if tag, err = tx.Exec(ctx, `DELETE FROM event_uploads WHERE upload_id = $1`, id); err != nil {
+			return fmt.Errorf("delete upload %d: %w", id, classify(err))
+		}
+		out.Unlinked = int(tag.RowsAffected())
 		if _, err := tx.Exec(ctx, `DELETE FROM uploads WHERE id = $1`, id); err != nil {
 			return fmt.Errorf("delete upload %d: %w", id, classify(err))
 		}

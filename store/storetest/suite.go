@@ -36,6 +36,8 @@ func Run(t *testing.T, open Opener) {
 		{"Sessions", testSessions},
 		{"Push", testPush},
 		{"DeleteEventsBefore", testDeleteEventsBefore},
+		{"RetentionAcrossWeeks", testRetentionAcrossWeeks},
+		{"DeleteUploadKeepsShared", testDeleteUploadKeepsShared},
 		{"Evidence", testEvidence},
 		{"AnalysisSnapshot", testAnalysisSnapshot},
 		{"ClientMarks", testClientMarks},
