@@ -106,7 +106,7 @@ func (inc *Incremental) Add(events []Event) {
 			h.dirty = true
 			inc.dirty = append(inc.dirty, h)
 		}
-		h.pending = append(h.pending, cev{t: e.Time.UnixNano(), rec: e.RecordID, id: int8(e.EventID), name: ri})
+		h.pending = append(h.pending, mkcev(e.Time.UnixNano(), e.RecordID, 0, e.EventID, ri))
 		inc.events++
 	}
 }
@@ -148,7 +148,7 @@ func (h *incHost) pair(o Options, names []string, buf []cev, spelling map[int32]
 	evs := dedupEvents(append(buf[:0], h.evs...))
 	clear(spelling)
 	for _, e := range evs {
-		spelling[e.name]++
+		spelling[e.name()]++
 	}
 	h.name, h.h = "", Host{}
 	if len(evs) > 0 {
@@ -320,7 +320,7 @@ func groupHosts(o Options, names []string, order []*incHost, buf []cev, spelling
 		evs = dedupEvents(evs)
 		clear(spelling)
 		for _, e := range evs {
-			spelling[e.name]++
+			spelling[e.name()]++
 		}
 		g := &incHost{key: h.key, name: names[bestSpelling(spelling, names)]}
 		g.h = Host{Name: g.name}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 var t0 = time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC)
@@ -448,5 +449,21 @@ func TestPairAccessorsAgree(t *testing.T) {
 	}
 	if k != len(all) || res.HostPairs(-1) != nil || res.HostPairs(len(res.Hosts)) != nil {
 		t.Fatalf("HostPairs gave %d of %d", k, len(all))
+	}
+}
+
+// TestCompactSizes: the per-event and per-pair forms the incremental
+// analysis keeps stay as small as documented (memory at 10 M events).
+func TestCompactSizes(t *testing.T) {
+	if n := unsafe.Sizeof(cev{}); n != 24 {
+		t.Errorf("cev is %d bytes, want 24", n)
+	}
+	if n := unsafe.Sizeof(cpair{}); n > 56 {
+		t.Errorf("cpair is %d bytes, want ≤ 56", n)
+	}
+	for _, id := range []int{EventDisconnected, EventRestored} {
+		if e := mkcev(1, 2, 3, id, 1<<29); e.id() != id || e.name() != 1<<29 || e.host != 3 {
+			t.Errorf("mkcev(%d) = %+v: id %d name %d", id, e, e.id(), e.name())
+		}
 	}
 }
