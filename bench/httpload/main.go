@@ -52,6 +52,12 @@ import (
 	"idletrace/store/pg"
 )
 
+// Flags read by measure.
+var (
+	windows int
+	restart bool
+)
+
 // dbList is the repeatable -db flag.
 type dbList []string
 
@@ -71,6 +77,8 @@ func main() {
 	ingestEvery := flag.Duration("ingest-every", 300*time.Millisecond, "agent batch interval")
 	ingestBatch := flag.Int("ingest-batch", 200, "events per agent batch")
 	serverBin := flag.String("server", "", "server binary (default: go build ./cmd/server into a temp dir)")
+	flag.IntVar(&windows, "windows", 0, "after the first report, ask for this many different since/until windows and print the server's RSS after each")
+	flag.BoolVar(&restart, "restart", true, "after the first report, restart the server and time its first report again (served from the stored report)")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
 	if len(dbs) == 0 {
@@ -109,44 +117,81 @@ func measure(dsn, bin string, events, computers, clients int, duration, warm tim
 	}
 	size := dbSize(ctx, dsn)
 	addr := freeAddr()
-	srv := exec.Command(bin, "serve", "-db", dsn, "-addr", addr, "-rate-limit", "0", "-log-level", "warn")
-	srv.Stdout, srv.Stderr = os.Stderr, os.Stderr
-	if err := srv.Start(); err != nil {
-		log.Fatal(err)
+	base := "http://" + addr
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients * 2, MaxIdleConns: clients * 2}, Timeout: 5 * time.Minute}
+	start := func() (*exec.Cmd, time.Duration, time.Duration) {
+		srv := exec.Command(bin, "serve", "-db", dsn, "-addr", addr, "-rate-limit", "0", "-log-level", "warn")
+		srv.Stdout, srv.Stderr = os.Stderr, os.Stderr
+		if err := srv.Start(); err != nil {
+			log.Fatal(err)
+		}
+		t0 := time.Now()
+		for {
+			if resp, err := client.Get(base + "/healthz"); err == nil {
+				resp.Body.Close()
+				break
+			}
+			if time.Since(t0) > time.Minute {
+				log.Fatal("server did not start")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		up := time.Since(t0)
+		t1 := time.Now()
+		if code, _, _ := get(client, base+"/api/v1/report", readTok); code != 200 {
+			log.Fatalf("first report: %d", code)
+		}
+		return srv, up, time.Since(t1)
 	}
+	srv, up, first := start()
 	defer func() {
 		srv.Process.Signal(os.Interrupt)
 		srv.Wait()
 	}()
-	base := "http://" + addr
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients * 2, MaxIdleConns: clients * 2}, Timeout: 5 * time.Minute}
-	t0 := time.Now()
-	for {
-		if resp, err := client.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Since(t0) > time.Minute {
-			log.Fatal("server did not start")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	up := time.Since(t0)
 	log.Printf("server up in %v", up.Round(time.Millisecond))
-	t1 := time.Now()
-	if code, _, _ := get(client, base+"/api/v1/report", readTok); code != 200 {
-		log.Fatalf("first report: %d", code)
-	}
-	first := time.Since(t1)
 	log.Printf("first analysis (load %d events from %s + analyse): %v; server RSS %s", events, backend(dsn), first.Round(time.Millisecond), rss(srv.Process.Pid))
+	coldRSS := rss(srv.Process.Pid)
+	var warmUp, warmFirst time.Duration
+	if restart {
+		time.Sleep(2 * time.Second) // the first report is stored after it is published
+		srv.Process.Signal(os.Interrupt)
+		srv.Wait()
+		restarted := time.Now()
+		srv, warmUp, warmFirst = start()
+		log.Printf("restarted: up in %v, first report %v (the stored one); RSS %s", warmUp.Round(time.Millisecond), warmFirst.Round(time.Millisecond), rss(srv.Process.Pid))
+		// The rest runs on this node's own analysis.
+		for {
+			_, h, _ := get(client, base+"/api/v1/report", readTok)
+			if h != nil && h.Get("X-Analysis-Updating") == "" {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		log.Printf("restarted node's own analysis after %v; RSS %s", time.Since(restarted).Round(time.Millisecond), rss(srv.Process.Pid))
+	}
 
 	fmt.Printf("\nidletrace HTTP load on %s: %d events, %d computers, %d clients, %v per endpoint (Go %s client on the same machine)\n",
 		backend(dsn), events, computers, clients, duration, strings.TrimPrefix(goVersion(), "go version "))
 	if built.events > 0 {
 		fmt.Printf("built %d events in %v (%.0f events/s); ", built.events, built.took.Round(time.Second), float64(built.events)/built.took.Seconds())
 	}
-	fmt.Printf("database %s; server up in %v, first report %v after start, server RSS %s; load average %s\n",
-		size, up.Round(time.Millisecond), (up + first).Round(time.Millisecond), rss(srv.Process.Pid), loadavg())
+	fmt.Printf("database %s; server up in %v, first report %v after start (all events read and analysed), server RSS %s then; load average %s\n",
+		size, up.Round(time.Millisecond), (up + first).Round(time.Millisecond), coldRSS, loadavg())
+	if restart {
+		fmt.Printf("restarted: up in %v, first report %v after start (the stored report), RSS %s now\n",
+			warmUp.Round(time.Millisecond), (warmUp + warmFirst).Round(time.Millisecond), rss(srv.Process.Pid))
+	}
+	if windows > 0 {
+		last := built.last
+		for k := range windows {
+			since := last.Add(-time.Duration(k+2) * 24 * time.Hour).Add(time.Duration(k) * time.Hour)
+			until := last.Add(-time.Duration(k) * 12 * time.Hour)
+			t := time.Now()
+			q := "?since=" + since.UTC().Format(time.RFC3339) + "&until=" + until.UTC().Format(time.RFC3339)
+			code, _, _ := get(client, base+"/api/v1/report"+q, readTok)
+			fmt.Printf("window %2d %s: %d in %v, server RSS %s\n", k+1, q, code, time.Since(t).Round(time.Millisecond), rss(srv.Process.Pid))
+		}
+	}
 	endpoints := []string{"/", "/api/v1/report", "/api/v1/events?limit=100"}
 	run := func(label string) {
 		fmt.Printf("\n%s\n%-28s %8s %8s %8s %8s %8s %8s %8s\n", label, "endpoint", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "KiB/resp")
