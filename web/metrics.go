@@ -55,9 +55,10 @@ func newMetrics(db store.Store) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 9), // 1 ms … 66 s
 		}),
 		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "idletrace_http_request_duration_seconds",
-			Help:    "HTTP request latency by route pattern, method and status.",
-			Buckets: prometheus.DefBuckets,
+			Name: "idletrace_http_request_duration_seconds",
+			Help: "HTTP request latency by route pattern, method and status.",
+			// Finer than the default below 100 ms, where a page's p99 sits.
+			Buckets: []float64{.001, .0025, .005, .01, .02, .035, .05, .075, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route", "method", "status"}),
 		pushed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "idletrace_push_total",

@@ -40,6 +40,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -194,11 +195,14 @@ func measure(dsn, bin string, events, computers, clients int, duration, warm tim
 	}
 	endpoints := []string{"/", "/api/v1/report", "/api/v1/events?limit=100"}
 	run := func(label string) {
-		fmt.Printf("\n%s\n%-28s %8s %8s %8s %8s %8s %8s %8s\n", label, "endpoint", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "KiB/resp")
+		fmt.Printf("\n%s\n%-28s %8s %8s %8s %8s %8s %8s %8s %10s %10s\n", label, "endpoint", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "KiB/resp", "srv p99 ms", "srv ≤50 ms")
 		for _, ep := range endpoints {
 			load(client, base, ep, readTok, clients, warm) // warm-up
+			route, _, _ := strings.Cut(ep, "?")
+			before := scrapeLatency(client, base, readTok, route)
 			r := load(client, base, ep, readTok, clients, duration)
-			fmt.Printf("%-28s %8.0f %8.1f %8.1f %8.1f %8.1f %8d %8.1f\n", ep, r.rate, r.q(0.50), r.q(0.90), r.q(0.99), r.q(1), r.errors, r.kib)
+			srv99, under := scrapeLatency(client, base, readTok, route).quantile(before, 0.99)
+			fmt.Printf("%-28s %8.0f %8.1f %8.1f %8.1f %8.1f %8d %8.1f %10.1f %9.2f%%\n", ep, r.rate, r.q(0.50), r.q(0.90), r.q(0.99), r.q(1), r.errors, r.kib, srv99, 100*under)
 		}
 		fmt.Printf("server RSS %s; load average %s\n", rss(srv.Process.Pid), loadavg())
 	}
@@ -614,4 +618,66 @@ func loadavg() string {
 		return "?"
 	}
 	return strings.Join(strings.Fields(string(b))[:3], " ")
+}
+
+// serverLatency is the server's own view of a route's requests
+// (idletrace_http_request_duration_seconds, GET, status 200): cumulative
+// bucket counts by upper bound.
+type serverLatency map[float64]float64
+
+// scrapeLatency reads route's histogram from /metrics.
+func scrapeLatency(c *http.Client, base, token, route string) serverLatency {
+	_, _, body := get(c, base+"/metrics", token)
+	if len(body) > 1 && body[0] == 0x1f && body[1] == 0x8b {
+		if zr, err := gzip.NewReader(bytes.NewReader(body)); err == nil {
+			body, _ = io.ReadAll(zr)
+		}
+	}
+	out := serverLatency{}
+	want := `route="` + route + `"`
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, "idletrace_http_request_duration_seconds_bucket{") || !strings.Contains(line, want) ||
+			!strings.Contains(line, `method="GET"`) || !strings.Contains(line, `status="200"`) {
+			continue
+		}
+		i := strings.Index(line, `le="`)
+		j := strings.Index(line[i+4:], `"`)
+		le, err1 := strconv.ParseFloat(line[i+4:i+4+j], 64)
+		if line[i+4:i+4+j] == "+Inf" {
+			le, err1 = math.Inf(1), nil
+		}
+		n, err2 := strconv.ParseFloat(strings.TrimSpace(line[strings.LastIndex(line, " ")+1:]), 64)
+		if err1 == nil && err2 == nil {
+			out[le] += n
+		}
+	}
+	return out
+}
+
+// quantile of the requests between two scrapes, interpolated within the
+// bucket (ms), and the share at or below 50 ms.
+func (after serverLatency) quantile(before serverLatency, q float64) (ms, under50 float64) {
+	les := make([]float64, 0, len(after))
+	for le := range after {
+		les = append(les, le)
+	}
+	slices.Sort(les)
+	total := after[math.Inf(1)] - before[math.Inf(1)]
+	if total <= 0 {
+		return math.NaN(), math.NaN()
+	}
+	under50 = (after[0.05] - before[0.05]) / total
+	prevLe, prevN := 0.0, 0.0
+	for _, le := range les {
+		n := after[le] - before[le]
+		if n >= q*total {
+			if math.IsInf(le, 1) {
+				return math.Inf(1), under50
+			}
+			f := (q*total - prevN) / math.Max(n-prevN, 1)
+			return 1000 * (prevLe + f*(le-prevLe)), under50
+		}
+		prevLe, prevN = le, n
+	}
+	return math.NaN(), under50
 }
