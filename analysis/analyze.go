@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -214,8 +215,9 @@ type analyzer struct {
 
 	// per pair: host index and the host's session
 	pairHost    []int32
-	pairSession []int32
+	pairSession []int32 // the pair's session, numbered across the fleet (0 … nSessions-1)
 	pairWeekday []int8
+	nSessions   int32
 
 	upClusters   []*cluster
 	downClusters []*cluster
@@ -376,11 +378,14 @@ func (a *analyzer) reservePairs(n int) {
 func (a *analyzer) addPairs(hi int, cps []cpair) {
 	hs := a.hosts[hi]
 	a.tab.add(hs.name, cps, hs.h.Interleaved)
+	base, top := a.nSessions, int32(-1)
 	for _, c := range cps {
 		a.pairHost = append(a.pairHost, int32(hi))
-		a.pairSession = append(a.pairSession, c.session)
+		a.pairSession = append(a.pairSession, base+int32(c.session))
 		a.pairWeekday = append(a.pairWeekday, c.weekday)
+		top = max(top, int32(c.session))
 	}
+	a.nSessions = base + top + 1
 }
 
 // cpair is a pair before the fleet-wide statistics, in a compact form
@@ -388,9 +393,9 @@ func (a *analyzer) addPairs(hi int, cps []cpair) {
 type cpair struct {
 	disc, reco, upSince int64 // unix ns; reco valid if flags&cpClosed; upSince 0 = unknown
 	drec, rrec          int64
-	repeats             int32
-	session             int32 // the computer's session (see Options.SessionGap) of the disconnect
-	weekday             int8  // the computer's weekday of the disconnect (its days start at its quietest hour)
+	repeats             uint16 // saturates (Host.Repeats counts them all)
+	session             uint16 // the computer's session (see Options.SessionGap) of the disconnect; saturates
+	weekday             int8   // the computer's weekday of the disconnect (its days start at its quietest hour)
 	flags               uint8
 }
 
@@ -439,7 +444,9 @@ func pairEvents(o Options, evs []cev, cps []cpair, h *Host) []cpair {
 			h.Disconnects++
 			if open >= 0 {
 				if e.t-lastRepeat <= int64(o.RepeatGap) {
-					cps[open].repeats++
+					if cps[open].repeats < math.MaxUint16 {
+						cps[open].repeats++
+					}
 					h.Repeats++
 					lastRepeat = e.t
 					continue
@@ -447,7 +454,7 @@ func pairEvents(o Options, evs []cev, cps []cpair, h *Host) []cpair {
 				// Censored: the computer went away while disconnected.
 				open = -1
 			}
-			p := cpair{disc: e.t, drec: e.rec, session: session, weekday: int8((d%7 + 7 + 4) % 7)}
+			p := cpair{disc: e.t, drec: e.rec, session: uint16(min(session, math.MaxUint16)), weekday: int8((d%7 + 7 + 4) % 7)}
 			if upSince != 0 {
 				if time.Duration(e.t-upSince) > o.MaxUptime {
 					p.flags |= cpOvernight

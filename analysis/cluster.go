@@ -427,9 +427,12 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 		win.lo, win.hi = max(win.lo-m, 0), win.hi+m
 		ranges[w] = [2]int{lowerBound(pts, math.Log(win.lo)), upperBound(pts, math.Log(win.hi))}
 	}
-	// Session majority: intervals per (computer, session) and window, for
-	// the computers with intervals in more than one window.
-	var perSession map[uint64][]int32
+	// Session majority: a computer with intervals in more than one window
+	// counts, in each, only the intervals of its sessions (and weekdays)
+	// that no other window holds more of. Per session and per (computer,
+	// weekday): the most intervals any window holds (most), and while a
+	// window is looked at, its own (here).
+	var maj *majority
 	if len(wins) > 1 {
 		inWin := make([]int32, len(a.hosts)) // last window seen + 1, or -1: several
 		for w, rg := range ranges {
@@ -443,21 +446,11 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 				}
 			}
 		}
-		perSession = map[uint64][]int32{}
-		for w, rg := range ranges {
-			for _, p := range pts[rg[0]:rg[1]] {
-				if inWin[p.host] != -1 {
-					continue
-				}
-				for _, k := range [2]uint64{a.sessionKey(p), a.weekdayKey(p)} {
-					c := perSession[k]
-					if c == nil {
-						c = make([]int32, len(wins))
-						perSession[k] = c
-					}
-					c[w]++
-				}
-			}
+		maj = a.newMajority(inWin)
+		for _, rg := range ranges {
+			maj.count(pts[rg[0]:rg[1]], 1)
+			maj.keepMost(pts[rg[0]:rg[1]])
+			maj.count(pts[rg[0]:rg[1]], 0)
 		}
 	}
 	// Per-computer counts in the window and on its flanks, in slices
@@ -478,18 +471,19 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 		}
 		touched = touched[:0]
 		kept := make([]cpoint, 0, rg[1]-rg[0])
+		if maj != nil {
+			maj.count(pts[rg[0]:rg[1]], 1)
+		}
 		for _, p := range pts[rg[0]:rg[1]] {
-			if perSession != nil {
-				if c := perSession[a.sessionKey(p)]; c != nil && slices.Max(c) > c[w] {
-					continue
-				}
-				if c := perSession[a.weekdayKey(p)]; c != nil && slices.Max(c) > c[w] {
-					continue
-				}
+			if maj != nil && maj.elsewhere(p) {
+				continue
 			}
 			kept = append(kept, p)
 			touch(p.host)
 			counts[p.host]++
+		}
+		if maj != nil {
+			maj.count(pts[rg[0]:rg[1]], 0)
 		}
 		lx, hx := math.Log(win.lo), math.Log(win.hi)
 		fw := hostFlank * max(hx-lx, hostFlankMin)
@@ -577,15 +571,66 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 	return out
 }
 
-// sessionKey identifies the computer and session of an interval's pair.
-func (a *analyzer) sessionKey(p cpoint) uint64 {
-	return uint64(uint32(p.host))<<32 | uint64(uint32(a.pairSession[p.pair]))
+// majority holds, for the computers with intervals in several windows
+// (multi), per session and per (computer, weekday): the most intervals one
+// window holds, and the current window's — in flat slices, not maps (a
+// large fleet has hundreds of thousands of sessions).
+type majority struct {
+	a        *analyzer
+	multi    []int32 // per computer: -1 when in several windows
+	sessMost []int32 // per session (analyzer.pairSession)
+	sessHere []int32
+	wdayMost []int32 // per computer·7 + weekday
+	wdayHere []int32
 }
 
-// weekdayKey identifies the computer and weekday of an interval's pair
-// (apart from every session key: the top bit is set).
-func (a *analyzer) weekdayKey(p cpoint) uint64 {
-	return 1<<63 | uint64(uint32(p.host))<<32 | uint64(a.pairWeekday[p.pair])
+func (a *analyzer) newMajority(inWin []int32) *majority {
+	return &majority{a: a, multi: inWin,
+		sessMost: make([]int32, a.nSessions), sessHere: make([]int32, a.nSessions),
+		wdayMost: make([]int32, 7*len(a.hosts)), wdayHere: make([]int32, 7*len(a.hosts))}
+}
+
+func (m *majority) keys(p cpoint) (sess, wday int32) {
+	return m.a.pairSession[p.pair], 7*p.host + int32(m.a.pairWeekday[p.pair])
+}
+
+// count adds pts (set 1) to the current window's counts, or clears them
+// (set 0).
+func (m *majority) count(pts []cpoint, set int32) {
+	for _, p := range pts {
+		if m.multi[p.host] != -1 {
+			continue
+		}
+		s, d := m.keys(p)
+		if set == 0 {
+			m.sessHere[s], m.wdayHere[d] = 0, 0
+		} else {
+			m.sessHere[s]++
+			m.wdayHere[d]++
+		}
+	}
+}
+
+// keepMost raises the most-counts to the current window's.
+func (m *majority) keepMost(pts []cpoint) {
+	for _, p := range pts {
+		if m.multi[p.host] != -1 {
+			continue
+		}
+		s, d := m.keys(p)
+		m.sessMost[s] = max(m.sessMost[s], m.sessHere[s])
+		m.wdayMost[d] = max(m.wdayMost[d], m.wdayHere[d])
+	}
+}
+
+// elsewhere reports whether another window holds more of p's session's,
+// or of its computer's weekday's, intervals than the current one.
+func (m *majority) elsewhere(p cpoint) bool {
+	if m.multi[p.host] != -1 {
+		return false
+	}
+	s, d := m.keys(p)
+	return m.sessMost[s] > m.sessHere[s] || m.wdayMost[d] > m.wdayHere[d]
 }
 
 // poissonTail is P(X ≥ k) for X ~ Poisson(mu).

@@ -1,0 +1,125 @@
+// Command analysismem measures what the live analysis holds in memory: it
+// reads a database's events as the server's analysis worker does (chunks
+// of 500 000 after a seq, names interned), feeds them to an
+// analysis.Incremental, makes a Result, and prints the time of each step,
+// the live heap after a GC and the peak RSS; -heapprofile writes a heap
+// profile of what the Result and its Incremental keep.
+//
+//	go run ./bench/cmd/analysismem -db /tmp/idletrace-10m.db [-window 720h] [-heapprofile heap.out]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"idletrace/analysis"
+	"idletrace/store"
+	"idletrace/store/pg"
+)
+
+func main() {
+	dsn := flag.String("db", "", "SQLite file or postgres:// URL")
+	window := flag.Duration("window", 0, "prune events before newest − window (0: keep all)")
+	heap := flag.String("heapprofile", "", "write a heap profile here after the Result")
+	cpu := flag.String("cpuprofile", "", "write a CPU profile of the Results (first and updates) here")
+	updates := flag.Int("updates", 3, "Results after adding the newest 0.1 % again (the cost of an update)")
+	flag.Parse()
+	ctx := context.Background()
+	var db store.Store
+	var err error
+	if pg.IsURL(*dsn) {
+		db, err = pg.Open(ctx, *dsn, pg.Options{Node: "analysismem"})
+	} else {
+		db, err = store.Open(ctx, *dsn)
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+
+	t0 := time.Now()
+	inc := analysis.NewIncremental(analysis.Options{})
+	var names store.Interner
+	var last int64
+	var newest time.Time
+	var tail []analysis.Event
+	n := 0
+	for {
+		d, err := db.AnalysisEventsAfter(ctx, last, 500_000, &names)
+		if err != nil {
+			log.Fatal(err)
+		}
+		inc.Add(d.Events)
+		n += d.Rows
+		if d.Rows > 0 {
+			last = d.LastSeq
+			if d.Last.After(newest) {
+				newest = d.Last
+			}
+			k := max(0, len(d.Events)-1000)
+			tail = append(tail[:0], d.Events[k:]...)
+		}
+		if d.Rows < 500_000 {
+			break
+		}
+	}
+	read := time.Since(t0)
+	if *window > 0 {
+		inc.Prune(newest.Add(-*window).Truncate(time.Hour))
+	}
+	if *cpu != "" {
+		f, err := os.Create(*cpu)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer f.Close()
+	}
+	t1 := time.Now()
+	res := inc.Result()
+	first := time.Since(t1)
+	fmt.Printf("events %d, computers %d, pairs %d, diagnoses %d\n", n, len(res.Hosts), res.NumPairs(), len(res.Report.Diagnoses))
+	fmt.Printf("read %v, first Result %v\n", read.Round(time.Millisecond), first.Round(time.Millisecond))
+	for i := range *updates {
+		t := time.Now()
+		inc.Add(tail) // duplicates: the computers they name are paired again
+		res = inc.Result()
+		fmt.Printf("update %d (%d events again): %v\n", i+1, len(tail), time.Since(t).Round(time.Millisecond))
+	}
+	if *cpu != "" {
+		pprof.StopCPUProfile()
+	}
+	runtime.GC()
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("live heap after GC %d MiB (the Incremental and one Result); peak RSS %s\n", ms.HeapAlloc>>20, peakRSS())
+	if *heap != "" {
+		f, err := os.Create(*heap)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.WriteHeapProfile(f)
+		f.Close()
+	}
+	runtime.KeepAlive(res)
+	runtime.KeepAlive(inc)
+}
+
+func peakRSS() string {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			return strings.TrimSpace(strings.TrimPrefix(l, "VmHWM:"))
+		}
+	}
+	return "?"
+}
