@@ -27,7 +27,8 @@ type serveConfig struct {
 	sec       securityConfig // TLS, rate limit, push (serve_security.go)
 	demo      bool
 	beats     beatsConfig   // Winlogbeat output.logstash listener (beats.go)
-	cluster   clusterConfig // -node, -retention (store.go)
+	cluster   clusterConfig // -node, -retention, -analysis-window (store.go)
+	memory    memoryConfig  // -memory-limit (memory.go)
 	log       logConfig
 
 	// Set by Validate from the strings above.
@@ -69,6 +70,9 @@ func (c *serveConfig) Validate() error {
 	if err := c.cluster.validate(c.addr); err != nil {
 		return usagef("%v", err)
 	}
+	if err := c.memory.validate(); err != nil {
+		return usagef("%v", err)
+	}
 	c.beats.inheritTLS(c.sec.tlsCert, c.sec.tlsKey)
 	if err := c.beats.check(); err != nil {
 		return usagef("%v", err)
@@ -91,6 +95,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	c.log.register(fs)
 	c.beats.register(fs)
 	c.cluster.register(fs)
+	c.memory.register(fs)
 	c.sec.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -148,6 +153,7 @@ func serve(ctx context.Context, c *serveConfig, stdout, stderr io.Writer) error 
 	if err != nil {
 		return usagef("%v", err)
 	}
+	c.memory.apply(ctx, logger)
 	db, err := openStore(ctx, c.db, c.dbOptions, c.cluster.node)
 	if err != nil {
 		return err
