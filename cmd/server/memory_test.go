@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -20,8 +21,10 @@ func TestMemoryLimitFlag(t *testing.T) {
 			t.Errorf("-memory-limit %q: %v", bad, err)
 		}
 	}
-	t.Setenv("GOMEMLIMIT", "")
-	t.Setenv("IDLETRACE_MEMORY_LIMIT", "")
+	for _, k := range []string{"GOMEMLIMIT", "IDLETRACE_MEMORY_LIMIT"} {
+		t.Setenv(k, "") // restored at cleanup
+		os.Unsetenv(k)
+	}
 	c, err := parseServeFlags(nil, &strings.Builder{})
 	if err != nil {
 		t.Fatal(err)
