@@ -494,13 +494,7 @@ func (p *apiPage) title() (string, string) { return "API", "api" }
 // diagnosisLabel names a diagnosis in a few words.
 func diagnosisLabel(d *analysis.Diagnosis) string {
 	if d.Kind == analysis.KindIdleTimeout {
-		switch {
-		case d.TimeoutSeconds != nil:
-			return "Idle timeout ≈ " + charts.ShortSeconds(*d.TimeoutSeconds)
-		case d.TimeoutMaxSeconds != nil:
-			return "Idle timeout below " + charts.ShortSeconds(*d.TimeoutMaxSeconds)
-		}
-		return "Idle timeout"
+		return dxTitle(d) // the one spelling (figures.go)
 	}
 	if d.Start != nil {
 		return "Shared outage " + d.Start.UTC().Format("01-02 15:04Z")

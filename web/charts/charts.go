@@ -582,18 +582,6 @@ func (dt *DayTimeline) SVG() template.HTML {
 	return d.close()
 }
 
-// Seconds formats a duration in seconds for people: "900 s (15 min)".
-func Seconds(sec float64) string {
-	switch {
-	case sec < 120:
-		return fmt.Sprintf("%.0f s", sec)
-	case sec < 7200:
-		m := sec / 60
-		if math.Abs(m-math.Round(m)) < 0.05 {
-			return fmt.Sprintf("%.0f s (%.0f min)", sec, m)
-		}
-		return fmt.Sprintf("%.0f s (%.1f min)", sec, m)
-	default:
-		return fmt.Sprintf("%.0f s (%.1f h)", sec, sec/3600)
-	}
-}
+// Seconds formats a duration in seconds for people: "900 s (15 min)",
+// by the one rule every figure follows (analysis.FormatSeconds).
+func Seconds(sec float64) string { return analysis.FormatSeconds(sec) }
