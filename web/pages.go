@@ -90,7 +90,7 @@ func (s *Server) layoutFor(r *http.Request, data titled) (*layoutData, *pageSet,
 	if rg, ok := data.(ranged); ok {
 		ld.Range = rg.timeRange()
 	}
-	if ld.Range == nil {
+	if _, isErr := data.(*errorPage); ld.Range == nil && !isErr && r.Method == http.MethodGet {
 		ld.Range = s.carriedRange(r, loc)
 	}
 	back := r.URL.Path
