@@ -388,8 +388,8 @@ func (a *analyzer) timeoutDiagnosis(c *cluster, hosts, also []int32, site string
 		d.KeepAliveSeconds = ptr(keep)
 		d.Matches = devicesBelow(keep)
 		d.ID = fmt.Sprintf("idle-timeout-silent-%ds", int(keep))
-		d.Summary = fmt.Sprintf("Idle timeout below %s on the path of %s: %d uptimes pile up at %s–%s s, just after Outlook's %d s keep-alive, consistent with a device that drops idle connections silently somewhere below %d s; Outlook only notices at its next keep-alive.",
-			human(keep), who, st.n, num(st.p10), num(st.p90), int(keep), int(keep))
+		d.Summary = fmt.Sprintf("Idle timeout %s on the path of %s: %d uptimes pile up at %s–%s s, just after Outlook's %s keep-alive, consistent with a device that drops idle connections silently somewhere below %s; Outlook only notices at its next keep-alive.",
+			FigureText(&d), who, st.n, num(RoundSeconds(st.p10)), num(RoundSeconds(st.p90)), FormatSeconds(keep), FormatSeconds(keep))
 		d.Recommendations = silentRecommendations(keep, d.Matches)
 	default:
 		d.Drop = "reset"
@@ -404,8 +404,8 @@ func (a *analyzer) timeoutDiagnosis(c *cluster, hosts, also []int32, site string
 		if d.Drop == "unknown" {
 			how = "ends idle connections"
 		}
-		d.Summary = fmt.Sprintf("Idle timeout ≈ %s (%s s) on the path of %s: %d uptimes pile up at %s–%s s, consistent with a device that %s after ≈ %s s%s.",
-			human(t), num(t), who, st.n, num(st.p10), num(st.p90), how, num(t), matchText(d.Matches))
+		d.Summary = fmt.Sprintf("Idle timeout %s on the path of %s: %d uptimes pile up at %s–%s s, consistent with a device that %s after %s%s.",
+			FigureText(&d), who, st.n, num(RoundSeconds(st.p10)), num(RoundSeconds(st.p90)), how, FigureText(&d), matchText(d.Matches))
 		d.Recommendations = resetRecommendations(t, d.Matches)
 	}
 	if split {
@@ -576,8 +576,8 @@ func deviceText(ms []Match) string {
 
 func resetRecommendations(t float64, ms []Match) []string {
 	ka := keepAliveBelow(t)
-	kaText := fmt.Sprintf("Or set KeepAliveTime on the Exchange servers below the device's %s s: %s\\KeepAliveTime (REG_DWORD, milliseconds) = %d (%s), then restart the servers.",
-		num(t), keepAliveKey, ka, human(float64(ka)/1000))
+	kaText := fmt.Sprintf("Or set KeepAliveTime on the Exchange servers below the device's %s: %s\\KeepAliveTime (REG_DWORD, milliseconds) = %d (%s), then restart the servers.",
+		FormatSeconds(t), keepAliveKey, ka, human(float64(ka)/1000))
 	if ka < minKeepAlive {
 		kaText += " Caveat: that is under 15 min (900000 ms), below the Exchange guidance for KeepAliveTime on Exchange servers (30 min, never under 15 min); prefer raising the device's timeout."
 	}
@@ -586,12 +586,12 @@ func resetRecommendations(t float64, ms []Match) []string {
 		kaText,
 	}
 	if t > 132 {
-		recs = append(recs, fmt.Sprintf("For Outlook Anywhere (RPC/HTTP), MinimumConnectionTimeout = 120 (DWORD, seconds) under %s on the Client Access servers makes RPC keep-alives flow every 2 min, below the device's %s s.", rpcKey, num(t)))
+		recs = append(recs, fmt.Sprintf("For Outlook Anywhere (RPC/HTTP), MinimumConnectionTimeout = 120 (DWORD, seconds) under %s on the Client Access servers makes RPC keep-alives flow every 2 min, below the device's %s.", rpcKey, FormatSeconds(t)))
 	}
 	recs = append(recs,
 		probeRecommendation(2*t),
-		fmt.Sprintf("Confirm by bypassing the device: on one affected computer, point the Exchange host name at a single Client Access server with a hosts-file entry; if that computer stops disconnecting after ≈ %s s idle while the others go on, the device is implicated.", num(t)),
-		fmt.Sprintf("What would change the conclusion: if the bypassed computer still disconnects after ≈ %s s, look for a timeout closer to the client (proxy, VPN, personal firewall); if the interval follows a change of the device's timeout, it is confirmed.", num(t)),
+		fmt.Sprintf("Confirm by bypassing the device: on one affected computer, point the Exchange host name at a single Client Access server with a hosts-file entry; if that computer stops disconnecting after ≈ %s idle while the others go on, the device is implicated.", FormatSeconds(t)),
+		fmt.Sprintf("What would change the conclusion: if the bypassed computer still disconnects after ≈ %s, look for a timeout closer to the client (proxy, VPN, personal firewall); if the interval follows a change of the device's timeout, it is confirmed.", FormatSeconds(t)),
 	)
 	return recs
 }

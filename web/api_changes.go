@@ -153,7 +153,7 @@ type changeVerdict struct {
 
 // verdictFor counts, on each side, the uptimes within ±5 % of d's
 // observed interval (whether or not they still form a diagnosis).
-func (ba *apiChange) verdictFor(d *analysis.Diagnosis) changeVerdict {
+func (ba *apiChange) verdictFor(d *analysis.Diagnosis, tz *time.Location) changeVerdict {
 	v := changeVerdict{Change: ba, Href: "/changes/" + strconv.FormatInt(ba.ID, 10)}
 	obs := 0.0
 	if d.ObservedSeconds != nil {
@@ -171,7 +171,7 @@ func (ba *apiChange) verdictFor(d *analysis.Diagnosis) changeVerdict {
 		return n
 	}
 	v.Before, v.After = near(ba.Before.ups), near(ba.After.ups)
-	when := ba.At.Format("2006-01-02 15:04 MST")
+	when := ba.At.In(tz).Format("2006-01-02 15:04 MST")
 	switch {
 	case d.Kind != analysis.KindIdleTimeout:
 		v.Text = fmt.Sprintf("Change of %s (%s): a shared outage is not an idle timeout; compare the disconnect rates on the change page.", when, ba.Note)

@@ -50,6 +50,7 @@ var apiScopes = map[string][]string{
 	"POST /api/v1/uploads":                {"ingest"},
 	"POST /api/v1/events":                 {"ingest"},
 	"GET /api/v1/uploads/{uploadID}":      {"ingest", "read"},
+	"POST /display-zone":                  {"read", "ingest"}, // a preference of whoever is signed in
 	"GET /api/v1/report":                  {"read"},
 	"GET /api/v1/events":                  {"read"},
 	"GET /api/v1/computers":               {"read"},

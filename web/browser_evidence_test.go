@@ -71,7 +71,7 @@ func TestBrowserEvidence(t *testing.T) {
 	decodeJSON(t, resp, &rep)
 	// Mobile: no page wider than the screen.
 	b.do(30*time.Second, chromedp.EmulateViewport(390, 844))
-	pages := []string{"/", "/upload", "/uploads", "/computers", "/events", "/changes", "/api"}
+	pages := []string{"/", "/upload", "/uploads", "/computers", "/computers/HQ-PC01.corp.example", "/events", "/changes", "/api", "/intervals?lo=800&hi=1000"}
 	for _, d := range rep.Diagnoses {
 		pages = append(pages, "/diagnoses/"+d.ID)
 	}

@@ -36,12 +36,12 @@ var computerSorts = []computerSort{
 // handleComputers serves /computers: every computer with its counts,
 // sortable by any column, filtered by a name substring, paginated.
 func (s *Server) handleComputers(w http.ResponseWriter, r *http.Request) {
-	snap, err := current(r.Context(), s.live)
+	res, _, rng, err := s.pageAnalysis(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	_, all := s.views.of(snap.Result)
+	_, all := s.views.of(res)
 	q := r.URL.Query()
 	key, dir := q.Get("sort"), q.Get("dir")
 	si := slices.IndexFunc(computerSorts, func(c computerSort) bool { return c.key == key })
@@ -54,7 +54,7 @@ func (s *Server) handleComputers(w http.ResponseWriter, r *http.Request) {
 	if dir != "desc" {
 		dir = "asc"
 	}
-	p := &computersPage{Q: strings.TrimSpace(q.Get("q")), Total: len(all)}
+	p := &computersPage{Q: strings.TrimSpace(q.Get("q")), Total: len(all), Range: rng}
 	if len(p.Q) > 200 {
 		s.writeError(w, r, errBadRequest("search text too long"))
 		return
@@ -84,6 +84,9 @@ func (s *Server) handleComputers(w http.ResponseWriter, r *http.Request) {
 	if p.Q != "" {
 		base.Set("q", p.Q)
 	}
+	for k, vs := range rangeValues(rng) {
+		base[k] = vs
+	}
 	p.Pager = newPager(base, "/computers", page, computersPageSize, len(rows))
 	if p.Pager.Total > 0 {
 		p.Rows = rows[p.Pager.First-1 : p.Pager.Last]
@@ -106,11 +109,11 @@ func (s *Server) handleComputers(w http.ResponseWriter, r *http.Request) {
 		default:
 			v.Set("dir", "asc")
 		}
-		col.Href = "/computers?" + v.Encode()
+		col.Href = withRange("/computers?"+v.Encode(), rng)
 		p.Cols = append(p.Cols, col)
 	}
 	p.Diagns = map[string]string{}
-	for _, d := range snap.Result.Report.Diagnoses {
+	for _, d := range res.Report.Diagnoses {
 		p.Diagns[d.ID] = diagnosisLabel(&d)
 	}
 	s.render(w, r, http.StatusOK, "computers", p)
@@ -129,16 +132,21 @@ func (s *Server) handleComputer(w http.ResponseWriter, r *http.Request) {
 		}
 		name = n
 	}
-	snap, err := current(r.Context(), s.live)
+	res, _, rng, err := s.pageAnalysis(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	idx, rows := s.views.of(snap.Result)
+	idx, rows := s.views.of(res)
 	i, ok := idx.host[strings.ToLower(name)]
 	if !ok {
-		s.writeError(w, r, errNotFound("no computer of that name in the data"))
+		msg := "no computer of that name in the data"
+		if rng.Active() {
+			msg = "no events of a computer of that name in the selected time range"
+		}
+		s.writeError(w, r, errNotFound(msg))
 		return
 	}
-	s.render(w, r, http.StatusOK, "computer", newComputerPage(snap.Result, idx, rows[i], s.cfg.DisplayTZ))
+	p := newComputerPage(res, idx, rows[i], s.zoneOf(r), rng, s.changeMarks(r.Context()))
+	s.render(w, r, http.StatusOK, "computer", p)
 }

@@ -36,10 +36,10 @@ func parseLocalTime(v string, tz *time.Location) (time.Time, error) {
 // id, time and upload.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	tz := s.cfg.DisplayTZ
+	tz := s.zoneOf(r)
 	p := &eventsPage{Computer: strings.TrimSpace(q.Get("computer")), EventID: strings.TrimSpace(q.Get("event_id")),
-		Since: strings.TrimSpace(q.Get("since")), Until: strings.TrimSpace(q.Get("until")), Upload: strings.TrimSpace(q.Get("upload")),
-		Order: q.Get("order"), Limit: eventsPageSize, Search: strings.TrimSpace(q.Get("q"))}
+		Upload: strings.TrimSpace(q.Get("upload")),
+		Order:  q.Get("order"), Limit: eventsPageSize, Search: strings.TrimSpace(q.Get("q"))}
 	if p.Order != "asc" {
 		p.Order = "desc"
 	}
@@ -63,24 +63,27 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			f.EventIDs = []int{id}
 		}
 	}
-	if p.Since != "" {
-		t, err := parseLocalTime(p.Since, tz)
-		if err != nil {
-			bad = append(bad, err.Error())
-		} else {
-			p.Since = t.In(tz).Format("2006-01-02T15:04:05") // what the datetime-local input takes
+	// The time range is the page's range control (page_range.go).
+	rng, err := parsePageRange(r, tz)
+	if err != nil {
+		bad = append(bad, err.Error())
+		rng = s.carriedRange(&http.Request{Method: r.Method, URL: &url.URL{Path: r.URL.Path}}, tz)
+		rng.Carried = false
+	} else {
+		var last time.Time
+		if snap, err := s.live.Current(r.Context(), ""); err == nil {
+			last = snap.Stats.Last
 		}
-		f.Since = t
-	}
-	if p.Until != "" {
-		t, err := parseLocalTime(p.Until, tz)
-		if err != nil {
-			bad = append(bad, err.Error())
-		} else {
-			p.Until = t.In(tz).Format("2006-01-02T15:04:05")
+		rng.presets(last)
+		f.Since, f.Until = rng.Since, rng.Until
+		if !rng.Since.IsZero() {
+			p.Since = rng.Since.Format(time.RFC3339)
 		}
-		f.Until = t
+		if !rng.Until.IsZero() {
+			p.Until = rng.Until.Format(time.RFC3339)
+		}
 	}
+	p.Range = rng
 	if p.Upload != "" {
 		id, err := strconv.ParseInt(p.Upload, 10, 64)
 		if err != nil || id <= 0 {

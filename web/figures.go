@@ -2,7 +2,6 @@ package web
 
 import (
 	"fmt"
-	"math"
 	"sort"
 	"strings"
 
@@ -11,37 +10,18 @@ import (
 )
 
 // One number, one spelling: every figure of a diagnosis (title, card, lead
-// text, chart label, report) is the diagnosis' own value — the timeout
-// estimate, else the bound a silent drop gives — rounded to whole seconds
-// and written by charts.Seconds ("901 s (15.0 min)").
+// text, chart label, report, and the analysis' own Summary) is the
+// diagnosis' own value — the timeout estimate, else the bound a silent
+// drop gives — rounded and written by the rule of analysis/figure.go
+// ("901 s (15.0 min)").
 
-// dxValue is the value a diagnosis' figures show, in whole seconds, and
-// whether it is an upper bound (a silent drop) rather than an estimate;
-// ok is false for a diagnosis without one (a shared outage).
-func dxValue(d *analysis.Diagnosis) (sec float64, bound, ok bool) {
-	switch {
-	case d.TimeoutSeconds != nil:
-		return math.Round(*d.TimeoutSeconds), false, true
-	case d.TimeoutMaxSeconds != nil:
-		return math.Round(*d.TimeoutMaxSeconds), true, true
-	case d.ObservedSeconds != nil:
-		return math.Round(*d.ObservedSeconds), false, true
-	}
-	return 0, false, false
-}
+// dxValue is analysis.Figure: the value in whole seconds, whether it is an
+// upper bound, and whether there is one.
+func dxValue(d *analysis.Diagnosis) (sec float64, bound, ok bool) { return analysis.Figure(d) }
 
-// dxFigure is the diagnosis' value as every page writes it: "≈ 901 s
-// (15.0 min)" or "below 720 s (12 min)"; "" when it has none.
-func dxFigure(d *analysis.Diagnosis) string {
-	v, bound, ok := dxValue(d)
-	if !ok {
-		return ""
-	}
-	if bound {
-		return "below " + charts.Seconds(v)
-	}
-	return "≈ " + charts.Seconds(v)
-}
+// dxFigure is analysis.FigureText: "≈ 901 s (15.0 min)" or "below 720 s
+// (12 min)"; "" when it has none.
+func dxFigure(d *analysis.Diagnosis) string { return analysis.FigureText(d) }
 
 // dxTitle names a diagnosis: "Idle timeout ≈ 901 s (15.0 min)".
 func dxTitle(d *analysis.Diagnosis) string {

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -166,15 +167,15 @@ func (s *Server) handleDiagnosisDetail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := newDiagnosisPage(res, d, rng, r.URL.Query())
-	s.views.diagnosisCharts(p, windowSnapshot(snap, res, rng), s.cfg.DisplayTZ)
-	p.Changes = s.changeVerdicts(r.Context(), d)
+	s.views.diagnosisCharts(p, windowSnapshot(snap, res, rng), s.zoneOf(r), s.changeMarks(r.Context()))
+	p.Changes = s.changeVerdicts(r.Context(), d, s.zoneOf(r))
 	p.Probes = s.probeLines(r.Context(), d)
 	s.render(w, r, http.StatusOK, "diagnosis", p)
 }
 
 // changeVerdicts says, for each recorded change, whether the diagnosis'
 // pattern stopped after it (api_changes.go); errors leave it out.
-func (s *Server) changeVerdicts(ctx context.Context, d *analysis.Diagnosis) []changeVerdict {
+func (s *Server) changeVerdicts(ctx context.Context, d *analysis.Diagnosis, tz *time.Location) []changeVerdict {
 	cs, err := s.db.FindChanges(ctx, 5)
 	if err != nil || len(cs) == 0 {
 		return nil
@@ -185,7 +186,7 @@ func (s *Server) changeVerdicts(ctx context.Context, d *analysis.Diagnosis) []ch
 		if err != nil {
 			continue
 		}
-		out = append(out, ba.verdictFor(d))
+		out = append(out, ba.verdictFor(d, tz))
 	}
 	return out
 }

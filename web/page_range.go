@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -19,9 +20,29 @@ type pageRange struct {
 	Since, Until     time.Time
 	SinceIn, UntilIn string // datetime-local values in the display zone
 	Zone             string
-	Path             string // the page the control sits on
+	Path             string     // the page the control sits on
+	Keep             url.Values // the page's other parameters, kept by the control
 	Presets          []rangePreset
+	// Carried is set on pages that show no analysis (uploads, the API
+	// docs): the range is only carried on to the pages that do.
+	Carried bool
 }
+
+// Hidden are the page's other parameters as the control's hidden inputs.
+func (p *pageRange) Hidden() [][2]string {
+	var out [][2]string
+	for k, vs := range p.Keep {
+		for _, v := range vs {
+			out = append(out, [2]string{k, v})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out
+}
+
+// rangeParams are the parameters the control sets or that a new range
+// resets (a page number or cursor of the old range).
+var rangeParams = map[string]bool{"since": true, "until": true, "page": true, "cursor": true, "go": true}
 
 // rangePreset is a link to a common window, counted back from the newest
 // event (data are often weeks old: "the last 24 h of the data").
@@ -31,22 +52,16 @@ type rangePreset struct {
 }
 
 // Active reports whether the page is limited to a window.
-func (p *pageRange) Active() bool { return !p.Since.IsZero() || !p.Until.IsZero() }
+func (p *pageRange) Active() bool { return p != nil && (!p.Since.IsZero() || !p.Until.IsZero()) }
 
 // Query is the window as a query string ("" when none), to carry on links.
-func (p *pageRange) Query() string {
-	v := url.Values{}
-	if !p.Since.IsZero() {
-		v.Set("since", p.Since.UTC().Format(time.RFC3339))
-	}
-	if !p.Until.IsZero() {
-		v.Set("until", p.Until.UTC().Format(time.RFC3339))
-	}
-	return v.Encode()
-}
+func (p *pageRange) Query() string { return rangeValues(p).Encode() }
 
 // Q is Query with a leading "?" (or ""), for hrefs.
 func (p *pageRange) Q() string {
+	if p == nil {
+		return ""
+	}
 	if q := p.Query(); q != "" {
 		return "?" + q
 	}
@@ -56,7 +71,12 @@ func (p *pageRange) Q() string {
 // parsePageRange reads since and until of a page request.
 func parsePageRange(r *http.Request, tz *time.Location) (*pageRange, error) {
 	q := r.URL.Query()
-	p := &pageRange{Zone: tz.String(), Path: r.URL.Path}
+	p := &pageRange{Zone: tz.String(), Path: r.URL.Path, Keep: url.Values{}}
+	for k, vs := range q {
+		if !rangeParams[k] && len(k) <= 32 && len(vs) <= 4 {
+			p.Keep[k] = vs
+		}
+	}
 	for _, f := range []struct {
 		name string
 		t    *time.Time
@@ -74,7 +94,7 @@ func parsePageRange(r *http.Request, tz *time.Location) (*pageRange, error) {
 			return nil, errBadRequest("%s must be between 1970 and 2200", f.name)
 		}
 		*f.t = t.UTC()
-		*f.in = t.In(tz).Format("2006-01-02T15:04")
+		*f.in = t.In(tz).Format("2006-01-02T15:04:05")
 	}
 	if !p.Since.IsZero() && !p.Until.IsZero() && !p.Since.Before(p.Until) {
 		return nil, errBadRequest("since must be before until")
@@ -85,10 +105,17 @@ func parsePageRange(r *http.Request, tz *time.Location) (*pageRange, error) {
 // presets fills the preset links, counted back from the newest event.
 func (p *pageRange) presets(last time.Time) {
 	keep := func(extra url.Values) string {
-		if len(extra) == 0 {
+		v := url.Values{}
+		for k, vs := range p.Keep {
+			v[k] = vs
+		}
+		for k, vs := range extra {
+			v[k] = vs
+		}
+		if len(v) == 0 {
 			return p.Path
 		}
-		return p.Path + "?" + extra.Encode()
+		return p.Path + "?" + v.Encode()
 	}
 	p.Presets = append(p.Presets, rangePreset{Label: "all", Href: keep(nil), Current: !p.Active()})
 	if last.IsZero() {
@@ -110,7 +137,7 @@ func (p *pageRange) presets(last time.Time) {
 // analysis of the page's window; the snapshot is returned in both cases
 // (its stats say what the database holds).
 func (s *Server) pageAnalysis(r *http.Request) (*analysis.Result, *live.Snapshot, *pageRange, error) {
-	rng, err := parsePageRange(r, s.cfg.DisplayTZ)
+	rng, err := parsePageRange(r, s.zoneOf(r))
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -129,6 +156,42 @@ func (s *Server) pageAnalysis(r *http.Request) (*analysis.Result, *live.Snapshot
 	return res, snap, rng, nil
 }
 
+// carriedRange is the range control of a page that shows no analysis: the
+// request's ?since=&until= (ignored when unreadable), with presets counted
+// back from the newest event, carried on by the links.
+func (s *Server) carriedRange(r *http.Request, loc *time.Location) *pageRange {
+	rng, err := parsePageRange(r, loc)
+	if err != nil {
+		rng = &pageRange{Zone: loc.String(), Path: r.URL.Path}
+	}
+	rng.Carried = true
+	var last time.Time
+	if snap, err := s.live.Current(r.Context(), ""); err == nil {
+		last = snap.Stats.Last
+	}
+	rng.presets(last)
+	return rng
+}
+
+// withRange appends the range's query to a same-site link.
+func withRange(href string, p *pageRange) string {
+	if p == nil {
+		return href
+	}
+	q := p.Query()
+	if q == "" {
+		return href
+	}
+	frag := ""
+	if i := strings.IndexByte(href, '#'); i >= 0 {
+		href, frag = href[:i], href[i:]
+	}
+	if strings.Contains(href, "?") {
+		return href + "&" + q + frag
+	}
+	return href + "?" + q + frag
+}
+
 // windowSnapshot is snap narrowed to res, the analysis of a window: the
 // stats are those of the window's events.
 func windowSnapshot(snap *live.Snapshot, res *analysis.Result, rng *pageRange) *live.Snapshot {
@@ -145,4 +208,19 @@ func windowSnapshot(snap *live.Snapshot, res *analysis.Result, rng *pageRange) *
 	}
 	out.Stats = st
 	return &out
+}
+
+// rangeValues is the range as query values (empty when none).
+func rangeValues(p *pageRange) url.Values {
+	v := url.Values{}
+	if p == nil {
+		return v
+	}
+	if !p.Since.IsZero() {
+		v.Set("since", p.Since.UTC().Format(time.RFC3339))
+	}
+	if !p.Until.IsZero() {
+		v.Set("until", p.Until.UTC().Format(time.RFC3339))
+	}
+	return v
 }

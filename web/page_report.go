@@ -50,10 +50,16 @@ func (s *Server) handleDiagnosisReport(w http.ResponseWriter, r *http.Request) {
 	}
 	p := newDiagnosisPage(res, d, rng, nil)
 	win := windowSnapshot(snap, res, rng)
-	s.views.diagnosisCharts(p, win, s.cfg.DisplayTZ)
-	p.Changes = s.changeVerdicts(r.Context(), d)
+	loc := s.zoneOf(r)
+	zt, err := s.templatesFor(loc)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.views.diagnosisCharts(p, win, loc, s.changeMarks(r.Context()))
+	p.Changes = s.changeVerdicts(r.Context(), d, loc)
 	css, _ := staticFS.ReadFile("static/style.css")
-	doc := &reportDoc{diagnosisPage: p, CSS: template.CSS(css), Generated: time.Now(), Zone: s.cfg.DisplayTZ.String(),
+	doc := &reportDoc{diagnosisPage: p, CSS: template.CSS(css), Generated: time.Now(), Zone: loc.String(),
 		DataFirst: win.Stats.First, DataLast: win.Stats.Last, Computers: len(res.Hosts)}
 	if rng.Active() {
 		doc.DataFirst, doc.DataLast = rng.Since, rng.Until
@@ -63,7 +69,7 @@ func (s *Server) handleDiagnosisReport(w http.ResponseWriter, r *http.Request) {
 	// The chart's links point into the server: the file stands alone.
 	p.Chart = template.HTML(stripLinks(string(p.Chart)))
 	var buf strings.Builder
-	if err := s.report.Execute(&buf, doc); err != nil {
+	if err := zt.report.Execute(&buf, doc); err != nil {
 		s.log.Error("render report", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
@@ -102,7 +108,7 @@ func (s *Server) handleDiagnosisChart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := newDiagnosisPage(res, d, rng, nil)
-	s.views.diagnosisCharts(p, windowSnapshot(snap, res, rng), s.cfg.DisplayTZ)
+	s.views.diagnosisCharts(p, windowSnapshot(snap, res, rng), s.zoneOf(r), s.changeMarks(r.Context()))
 	if p.Chart == "" {
 		s.writeError(w, r, errNotFound("this diagnosis has no chart"))
 		return

@@ -53,7 +53,17 @@ type layoutData struct {
 	Nav     string
 	Page    any
 	Refresh int        // seconds; > 0 reloads the page (a running upload, without script)
-	Range   *pageRange // the page's time window and its control; nil on pages without one
+	Range   *pageRange // the page's time window and its control (every page has one)
+	Zone    zoneControl
+}
+
+// zoneControl is the layout's display-zone form.
+type zoneControl struct {
+	Name    string   // the zone times are shown in
+	Default string   // the server's -display-tz
+	Chosen  bool     // the browser chose Name (a cookie)
+	Common  []string // offered in the list
+	Back    string   // the page to return to
 }
 
 // ranged lets a page show the time-range control (page_range.go).
@@ -62,32 +72,15 @@ type ranged interface{ timeRange() *pageRange }
 // titled lets a page name its <title> and highlighted nav entry.
 type titled interface{ title() (title, nav string) }
 
-// renderBytes renders a page like render, into a byte slice.
-func (ps *pageSet) renderBytes(page string, data titled) ([]byte, error) {
-	t, ok := ps.pages[page]
-	if !ok {
-		return nil, fmt.Errorf("unknown page %q", page)
-	}
-	title, nav := data.title()
-	var buf bytes.Buffer
-	ld := &layoutData{Title: title, Nav: nav, Page: data}
-	if rg, ok := data.(ranged); ok {
-		ld.Range = rg.timeRange()
-	}
-	if err := t.Execute(&buf, ld); err != nil {
-		return nil, fmt.Errorf("render page %s: %w", page, err)
-	}
-	return buf.Bytes(), nil
-}
-
-// render executes page into a buffer and only then writes it, so a
-// template error becomes a clean 500 rather than half a page.
-func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, data titled) {
-	t, ok := s.pages.pages[page]
-	if !ok {
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		s.log.Error("unknown page", "page", page)
-		return
+// layoutFor builds the layout around data for r: the browser's display
+// zone and its templates, and the page's time range (the page's own, or
+// the request's ?since=&until= carried through pages that show no
+// analysis).
+func (s *Server) layoutFor(r *http.Request, data titled) (*layoutData, *pageSet, error) {
+	loc := s.zoneOf(r)
+	zt, err := s.templatesFor(loc)
+	if err != nil {
+		return nil, nil, err
 	}
 	title, nav := data.title()
 	ld := &layoutData{Title: title, Nav: nav, Page: data}
@@ -97,15 +90,51 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 	if rg, ok := data.(ranged); ok {
 		ld.Range = rg.timeRange()
 	}
+	if _, isErr := data.(*errorPage); ld.Range == nil && !isErr && r.Method == http.MethodGet {
+		ld.Range = s.carriedRange(r, loc)
+	}
+	back := r.URL.Path
+	if r.Method == http.MethodGet && r.URL.RawQuery != "" {
+		back += "?" + r.URL.RawQuery
+	}
+	ld.Zone = zoneControl{Name: loc.String(), Default: s.cfg.DisplayTZ.String(), Chosen: loc != s.cfg.DisplayTZ, Common: commonZones, Back: back}
+	return ld, zt.pages, nil
+}
+
+// execute renders page with its layout into a byte slice.
+func (ps *pageSet) execute(page string, ld *layoutData) ([]byte, error) {
+	t, ok := ps.pages[page]
+	if !ok {
+		return nil, fmt.Errorf("unknown page %q", page)
+	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, ld); err != nil {
+		return nil, fmt.Errorf("render page %s: %w", page, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// renderBytes renders a page like render, into a byte slice.
+func (s *Server) renderBytes(r *http.Request, page string, data titled) ([]byte, error) {
+	ld, ps, err := s.layoutFor(r, data)
+	if err != nil {
+		return nil, err
+	}
+	return ps.execute(page, ld)
+}
+
+// render executes page into a buffer and only then writes it, so a
+// template error becomes a clean 500 rather than half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, data titled) {
+	body, err := s.renderBytes(r, page, data)
+	if err != nil {
 		s.log.Error("render page", "page", page, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	w.Write(body)
 }
 
 func staticHandler() http.Handler {
@@ -161,6 +190,8 @@ func pageFuncs(zone *time.Location) template.FuncMap {
 			return many
 		},
 		"displayTZ":    func() string { return tz().String() },
+		"withRange":    withRange,
+		"clusterHref":  clusterHref,
 		"pairEvents":   pairEvents,
 		"computerHref": charts.ComputerPath,
 		"pct": func(n, total int64) int64 {
@@ -239,6 +270,8 @@ type dashboardPage struct {
 	Range         *pageRange // the window shown (nil: everything)
 	Demo          bool       // demo data are loaded
 	Changes       []*store.Change
+	// ChangesOnTimeline is how many recorded changes the fleet timeline marks.
+	ChangesOnTimeline int
 }
 
 func (p *dashboardPage) title() (string, string) { return "Dashboard", "dashboard" }

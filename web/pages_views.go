@@ -26,6 +26,9 @@ type viewCache struct {
 	idx  *hostIndex
 	rows []computerRow
 	dash *dashCharts // the dashboard's charts of res, built on first use
+	// dashKey is what else dash depends on: the display zone, the range
+	// its links carry and the change marks.
+	dashKey string
 }
 
 // dashCharts are the parts of the dashboard that depend only on the
@@ -148,9 +151,10 @@ func fleetRows(res *analysis.Result, idx *hostIndex, names []string, from, to ti
 // timelineLimit is how many computers a fleet timeline shows at most.
 const timelineLimit = 60
 
-// newDashboardCharts adds the charts and freshness to the dashboard.
-func (c *viewCache) newDashboardCharts(p *dashboardPage, snap *live.Snapshot, lastUpload *store.Upload, tz *time.Location) {
-	dc := c.dashboardCharts(snap, tz)
+// newDashboardCharts adds the charts and freshness to the dashboard; the
+// charts' links carry rng, the fleet timeline marks the changes.
+func (c *viewCache) newDashboardCharts(p *dashboardPage, snap *live.Snapshot, lastUpload *store.Upload, tz *time.Location, rng *pageRange, changes []charts.ChangeMark) {
+	dc := c.dashboardCharts(snap, tz, rng, changes)
 	p.UptimeChart, p.FleetChart, p.UptimeN = dc.uptime, dc.fleet, dc.uptimeN
 	p.TimelineShown, p.TimelineTotal, p.TopRows = dc.shown, dc.total, dc.top
 	p.LastUpload = lastUpload
@@ -161,12 +165,16 @@ func (c *viewCache) newDashboardCharts(p *dashboardPage, snap *live.Snapshot, la
 
 // dashboardCharts returns the dashboard's charts of the snapshot's
 // analysis, rendering them on first use.
-func (c *viewCache) dashboardCharts(snap *live.Snapshot, tz *time.Location) *dashCharts {
+func (c *viewCache) dashboardCharts(snap *live.Snapshot, tz *time.Location, rng *pageRange, changes []charts.ChangeMark) *dashCharts {
 	res := snap.Result
 	idx, rows := c.of(res)
+	key := tz.String() + "|" + rng.Query()
+	for _, ch := range changes {
+		key += "|" + ch.Href + "@" + ch.T.String()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.res == res && c.dash != nil {
+	if c.res == res && c.dash != nil && c.dashKey == key {
 		return c.dash
 	}
 	p := &dashCharts{}
@@ -188,10 +196,10 @@ func (c *viewCache) dashboardCharts(snap *live.Snapshot, tz *time.Location) *das
 			mid := math.Sqrt(lo * hi)
 			for i, b := range bands {
 				if mid >= b.Low*0.97 && mid <= b.High*1.03 {
-					return "/diagnoses/" + url.PathEscape(bandDx[i]) + "?" + url.Values{"lo": {strconv.FormatFloat(math.Floor(lo), 'f', -1, 64)}, "hi": {strconv.FormatFloat(math.Ceil(hi), 'f', -1, 64)}}.Encode() + "#evid-h"
+					return withRange("/diagnoses/"+url.PathEscape(bandDx[i])+"?"+url.Values{"lo": {strconv.FormatFloat(math.Floor(lo), 'f', -1, 64)}, "hi": {strconv.FormatFloat(math.Ceil(hi), 'f', -1, 64)}}.Encode()+"#evid-h", rng)
 				}
 			}
-			return "/events?" + url.Values{"order": {"asc"}}.Encode()
+			return intervalsHref("", lo, hi, rng) // outside any diagnosis: every interval of that length
 		}}
 	p.uptime = h.SVG()
 
@@ -209,14 +217,15 @@ func (c *viewCache) dashboardCharts(snap *live.Snapshot, tz *time.Location) *das
 	p.shown, p.total = len(names), len(rows)
 	if !snap.Stats.First.IsZero() && len(names) > 0 {
 		ft := &charts.FleetTimeline{ID: "fleet-timeline", Title: "Disconnects by computer over time",
-			Desc:  "Each mark is an Outlook disconnect (event 25) of one computer. Shared outages show as shaded columns across many computers; idle timeouts as marks spread through the working day.",
+			Desc:  "Each mark is an Outlook disconnect (event 25) of one computer and links to its events. Shared outages show as shaded columns across many computers; idle timeouts as marks spread through the working day; recorded changes as green lines.",
 			Start: snap.Stats.First, End: snap.Stats.Last.Add(time.Minute), Rows: fleetRows(res, idx, names, time.Time{}, time.Time{}),
-			Outages: res.Report.Outages, TZ: tz, MarkHref: eventsAround}
+			Outages: res.Report.Outages, Changes: changes, TZ: tz, MarkHref: eventsAround,
+			RowHref: func(name string) string { return withRange(charts.ComputerPath(name), rng) }}
 		p.fleet = ft.SVG()
 	}
 	p.top = topRows(rows, 10)
 	if c.res == res {
-		c.dash = p
+		c.dash, c.dashKey = p, key
 	}
 	return p
 }
@@ -299,9 +308,11 @@ type computersPage struct {
 	Total   int
 	Diagns  map[string]string // diagnosis id → short label
 	Matched int
+	Range   *pageRange
 }
 
 func (p *computersPage) title() (string, string) { return "Computers", "computers" }
+func (p *computersPage) timeRange() *pageRange   { return p.Range }
 
 // computerPage is one computer: its timeline, uptimes and disconnects.
 type computerPage struct {
@@ -315,15 +326,19 @@ type computerPage struct {
 	Pairs       []analysis.Pair
 	PairsTotal  int
 	EventsHref  string
+	Range       *pageRange
+	Changes     []charts.ChangeMark // those on the timeline's days
 }
 
 func (p *computerPage) title() (string, string) { return p.Row.Name, "computers" }
+func (p *computerPage) timeRange() *pageRange   { return p.Range }
 
-// newComputerPage builds the page of one computer.
-func newComputerPage(res *analysis.Result, idx *hostIndex, row computerRow, tz *time.Location) *computerPage {
+// newComputerPage builds the page of one computer, with the recorded
+// changes marked on its timeline.
+func newComputerPage(res *analysis.Result, idx *hostIndex, row computerRow, tz *time.Location, rng *pageRange, changes []charts.ChangeMark) *computerPage {
 	pairs := idx.pairsOf(res, row.Name)
-	p := &computerPage{Row: row, PairsTotal: len(pairs),
-		EventsHref: "/events?" + url.Values{"computer": {row.Name}}.Encode()}
+	p := &computerPage{Row: row, PairsTotal: len(pairs), Range: rng,
+		EventsHref: withRange("/events?"+url.Values{"computer": {row.Name}, "order": {"asc"}}.Encode(), rng)}
 	for _, d := range res.Report.Diagnoses {
 		if slices.Contains(row.DiagnosisIDs, d.ID) {
 			p.Diagnoses = append(p.Diagnoses, d)
@@ -348,7 +363,17 @@ func newComputerPage(res *analysis.Result, idx *hostIndex, row computerRow, tz *
 		p.DaysShown = len(days)
 		dt := &charts.DayTimeline{ID: "day-timeline", Title: "Connected and disconnected periods of " + row.Name,
 			Desc: "One row per day. Green: Outlook connected (from event 26 to the next 25). Red: disconnected (25 to 26). Each dark line is a disconnect.",
-			Days: days, TZ: tz}
+			Days: days, TZ: tz,
+			DayHref: func(from, to time.Time) string { return eventsAround(row.Name, from, to) },
+			SegmentHref: func(from, to time.Time) string {
+				return eventsAround(row.Name, from.Add(-time.Minute), to.Add(time.Minute))
+			}}
+		for _, c := range changes {
+			if !c.T.Before(days[0]) && c.T.Before(days[len(days)-1].AddDate(0, 0, 1)) {
+				dt.Changes = append(dt.Changes, c)
+				p.Changes = append(p.Changes, c)
+			}
+		}
 		for i, pr := range pairs {
 			dt.Disconnects = append(dt.Disconnects, pr.Disconnect)
 			if !pr.UpSince.IsZero() {
@@ -379,14 +404,15 @@ func newComputerPage(res *analysis.Result, idx *hostIndex, row computerRow, tz *
 	}
 	h := &charts.Histogram{ID: "host-uptime-hist", Title: "Uptimes of " + row.Name,
 		Desc:   fmt.Sprintf("%d uptimes of this computer on a logarithmic axis, with device default timeouts dashed and the fleet's diagnosed interval marked.", len(ups)),
-		XLabel: "Uptime before the disconnect (log scale)", YLabel: "Disconnects", Values: ups, Marks: marks, Height: 300}
+		XLabel: "Uptime before the disconnect (log scale)", YLabel: "Disconnects", Values: ups, Marks: marks, Height: 300,
+		BarHref: func(lo, hi float64) string { return intervalsHref(row.Name, lo, hi, rng) }}
 	p.UptimeChart = h.SVG()
 	return p
 }
 
 // diagnosisCharts adds the histogram (idle timeout) or the outage window
 // timeline (shared outage) to a diagnosis page.
-func (c *viewCache) diagnosisCharts(p *diagnosisPage, snap *live.Snapshot, tz *time.Location) {
+func (c *viewCache) diagnosisCharts(p *diagnosisPage, snap *live.Snapshot, tz *time.Location, changes []charts.ChangeMark) {
 	res := snap.Result
 	d := p.D
 	for _, r := range d.Recommendations {
@@ -397,7 +423,7 @@ func (c *viewCache) diagnosisCharts(p *diagnosisPage, snap *live.Snapshot, tz *t
 		}
 	}
 	for _, c := range d.Computers {
-		p.ComputerLinks = append(p.ComputerLinks, computerLink{Name: c, Href: charts.ComputerPath(c)})
+		p.ComputerLinks = append(p.ComputerLinks, computerLink{Name: c, Href: withRange(charts.ComputerPath(c), p.Range)})
 	}
 	idx, _ := c.of(res)
 	if d.Kind == analysis.KindIdleTimeout {
@@ -418,7 +444,7 @@ func (c *viewCache) diagnosisCharts(p *diagnosisPage, snap *live.Snapshot, tz *t
 			Desc:   fmt.Sprintf("%d uptimes of the %d computers on a logarithmic axis; the shaded band is the cluster, dashed lines are device defaults, the solid line is the estimate.", len(ups), len(d.Computers)),
 			XLabel: "Uptime before the disconnect (log scale)", YLabel: "Disconnects", Values: ups, Bands: bands, Marks: marks, HighlightBands: true,
 			BarHref: func(lo, hi float64) string {
-				return "/diagnoses/" + url.PathEscape(d.ID) + "?" + url.Values{"lo": {strconv.FormatFloat(math.Floor(lo), 'f', -1, 64)}, "hi": {strconv.FormatFloat(math.Ceil(hi), 'f', -1, 64)}}.Encode() + "#evid-h"
+				return withRange("/diagnoses/"+url.PathEscape(d.ID)+"?"+url.Values{"lo": {strconv.FormatFloat(math.Floor(lo), 'f', -1, 64)}, "hi": {strconv.FormatFloat(math.Ceil(hi), 'f', -1, 64)}}.Encode()+"#evid-h", p.Range)
 			}}
 		p.Chart = h.SVG()
 		return
@@ -437,7 +463,8 @@ func (c *viewCache) diagnosisCharts(p *diagnosisPage, snap *live.Snapshot, tz *t
 		}
 		ft := &charts.FleetTimeline{ID: "dx-timeline", Title: "Disconnects around the outage",
 			Desc:  "Disconnects of the computers involved, from one hour before the outage to one hour after it; the shaded column is the outage window.",
-			Start: from, End: to, Rows: fleetRows(res, idx, names, from, to), Outages: outs, TZ: tz, MarkHref: eventsAround}
+			Start: from, End: to, Rows: fleetRows(res, idx, names, from, to), Outages: outs, Changes: changes, TZ: tz, MarkHref: eventsAround,
+			RowHref: func(name string) string { return withRange(charts.ComputerPath(name), p.Range) }}
 		p.Chart = ft.SVG()
 	}
 }
@@ -454,9 +481,11 @@ type eventsPage struct {
 	OrderHref                               string
 	Err                                     string
 	Limit                                   int
+	Range                                   *pageRange
 }
 
 func (p *eventsPage) title() (string, string) { return "Events", "events" }
+func (p *eventsPage) timeRange() *pageRange   { return p.Range }
 
 type eventRow struct {
 	store.StoredEvent
@@ -474,13 +503,7 @@ func (p *apiPage) title() (string, string) { return "API", "api" }
 // diagnosisLabel names a diagnosis in a few words.
 func diagnosisLabel(d *analysis.Diagnosis) string {
 	if d.Kind == analysis.KindIdleTimeout {
-		switch {
-		case d.TimeoutSeconds != nil:
-			return "Idle timeout ≈ " + charts.ShortSeconds(*d.TimeoutSeconds)
-		case d.TimeoutMaxSeconds != nil:
-			return "Idle timeout below " + charts.ShortSeconds(*d.TimeoutMaxSeconds)
-		}
-		return "Idle timeout"
+		return dxTitle(d) // the one spelling (figures.go)
 	}
 	if d.Start != nil {
 		return "Shared outage " + d.Start.UTC().Format("01-02 15:04Z")

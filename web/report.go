@@ -20,14 +20,16 @@ import (
 
 // dashKey is what the rendered dashboard depends on.
 type dashKey struct {
-	res      *analysis.Result
-	at       time.Time
-	updating bool
-	stats    store.Stats
-	upload   int64
-	age      string
-	demo     bool
-	changes  int
+	res       *analysis.Result
+	at        time.Time
+	updating  bool
+	stats     store.Stats
+	upload    int64
+	age       string
+	demo      bool
+	changes   int
+	changesOn int
+	zone      string
 }
 
 // dashCache is the last rendered dashboard, plain and gzipped: under load
@@ -155,22 +157,29 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	if ids, err := s.db.UploadIDsBySource(r.Context(), intake.SourceDemo); err == nil {
 		p.Demo = len(ids) > 0
 	}
+	marks := s.changeMarks(r.Context())
 	p.Changes, _ = s.db.FindChanges(r.Context(), 5)
 	if !p.Empty {
-		s.views.newDashboardCharts(p, snap, snap.LastUpload, s.cfg.DisplayTZ)
+		s.views.newDashboardCharts(p, snap, snap.LastUpload, s.zoneOf(r), rng, marks)
+		p.ChangesOnTimeline = 0
+		for _, m := range marks {
+			if !m.T.Before(snap.Stats.First) && !m.T.After(snap.Stats.Last.Add(time.Minute)) {
+				p.ChangesOnTimeline++
+			}
+		}
 	}
 	if rng.Active() {
 		s.render(w, r, http.StatusOK, "dashboard", p)
 		return
 	}
-	key := dashKey{res: snap.Result, at: snap.At, updating: snap.Updating, stats: snap.Stats, age: p.Age, demo: p.Demo, changes: len(p.Changes)}
+	key := dashKey{res: snap.Result, at: snap.At, updating: snap.Updating, stats: snap.Stats, age: p.Age, demo: p.Demo, changes: len(marks), changesOn: p.ChangesOnTimeline, zone: s.zoneOf(r).String()}
 	if snap.LastUpload != nil {
 		key.upload = snap.LastUpload.ID
 	}
 	dc := &s.dash
 	dc.mu.Lock()
 	if dc.body == nil || dc.key != key {
-		body, err := s.pages.renderBytes("dashboard", p)
+		body, err := s.renderBytes(r, "dashboard", p)
 		if err != nil {
 			dc.mu.Unlock()
 			s.log.Error("render page", "page", "dashboard", "err", err)

@@ -62,6 +62,9 @@ func (s *Server) Handler() http.Handler {
 	r.With(read.Handler).Get("/computers/{name}", s.handleComputer)
 	r.With(read.Handler).Get("/events", s.handleEvents)
 	r.With(read.Handler).Get("/api", s.handleAPIDocs)
+	r.With(s.requireScope(store.ScopeRead, store.ScopeIngest).Handler).Post("/display-zone", s.handleDisplayZone) // the browser's display zone (page_zone.go)
+	r.With(read.Handler).Get("/intervals", s.handleIntervals)                                                     // the drill-down by uptime (page_intervals.go)
+	r.With(read.Handler).Get("/upload/headline", s.handleUploadHeadline)
 	r.With(uploads.Handler).Post("/upload", s.handleUploadForm)
 	r.With(s.requireScope(store.ScopeAdmin).Handler).Post("/demo", s.handleDemo) // never into real data (demo.go)
 

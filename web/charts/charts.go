@@ -312,6 +312,7 @@ func niceScale(n int) (maxV, step int) {
 	return maxV, step
 }
 
+// Plural picks the word for n things.
 func Plural(n int, one, many string) string {
 	if n == 1 {
 		return one
@@ -406,29 +407,59 @@ type TimelineRow struct {
 	Marks []TimelineMark
 }
 
+// TimelineMark is one disconnect on a fleet timeline row.
 type TimelineMark struct {
 	T    time.Time
 	Kind int // MarkOther, MarkTimeout, MarkOutage
 }
 
+// The kinds of a TimelineMark, weakest first (a merged mark shows the
+// strongest).
 const (
 	MarkOther = iota
 	MarkTimeout
 	MarkOutage
 )
 
+// ChangeMark is a recorded change (a device's timeout raised, …) on a
+// time axis: a labelled line across the chart, a link to the change.
+type ChangeMark struct {
+	T     time.Time
+	Label string // what was changed, shown as the mark's tooltip
+	Href  string // the change's page ("" = no link)
+}
+
 // FleetTimeline shows disconnects by computer over time, with shared
-// outages as shaded columns across every row.
+// outages as shaded columns across every row and recorded changes as
+// lines.
 type FleetTimeline struct {
 	ID, Title, Desc string
 	Start, End      time.Time
 	Rows            []TimelineRow
 	Outages         []analysis.Outage
+	Changes         []ChangeMark // drawn when inside [Start, End]
 	TZ              *time.Location
 	Width           int
 	// MarkHref, when set, makes each mark a link to the events of the row's
 	// computer in [from, to): the drill-down.
 	MarkHref func(name string, from, to time.Time) string
+	// RowHref links a row's label (default ComputerPath).
+	RowHref func(name string) string
+}
+
+// changeMark draws a change as a line from y1 to y2 at x, labelled above.
+func (d *svgDoc) changeMark(x, y1, y2 float64, c ChangeMark, tz *time.Location) {
+	tip := "Change " + c.T.In(tz).Format("Mon 2006-01-02 15:04 MST") + ": " + c.Label
+	if c.Href != "" {
+		d.link(c.Href, tip)
+	}
+	fmt.Fprintf(&d.b, `<g class="change-mark"><title>%s</title>`, svgEsc(tip))
+	d.line(x, y1, x, y2, "change-line")
+	d.rect(x-5, y1-11, 10, 10, "change-flag", "")
+	d.b.WriteString(`</g>`)
+	if c.Href != "" {
+		d.endLink()
+	}
 }
 
 // SVG renders the timeline.
@@ -500,13 +531,29 @@ func (ft *FleetTimeline) SVG() template.HTML {
 		if r := []rune(label); len(r) > 26 {
 			label = string(r[:25]) + "…"
 		}
-		d.link(ComputerPath(row.Name), "Computer "+row.Name)
+		rowHref := ComputerPath(row.Name)
+		if ft.RowHref != nil {
+			rowHref = ft.RowHref(row.Name)
+		}
+		d.link(rowHref, "Computer "+row.Name)
 		d.text(ml-6, yy+rowH-4, "end", "row-label", label)
 		d.endLink()
 	}
+	legend := [][2]string{{"tick-timeout", "disconnect: idle timeout"}, {"tick-outage", "disconnect: shared outage"}, {"tick-other", "other disconnect"}, {"outage-band", "shared outage window"}}
+	shown := 0
+	for _, c := range ft.Changes {
+		if c.T.Before(ft.Start) || c.T.After(ft.End) {
+			continue
+		}
+		d.changeMark(ax.x(c.T), mt-2, mt+ph, c, ft.TZ)
+		shown++
+	}
+	if shown > 0 {
+		legend = append(legend, [2]string{"change-flag", "recorded change"})
+	}
 	d.line(ml, mt+ph, ml+pw, mt+ph, "axis")
 	d.text(ml+pw/2, mt+ph+36, "middle", "axis-label", "Time ("+ft.TZ.String()+")")
-	d.legend(ml, mt+ph+56, [][2]string{{"tick-timeout", "disconnect: idle timeout"}, {"tick-outage", "disconnect: shared outage"}, {"tick-other", "other disconnect"}, {"outage-band", "shared outage window"}})
+	d.legend(ml, mt+ph+56, legend)
 	return d.close()
 }
 
@@ -524,10 +571,17 @@ type DayTimeline struct {
 	Days            []time.Time // local midnights, in order
 	Segments        []DaySegment
 	Disconnects     []time.Time
+	Changes         []ChangeMark // drawn on their day's row
 	TZ              *time.Location
 	Width           int
+	// DayHref, when set, links each day's label to the events of
+	// [day, next day): the drill-down.
+	DayHref func(from, to time.Time) string
+	// SegmentHref, when set, links each period to the events of [from, to).
+	SegmentHref func(from, to time.Time) string
 }
 
+// SVG renders the day timeline.
 func (dt *DayTimeline) SVG() template.HTML {
 	w := dt.Width
 	if w == 0 {
@@ -541,6 +595,7 @@ func (dt *DayTimeline) SVG() template.HTML {
 	d.open(dt.ID, w, ht, dt.Title, dt.Desc)
 	d.rect(ml, mt, pw, ph, "plot-bg", "")
 	hx := func(h float64) float64 { return ml + h/24*pw }
+	changes := 0
 	for h := 0; h <= 24; h += 2 {
 		d.line(hx(float64(h)), mt, hx(float64(h)), mt+ph+5, "grid")
 		d.text(hx(float64(h)), mt+ph+18, "middle", "tick", fmt.Sprintf("%02d:00", h))
@@ -550,7 +605,13 @@ func (dt *DayTimeline) SVG() template.HTML {
 		next := day.AddDate(0, 0, 1)
 		dayLen := next.Sub(day).Seconds()
 		xAt := func(t time.Time) float64 { return ml + t.Sub(day).Seconds()/dayLen*pw }
+		if dt.DayHref != nil {
+			d.link(dt.DayHref(day, next), "Events of "+day.Format("Mon 2006-01-02"))
+		}
 		d.text(ml-8, yy+rowH-7, "end", "row-label", day.Format("Mon 2006-01-02"))
+		if dt.DayHref != nil {
+			d.endLink()
+		}
 		for _, s := range dt.Segments {
 			if !s.To.After(day) || !s.From.Before(next) {
 				continue
@@ -566,7 +627,13 @@ func (dt *DayTimeline) SVG() template.HTML {
 			if x2-x1 < 1.5 {
 				x2 = x1 + 1.5
 			}
+			if dt.SegmentHref != nil {
+				d.link(dt.SegmentHref(s.From, s.To), s.Tip)
+			}
 			d.rect(x1, yy+4, x2-x1, rowH-8, "seg-"+s.Kind, s.Tip)
+			if dt.SegmentHref != nil {
+				d.endLink()
+			}
 		}
 		for _, t := range dt.Disconnects {
 			if t.Before(day) || !t.Before(next) {
@@ -575,25 +642,24 @@ func (dt *DayTimeline) SVG() template.HTML {
 			xx := xAt(t)
 			d.line(xx, yy+1, xx, yy+rowH-1, "seg-mark")
 		}
+		for _, c := range dt.Changes {
+			if c.T.Before(day) || !c.T.Before(next) {
+				continue
+			}
+			d.changeMark(xAt(c.T), yy+11, yy+rowH, c, dt.TZ)
+			changes++
+		}
+	}
+	legend := [][2]string{{"seg-up", "connected (26 → 25)"}, {"seg-down", "disconnected (25 → 26)"}, {"seg-open", "disconnected, no 26 logged"}, {"line:seg-mark", "disconnect (event 25)"}}
+	if changes > 0 {
+		legend = append(legend, [2]string{"change-flag", "recorded change"})
 	}
 	d.line(ml, mt+ph, ml+pw, mt+ph, "axis")
 	d.text(ml+pw/2, mt+ph+36, "middle", "axis-label", "Time of day ("+dt.TZ.String()+")")
-	d.legend(ml, mt+ph+54, [][2]string{{"seg-up", "connected (26 → 25)"}, {"seg-down", "disconnected (25 → 26)"}, {"seg-open", "disconnected, no 26 logged"}, {"line:seg-mark", "disconnect (event 25)"}})
+	d.legend(ml, mt+ph+54, legend)
 	return d.close()
 }
 
-// Seconds formats a duration in seconds for people: "900 s (15 min)".
-func Seconds(sec float64) string {
-	switch {
-	case sec < 120:
-		return fmt.Sprintf("%.0f s", sec)
-	case sec < 7200:
-		m := sec / 60
-		if math.Abs(m-math.Round(m)) < 0.05 {
-			return fmt.Sprintf("%.0f s (%.0f min)", sec, m)
-		}
-		return fmt.Sprintf("%.0f s (%.1f min)", sec, m)
-	default:
-		return fmt.Sprintf("%.0f s (%.1f h)", sec, sec/3600)
-	}
-}
+// Seconds formats a duration in seconds for people: "900 s (15 min)",
+// by the one rule every figure follows (analysis.FormatSeconds).
+func Seconds(sec float64) string { return analysis.FormatSeconds(sec) }

@@ -1,8 +1,12 @@
-// Upload page: drag and drop of many files, a progress bar per file while
-// it uploads (XMLHttpRequest upload progress) and while the server reads it
+// Upload page: one action — choosing (or dropping) files starts their
+// upload at once; no second button. Each file gets a progress bar while it
+// uploads (XMLHttpRequest upload progress) and while the server reads it
 // (POST /api/v1/uploads?async=1, then polling GET /api/v1/uploads/{id}),
-// then each file's result. Without this script the form posts all files at
-// once and the server redirects to the results.
+// one bar shows all files together, and as soon as a file is in, the
+// headline result (GET /upload/headline) shows at the top of the page. A
+// file without Outlook events is a warning, not a success. Without this
+// script the form posts all files at once and the server redirects to the
+// results.
 (function () {
   'use strict';
   var form = document.getElementById('upload-form');
@@ -14,15 +18,22 @@
   var section = document.getElementById('upload-progress');
   var list = document.getElementById('upload-list');
   var summary = document.getElementById('upload-summary');
+  var overall = document.getElementById('upload-overall');
   var done = document.getElementById('upload-done');
+  var labelText = document.getElementById('file-label-text');
+  var submit = document.getElementById('upload-submit');
+  var headline = document.getElementById('upload-headline');
   var maxBytes = parseInt(form.getAttribute('data-max'), 10) || 0;
   var concurrency = 2;
   var queue = [];
+  var items = [];
   var running = 0;
   var total = 0;
   var finished = 0;
   var newEvents = 0;
   var failures = 0;
+  var empty = 0;
+  var headlineSeq = 0;
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -46,16 +57,69 @@
     return n + ' ' + (n === 1 ? one : many);
   }
 
+  // The bar of all files: each file weighs its size; sending it is the
+  // first half of its share, the server reading it the second.
+  function updateOverall() {
+    var sum = 0;
+    var got = 0;
+    for (var i = 0; i < items.length; i++) {
+      var w = Math.max(1, items[i].file.size);
+      sum += w;
+      got += w * items[i].frac;
+    }
+    var pct = sum > 0 ? Math.round(got / sum * 100) : 0;
+    if (finished === total) {
+      pct = 100;
+    }
+    overall.value = pct;
+    overall.textContent = pct + ' %';
+    overall.setAttribute('aria-valuetext', pct + ' % of ' + plural(total, 'file', 'files'));
+    return pct;
+  }
+
   function updateSummary() {
-    var s = finished + ' of ' + plural(total, 'file', 'files') + ' done';
+    var pct = updateOverall();
+    var s = pct + ' % · ' + finished + ' of ' + plural(total, 'file', 'files') + ' done';
     if (finished > 0) {
       s += ' · ' + plural(newEvents, 'new event', 'new events');
+    }
+    if (empty > 0) {
+      s += ' · ' + plural(empty, 'file', 'files') + ' without Outlook events';
     }
     if (failures > 0) {
       s += ' · ' + plural(failures, 'file failed', 'files failed');
     }
     summary.textContent = s + '.';
     done.hidden = finished < total;
+    labelText.textContent = finished < total ? 'Add more files…' : 'Choose more files…';
+  }
+
+  // The headline result at the top, asked for after every finished file
+  // (the answer includes this browser's own uploads).
+  function refreshHeadline() {
+    var seq = ++headlineSeq;
+    var xhr = new XMLHttpRequest();
+    xhr.open('GET', '/upload/headline');
+    xhr.setRequestHeader('Accept', 'application/json');
+    xhr.onload = function () {
+      if (xhr.status !== 200 || seq !== headlineSeq) {
+        return;
+      }
+      var h = JSON.parse(xhr.responseText);
+      headline.hidden = false;
+      headline.setAttribute('data-kind', h.kind);
+      document.getElementById('hl-title').textContent = h.headline + (h.more > 0 ? ' (and ' + plural(h.more, 'more diagnosis', 'more diagnoses') + ')' : '');
+      document.getElementById('hl-text').textContent = h.text;
+      var link = document.getElementById('hl-link');
+      link.href = h.href;
+      link.textContent = h.report ? 'Open the diagnosis →' : 'Open the dashboard →';
+      var rep = document.getElementById('hl-report');
+      rep.hidden = !h.report;
+      if (h.report) {
+        rep.href = h.report;
+      }
+    };
+    xhr.send();
   }
 
   function setState(item, state, text, fraction) {
@@ -66,6 +130,14 @@
     } else if (fraction !== undefined) {
       item.bar.value = Math.max(0, Math.min(100, Math.round(fraction * 100)));
     }
+    if (state === 'uploading' && fraction !== null && fraction !== undefined) {
+      item.frac = fraction / 2;
+    } else if (state === 'processing') {
+      item.frac = 0.5 + (fraction ? fraction / 2 : 0);
+    } else if (state === 'done' || state === 'failed' || state === 'warning') {
+      item.frac = 1;
+    }
+    updateOverall();
   }
 
   function finish(item, ok) {
@@ -75,6 +147,9 @@
     }
     running--;
     updateSummary();
+    if (ok) {
+      refreshHeadline();
+    }
     pump();
   }
 
@@ -97,6 +172,14 @@
       item.result.appendChild(el('span', 'error-msg', ' — ' + (u.error || 'failed')));
       setState(item, 'failed', 'failed', 1);
       finish(item, false);
+      return;
+    }
+    if (!u.outlook_events) {
+      empty++;
+      item.result.appendChild(el('span', 'up-warn', ' — no Outlook events (25/26) in this file' +
+        (u.looks_like ? ': ' + u.looks_like : ': is it the Application log of an affected computer?')));
+      setState(item, 'warning', 'no Outlook events', 1);
+      finish(item, true);
       return;
     }
     if (u.new_events === 0 && u.duplicate_events > 0) {
@@ -219,13 +302,26 @@
       li.appendChild(result);
       li.setAttribute('data-state', 'queued');
       list.appendChild(li);
-      queue.push({ file: f, li: li, bar: bar, state: state, result: result });
+      var item = { file: f, li: li, bar: bar, state: state, result: result, frac: 0 };
+      queue.push(item);
+      items.push(item);
       total++;
     }
     updateSummary();
     pump();
   }
 
+  // One action: choosing files uploads them. The plain form's button and
+  // the browser's "required" check belong to the page without script.
+  input.removeAttribute('required');
+  if (submit) {
+    submit.hidden = true;
+  }
+  labelText.textContent = 'Choose log files…';
+  var hint = zone.querySelector('.js-only');
+  if (hint) {
+    hint.hidden = false;
+  }
   input.addEventListener('change', function () {
     var files = Array.prototype.slice.call(input.files || []);
     add(files);
