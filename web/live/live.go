@@ -137,9 +137,10 @@ type Analyzer struct {
 
 	window windowCache
 
-	warm     *Snapshot   // the stored report, until the first snapshot (warm.go)
-	leads    func() bool // whether this node stores its report (SetSaving)
-	lastSave time.Time   // worker-owned
+	warm     *Snapshot     // the stored report, until the first snapshot (warm.go)
+	warmed   chan struct{} // closed when Start has looked for the stored report
+	leads    func() bool   // whether this node stores its report (SetSaving)
+	lastSave time.Time     // worker-owned
 
 	span    time.Duration // the analysis window (SetWindow); 0 = everything
 	winFrom int64         // unix ns: the current window's start (worker-owned)
@@ -154,7 +155,7 @@ func New(db store.Store, log *slog.Logger, metrics Metrics) *Analyzer {
 	}
 	return &Analyzer{db: db, log: log, metrics: metrics,
 		poke: make(chan struct{}, 1), urgent: make(chan struct{}, 1), ready: make(chan struct{}),
-		marks: map[string]writeMark{}, done: make(chan struct{})}
+		marks: map[string]writeMark{}, done: make(chan struct{}), warmed: make(chan struct{})}
 }
 
 // SetWindow bounds the analysis, and its memory, to the newest span of
@@ -180,6 +181,7 @@ func (a *Analyzer) Start(ctx context.Context) {
 	ctx, a.stop = context.WithCancel(ctx)
 	a.mu.Unlock()
 	warm := a.warmStart(ctx)
+	close(a.warmed)
 	go func() {
 		defer close(a.done)
 		a.run(ctx, warm)

@@ -102,6 +102,16 @@ func decodeReport(b []byte) (analysis.Report, error) {
 // start's first analysis is done it returns the stored report (Warm, and
 // Updating) at once, to a client with no write of its own to wait for.
 func (a *Analyzer) CurrentReport(ctx context.Context, client string) (*Snapshot, error) {
+	a.mu.Lock()
+	started := a.started
+	a.mu.Unlock()
+	if started { // a request in the first moments of a start: Start is reading it
+		select {
+		case <-a.warmed:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	a.remoteMark(ctx, client)
 	a.mu.Lock()
 	if _, mine := a.marks[client]; a.snap == nil && a.warm != nil && !mine && a.started && !a.stopped {
