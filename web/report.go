@@ -36,9 +36,10 @@ type dashKey struct {
 // the page is rendered at most once per change of its key (the analysis,
 // its "as of" time, …), not once per request.
 type dashCache struct {
-	mu       sync.Mutex
-	key      dashKey
-	body, gz []byte
+	mu        sync.Mutex
+	key       dashKey
+	body, gz  []byte
+	rendering bool // a request renders a newer body of the same analysis
 }
 
 // encodeReport is the /api/v1/report body of a report.
@@ -178,12 +179,33 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	}
 	dc := &s.dash
 	dc.mu.Lock()
-	if dc.body == nil || dc.key != key {
+	// Only the freshness changed ("as of", age, counts): while one request
+	// renders the new body, the others get the one before, of the same
+	// analysis and zone, at once instead of queueing behind the render.
+	sameAnalysis := dc.body != nil && dc.key.res == key.res && dc.key.zone == key.zone
+	render := func() ([]byte, bool) {
 		body, err := s.renderBytes(r, "dashboard", p)
 		if err != nil {
-			dc.mu.Unlock()
 			s.log.Error("render page", "page", "dashboard", "err", err)
 			http.Error(w, "internal error", http.StatusInternalServerError)
+			return nil, false
+		}
+		return body, true
+	}
+	switch {
+	case dc.body != nil && dc.key == key, sameAnalysis && dc.rendering:
+	default:
+		if sameAnalysis {
+			dc.rendering = true
+			dc.mu.Unlock()
+		}
+		body, ok := render()
+		if sameAnalysis {
+			dc.mu.Lock()
+			dc.rendering = false
+		}
+		if !ok {
+			dc.mu.Unlock()
 			return
 		}
 		dc.key, dc.body, dc.gz = key, body, live.Gzip(body)
