@@ -64,13 +64,22 @@ func (t *pairTab) host(i int) int {
 	return sort.Search(len(t.hosts), func(h int) bool { return int(t.off[h+1]) > i })
 }
 
-// setDiagnosis records that pair i is evidence for diagnosis id.
-func (t *pairTab) setDiagnosis(i int, id string) {
+// diagIndex is the diag value of the pairs that are evidence for id, 0 if
+// none are.
+func (t *pairTab) diagIndex(id string) int32 {
 	for k, x := range t.ids {
 		if x == id {
-			t.diag[i] = int32(k + 1)
-			return
+			return int32(k + 1)
 		}
+	}
+	return 0
+}
+
+// setDiagnosis records that pair i is evidence for diagnosis id.
+func (t *pairTab) setDiagnosis(i int, id string) {
+	if k := t.diagIndex(id); k > 0 {
+		t.diag[i] = k
+		return
 	}
 	t.ids = append(t.ids, id)
 	t.diag[i] = int32(len(t.ids))
@@ -179,13 +188,7 @@ func (c *cpair) open() bool { return c.flags&cpClosed == 0 }
 func (r *Result) CountedUptimes(diagnosisID string) []float64 {
 	want := int32(-1)
 	if diagnosisID != "" {
-		want = 0
-		for k, id := range r.pairs.ids {
-			if id == diagnosisID {
-				want = int32(k + 1)
-			}
-		}
-		if want == 0 {
+		if want = r.pairs.diagIndex(diagnosisID); want == 0 {
 			return nil
 		}
 	}
@@ -225,12 +228,7 @@ func (r *Result) MedianUptime(h int) float64 {
 // DiagnosisPairs returns the pairs that are evidence for diagnosis id, in
 // pair order.
 func (r *Result) DiagnosisPairs(id string) []Pair {
-	want := int32(0)
-	for k, x := range r.pairs.ids {
-		if x == id {
-			want = int32(k + 1)
-		}
-	}
+	want := r.pairs.diagIndex(id)
 	if want == 0 {
 		return nil
 	}
