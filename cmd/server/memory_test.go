@@ -29,8 +29,8 @@ func TestMemoryLimitFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.memory.limitB != 1<<30 {
-		t.Errorf("default limit %d, want 1 GiB", c.memory.limitB)
+	if c.memory.limitB != 900<<20 {
+		t.Errorf("default limit %d, want 900 MiB", c.memory.limitB)
 	}
 	t.Setenv("GOMEMLIMIT", "3GiB") // the runtime's own setting stands
 	if c, err = parseServeFlags(nil, &strings.Builder{}); err != nil || c.memory.limitB != 0 {
