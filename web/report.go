@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"idletrace/analysis"
-	"idletrace/intake"
 	"idletrace/store"
 	"idletrace/web/live"
 )
@@ -155,11 +154,8 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	}
 	p := newDashboardPage(snap)
 	p.Range = rng
-	if ids, err := s.db.UploadIDsBySource(r.Context(), intake.SourceDemo); err == nil {
-		p.Demo = len(ids) > 0
-	}
-	marks := s.changeMarks(r.Context())
-	p.Changes, _ = s.db.FindChanges(r.Context(), 5)
+	demo, marks, changes := s.dashboardInputs(r.Context())
+	p.Demo, p.Changes = demo, changes
 	if !p.Empty {
 		s.views.newDashboardCharts(p, snap, snap.LastUpload, s.zoneOf(r), rng, marks)
 		p.ChangesOnTimeline = 0

@@ -41,7 +41,7 @@ func (p policy) withBody(n int64) policy {
 
 // Handler is the policy as chi middleware.
 func (p policy) Handler(next http.Handler) http.Handler {
-	inner := p.s.rateLimit(trackWrites(p.s.live, p.s.life)(next))
+	inner := p.s.rateLimit(trackWrites(p.s.live, p.s.life)(p.s.forgetOnWrite(next)))
 	timeout := p.s.cfg.BodyTimeout
 	if p.maxBody > defaultMaxBody {
 		timeout = p.s.cfg.UploadTimeout

@@ -96,6 +96,7 @@ type Server struct {
 	uploads *receiver          // multipart bodies to the pipeline (upload.go)
 	owners  uploadOwners       // which token made which upload (upload_owner.go)
 	dash    dashCache          // the rendered dashboard (report.go)
+	dashIn  dashInputs         // its reads of the store besides the analysis (dash_inputs.go)
 	zones   zoneSets           // the templates of each browser's display zone (page_zone.go)
 	views   viewCache          // per-analysis indexes for the pages (pages_views.go)
 	ids     idBook             // diagnosis ids once shown (diagnosis_ids.go)
