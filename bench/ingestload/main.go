@@ -4,8 +4,10 @@
 // -batch new Outlook 25/26 events to /api/v1/events (the collector's
 // format and default batch size) until the database holds -events more
 // events, and prints events/s for every -step events and for every
-// million, with the 1-minute load average, the server's CPU and RSS and
-// the database size beside them.
+// million, with the 1-minute load average, the server's CPU (share of one
+// core, and CPU-milliseconds per 1000 events: the figure a busy neighbour
+// on a shared machine disturbs least) and RSS and the database size
+// beside them.
 //
 //	go run ./bench/ingestload -db /work/bench-data/ingest.db -events 3000000
 //	go run ./bench/ingestload -db postgres://localhost:5433/idletrace_ingest -events 3000000
@@ -104,7 +106,11 @@ func main() {
 
 	fmt.Printf("\nidletrace agent ingest (%s, -mode %s): %d agents, batches of %d new events over %d computers, from %d stored events\n",
 		backend(*dbName), *mode, *agents, *batch, *computers, start)
-	fmt.Printf("%-22s %10s %8s %10s %10s %10s\n", "events stored", "events/s", "load1", "server CPU", "server RSS", "DB size")
+	fmt.Printf("%-22s %10s %8s %10s %12s %10s %10s\n", "events stored", "events/s", "load1", "server CPU", "CPU ms/1k ev", "server RSS", "DB size")
+	cpuPid := serverPid
+	if cpuPid == 0 {
+		cpuPid = os.Getpid() // -mode store: this process is the server
+	}
 	var done atomic.Int64
 	var failed atomic.Int64
 	var wg sync.WaitGroup
@@ -134,7 +140,7 @@ func main() {
 		at  time.Time
 		cpu float64
 	}
-	last := mark{0, begin, cpuSeconds(serverPid)}
+	last := mark{0, begin, cpuSeconds(cpuPid)}
 	million := last
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -158,14 +164,12 @@ func main() {
 		if n == last.n {
 			break
 		}
-		now := mark{n, time.Now(), cpuSeconds(serverPid)}
+		now := mark{n, time.Now(), cpuSeconds(cpuPid)}
 		rate := float64(n-last.n) / now.at.Sub(last.at).Seconds()
-		cpu := "-"
-		if serverPid != 0 {
-			cpu = fmt.Sprintf("%.0f %%", 100*(now.cpu-last.cpu)/now.at.Sub(last.at).Seconds())
-		}
-		fmt.Printf("%-22s %10.0f %8s %10s %10s %10s\n", fmt.Sprintf("%.2f M → %.2f M", float64(int64(start)+last.n)/1e6, float64(int64(start)+n)/1e6),
-			rate, loadavg(), cpu, rss(serverPid), sizeOf())
+		cpu := fmt.Sprintf("%.0f %%", 100*(now.cpu-last.cpu)/now.at.Sub(last.at).Seconds())
+		perK := fmt.Sprintf("%.1f", 1000*(now.cpu-last.cpu)/float64(n-last.n)*1000)
+		fmt.Printf("%-22s %10.0f %8s %10s %12s %10s %10s\n", fmt.Sprintf("%.2f M → %.2f M", float64(int64(start)+last.n)/1e6, float64(int64(start)+n)/1e6),
+			rate, loadavg(), cpu, perK, rss(cpuPid), sizeOf())
 		if (int64(start)+n)/1_000_000 != (int64(start)+million.n)/1_000_000 || !loop {
 			fmt.Printf("  per million %-10s %10.0f events/s\n", fmt.Sprintf("%d–%d M:", (int64(start)+million.n)/1_000_000, (int64(start)+million.n)/1_000_000+1),
 				float64(n-million.n)/now.at.Sub(million.at).Seconds())
