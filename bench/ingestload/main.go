@@ -15,7 +15,11 @@
 // -mode store calls the store in process instead (the agent path's store
 // calls: the agent day row, InsertEvents, the batch counts), without HTTP
 // and without the server's live analysis: what the store alone sustains.
-// A postgres:// database is created when missing. Not part of CI.
+// -mode retain -cut TIME instead deletes the events before TIME (RFC 3339)
+// with the store's retention (on PostgreSQL: dropping the week partitions
+// wholly before it, deleting the rest in batches of 10 000) and prints how
+// many and how long it took. A postgres:// database is created when
+// missing. Not part of CI.
 package main
 
 import (
@@ -54,7 +58,8 @@ func main() {
 	batch := flag.Int("batch", 2000, "events per batch (the collector's default -batch)")
 	computers := flag.Int("computers", 20_000, "computers the events come from")
 	step := flag.Int("step", 250_000, "print a line every this many events")
-	mode := flag.String("mode", "http", "http: POST to a real server; store: call the store in process")
+	mode := flag.String("mode", "http", "http: POST to a real server; store: call the store in process; retain: delete events before -cut")
+	cutFlag := flag.String("cut", "", "-mode retain: delete the events before this time (RFC 3339)")
 	serverBin := flag.String("server", "", "server binary (default: go build ./cmd/server into a temp dir)")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
@@ -74,6 +79,10 @@ func main() {
 		log.Fatal(err)
 	}
 	start := st.Events
+	if *mode == "retain" {
+		retain(ctx, db, *cutFlag, st)
+		return
+	}
 	// New events start after everything stored, at least a week ago, so
 	// that on PostgreSQL they land in the partitions of recent weeks.
 	t0 := time.Now().UTC().AddDate(0, 0, -7).Truncate(time.Second)
@@ -182,6 +191,27 @@ func main() {
 	if failed.Load() > 0 {
 		log.Fatal("a batch failed")
 	}
+}
+
+// retain runs the store's retention once and reports it.
+func retain(ctx context.Context, db store.Store, cut string, before store.Stats) {
+	t, err := time.Parse(time.RFC3339, cut)
+	if err != nil {
+		log.Fatalf("-cut: %v (want RFC 3339, e.g. %s)", err, before.First.Add(48*time.Hour).Format(time.RFC3339))
+	}
+	r, ok := db.(store.Retention)
+	if !ok {
+		log.Fatalf("%T has no retention", db)
+	}
+	t0 := time.Now()
+	n, err := r.DeleteEventsBefore(ctx, t, 10_000)
+	if err != nil {
+		log.Fatal(err)
+	}
+	el := time.Since(t0)
+	fmt.Printf("deleted %d of %d events (stored %s … %s) before %s in %v (%.0f events/s); load average %s\n",
+		n, before.Events, before.First.Format(time.RFC3339), before.Last.Format(time.RFC3339), t.Format(time.RFC3339),
+		el.Round(time.Millisecond), float64(n)/el.Seconds(), loadavg())
 }
 
 func backend(dsn string) string {
