@@ -42,10 +42,10 @@ func partitionsOf(t *testing.T, url string) ([]string, int) {
 	return names, n
 }
 
-// TestPartitions: weeks get partitions on demand (and the current and next
+// TestPostgresPartitions: weeks get partitions on demand (and the current and next
 // week ahead), far-off times go to events_default and move out when their
 // week comes within reach, and retention drops whole weeks.
-func TestPartitions(t *testing.T) {
+func TestPostgresPartitions(t *testing.T) {
 	ctx := context.Background()
 	url := storetest.PostgresURL(t)
 	now := time.Date(2024, 3, 6, 12, 0, 0, 0, time.UTC) // a Wednesday
@@ -123,10 +123,10 @@ func events(in []ingest4) []ingestEvent {
 	return out
 }
 
-// TestMigratePartitionsExistingEvents: a database at migration 0002 with
+// TestPostgresMigratePartitionsExistingEvents: a database at migration 0002 with
 // events is converted to the partitioned table keeping every event, its
 // seq and its dedup key.
-func TestMigratePartitionsExistingEvents(t *testing.T) {
+func TestPostgresMigratePartitionsExistingEvents(t *testing.T) {
 	ctx := context.Background()
 	url := storetest.PostgresURL(t)
 	c, err := pgx.Connect(ctx, url)
@@ -182,9 +182,9 @@ func TestMigratePartitionsExistingEvents(t *testing.T) {
 	}
 }
 
-// TestPartitionsTwoNodes: two nodes on one database inserting into the
+// TestPostgresPartitionsTwoNodes: two nodes on one database inserting into the
 // same new weeks at once create each week once and lose no event.
-func TestPartitionsTwoNodes(t *testing.T) {
+func TestPostgresPartitionsTwoNodes(t *testing.T) {
 	ctx := context.Background()
 	url := storetest.PostgresURL(t)
 	now := time.Date(2024, 3, 6, 12, 0, 0, 0, time.UTC)
