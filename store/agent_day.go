@@ -34,12 +34,21 @@ type AgentBatchCounts struct {
 // of agent from source on the current UTC day, creating it (finished, so
 // that a crash never leaves it "running") when there is none. Concurrent
 // callers get the same row: it is keyed by a UNIQUE column (migration 0004).
+// The row is read first: only the day's first batch takes a write
+// transaction here (every batch used to, one more write per batch for
+// SQLite's single writer).
 func (db *DB) AgentDayUpload(ctx context.Context, source, agent string) (int64, error) {
 	now := db.Now().UTC()
 	name := AgentDayName(agent, now.Format(time.DateOnly))
 	key := source + "/" + name
 	var id int64
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.sql.QueryRowContext(ctx, `SELECT id FROM uploads WHERE agent_day = ?`, key).Scan(&id)
+	if err == nil {
+		return id, nil
+	} else if err != sql.ErrNoRows {
+		return 0, fmt.Errorf("agent day upload: %w", err)
+	}
+	err = db.write(ctx, func(tx *sql.Tx) error {
 		at := now.Truncate(time.Second).Unix()
 		if _, err := tx.ExecContext(ctx, `INSERT INTO uploads (name, source, format, status, created_at, finished_at, agent_day)
 			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (agent_day) DO NOTHING`,

@@ -4,8 +4,10 @@
 // -batch new Outlook 25/26 events to /api/v1/events (the collector's
 // format and default batch size) until the database holds -events more
 // events, and prints events/s for every -step events and for every
-// million, with the 1-minute load average, the server's CPU and RSS and
-// the database size beside them.
+// million, with the 1-minute load average, the server's CPU (share of one
+// core, and CPU-milliseconds per 1000 events: the figure a busy neighbour
+// on a shared machine disturbs least) and RSS and the database size
+// beside them.
 //
 //	go run ./bench/ingestload -db /work/bench-data/ingest.db -events 3000000
 //	go run ./bench/ingestload -db postgres://localhost:5433/idletrace_ingest -events 3000000
@@ -13,7 +15,11 @@
 // -mode store calls the store in process instead (the agent path's store
 // calls: the agent day row, InsertEvents, the batch counts), without HTTP
 // and without the server's live analysis: what the store alone sustains.
-// A postgres:// database is created when missing. Not part of CI.
+// -mode retain -cut TIME instead deletes the events before TIME (RFC 3339)
+// with the store's retention (on PostgreSQL: dropping the week partitions
+// wholly before it, deleting the rest in batches of 10 000) and prints how
+// many and how long it took. A postgres:// database is created when
+// missing. Not part of CI.
 package main
 
 import (
@@ -52,7 +58,8 @@ func main() {
 	batch := flag.Int("batch", 2000, "events per batch (the collector's default -batch)")
 	computers := flag.Int("computers", 20_000, "computers the events come from")
 	step := flag.Int("step", 250_000, "print a line every this many events")
-	mode := flag.String("mode", "http", "http: POST to a real server; store: call the store in process")
+	mode := flag.String("mode", "http", "http: POST to a real server; store: call the store in process; retain: delete events before -cut")
+	cutFlag := flag.String("cut", "", "-mode retain: delete the events before this time (RFC 3339)")
 	serverBin := flag.String("server", "", "server binary (default: go build ./cmd/server into a temp dir)")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
@@ -72,6 +79,10 @@ func main() {
 		log.Fatal(err)
 	}
 	start := st.Events
+	if *mode == "retain" {
+		retain(ctx, db, *cutFlag, st)
+		return
+	}
 	// New events start after everything stored, at least a week ago, so
 	// that on PostgreSQL they land in the partitions of recent weeks.
 	t0 := time.Now().UTC().AddDate(0, 0, -7).Truncate(time.Second)
@@ -104,7 +115,11 @@ func main() {
 
 	fmt.Printf("\nidletrace agent ingest (%s, -mode %s): %d agents, batches of %d new events over %d computers, from %d stored events\n",
 		backend(*dbName), *mode, *agents, *batch, *computers, start)
-	fmt.Printf("%-22s %10s %8s %10s %10s %10s\n", "events stored", "events/s", "load1", "server CPU", "server RSS", "DB size")
+	fmt.Printf("%-22s %10s %8s %10s %12s %10s %10s\n", "events stored", "events/s", "load1", "server CPU", "CPU ms/1k ev", "server RSS", "DB size")
+	cpuPid := serverPid
+	if cpuPid == 0 {
+		cpuPid = os.Getpid() // -mode store: this process is the server
+	}
 	var done atomic.Int64
 	var failed atomic.Int64
 	var wg sync.WaitGroup
@@ -134,7 +149,7 @@ func main() {
 		at  time.Time
 		cpu float64
 	}
-	last := mark{0, begin, cpuSeconds(serverPid)}
+	last := mark{0, begin, cpuSeconds(cpuPid)}
 	million := last
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -158,14 +173,12 @@ func main() {
 		if n == last.n {
 			break
 		}
-		now := mark{n, time.Now(), cpuSeconds(serverPid)}
+		now := mark{n, time.Now(), cpuSeconds(cpuPid)}
 		rate := float64(n-last.n) / now.at.Sub(last.at).Seconds()
-		cpu := "-"
-		if serverPid != 0 {
-			cpu = fmt.Sprintf("%.0f %%", 100*(now.cpu-last.cpu)/now.at.Sub(last.at).Seconds())
-		}
-		fmt.Printf("%-22s %10.0f %8s %10s %10s %10s\n", fmt.Sprintf("%.2f M → %.2f M", float64(int64(start)+last.n)/1e6, float64(int64(start)+n)/1e6),
-			rate, loadavg(), cpu, rss(serverPid), sizeOf())
+		cpu := fmt.Sprintf("%.0f %%", 100*(now.cpu-last.cpu)/now.at.Sub(last.at).Seconds())
+		perK := fmt.Sprintf("%.1f", 1000*(now.cpu-last.cpu)/float64(n-last.n)*1000)
+		fmt.Printf("%-22s %10.0f %8s %10s %12s %10s %10s\n", fmt.Sprintf("%.2f M → %.2f M", float64(int64(start)+last.n)/1e6, float64(int64(start)+n)/1e6),
+			rate, loadavg(), cpu, perK, rss(cpuPid), sizeOf())
 		if (int64(start)+n)/1_000_000 != (int64(start)+million.n)/1_000_000 || !loop {
 			fmt.Printf("  per million %-10s %10.0f events/s\n", fmt.Sprintf("%d–%d M:", (int64(start)+million.n)/1_000_000, (int64(start)+million.n)/1_000_000+1),
 				float64(n-million.n)/now.at.Sub(million.at).Seconds())
@@ -178,6 +191,27 @@ func main() {
 	if failed.Load() > 0 {
 		log.Fatal("a batch failed")
 	}
+}
+
+// retain runs the store's retention once and reports it.
+func retain(ctx context.Context, db store.Store, cut string, before store.Stats) {
+	t, err := time.Parse(time.RFC3339, cut)
+	if err != nil {
+		log.Fatalf("-cut: %v (want RFC 3339, e.g. %s)", err, before.First.Add(48*time.Hour).Format(time.RFC3339))
+	}
+	r, ok := db.(store.Retention)
+	if !ok {
+		log.Fatalf("%T has no retention", db)
+	}
+	t0 := time.Now()
+	n, err := r.DeleteEventsBefore(ctx, t, 10_000)
+	if err != nil {
+		log.Fatal(err)
+	}
+	el := time.Since(t0)
+	fmt.Printf("deleted %d of %d events (stored %s … %s) before %s in %v (%.0f events/s); load average %s\n",
+		n, before.Events, before.First.Format(time.RFC3339), before.Last.Format(time.RFC3339), t.Format(time.RFC3339),
+		el.Round(time.Millisecond), float64(n)/el.Seconds(), loadavg())
 }
 
 func backend(dsn string) string {

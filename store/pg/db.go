@@ -3,7 +3,9 @@
 // runs, replicates and backs up. It keeps every promise of the SQLite
 // store: the same dedup key, exact new and duplicate counts per batch, and
 // an ingest sequence that is safe to poll (a reader that sees seq N+1 also
-// sees N: see InsertEvents). All SQL binds its values as arguments.
+// sees N: see InsertEvents). Events are range-partitioned by week of event
+// time, so that retention drops whole weeks (partition.go, migration
+// 0003). All SQL binds its values as arguments.
 package pg
 
 import (

@@ -119,8 +119,10 @@ func (db *DB) partitionTables(ctx context.Context, q querier, attached bool) ([]
 // weeks just ahead need and this node does not know of, each in a short
 // transaction of its own under the seq advisory lock (so that nodes do not
 // race, and no insert is half-way while rows move out of events_default).
-// A week it cannot create now (lock timeout) is left to events_default
-// and retried after partitionRetry: the insert goes on regardless.
+// A week it cannot create now (a lock timeout behind a long read, or any
+// other failure) is left to events_default and retried after
+// partitionRetry: the insert goes on regardless, and the week's rows move
+// to its partition once it exists. Only a cancelled ctx is returned.
 func (db *DB) ensurePartitions(ctx context.Context, events []ingest.Event) error {
 	now := weekStart(db.Now().Unix())
 	lo, hi := now-partitionsBack*weekSeconds, now+partitionsAhead*weekSeconds
@@ -158,10 +160,9 @@ func (db *DB) ensurePartitions(ctx context.Context, events []ingest.Event) error
 			delete(db.parts.known, w)
 			db.parts.failed[w] = db.Now()
 			db.parts.mu.Unlock()
-			if isLockTimeout(err) {
-				continue
+			if ctx.Err() != nil {
+				return fmt.Errorf("create partition %s: %w", partitionName(w), err)
 			}
-			return fmt.Errorf("create partition %s: %w", partitionName(w), err)
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package pg_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -41,10 +42,10 @@ func partitionsOf(t *testing.T, url string) ([]string, int) {
 	return names, n
 }
 
-// TestPartitions: weeks get partitions on demand (and the current and next
+// TestPostgresPartitions: weeks get partitions on demand (and the current and next
 // week ahead), far-off times go to events_default and move out when their
 // week comes within reach, and retention drops whole weeks.
-func TestPartitions(t *testing.T) {
+func TestPostgresPartitions(t *testing.T) {
 	ctx := context.Background()
 	url := storetest.PostgresURL(t)
 	now := time.Date(2024, 3, 6, 12, 0, 0, 0, time.UTC) // a Wednesday
@@ -122,10 +123,10 @@ func events(in []ingest4) []ingestEvent {
 	return out
 }
 
-// TestMigratePartitionsExistingEvents: a database at migration 0002 with
+// TestPostgresMigratePartitionsExistingEvents: a database at migration 0002 with
 // events is converted to the partitioned table keeping every event, its
 // seq and its dedup key.
-func TestMigratePartitionsExistingEvents(t *testing.T) {
+func TestPostgresMigratePartitionsExistingEvents(t *testing.T) {
 	ctx := context.Background()
 	url := storetest.PostgresURL(t)
 	c, err := pgx.Connect(ctx, url)
@@ -178,5 +179,51 @@ func TestMigratePartitionsExistingEvents(t *testing.T) {
 		t.Fatalf("new event: %d, %v", n, err)
 	} else if last, _ := db.FindEvents(ctx, store.EventFilter{Desc: true, Limit: 1}); last[0].Seq <= 3 {
 		t.Fatalf("new seq %d, want above 3", last[0].Seq)
+	}
+}
+
+// TestPostgresPartitionsTwoNodes: two nodes on one database inserting into the
+// same new weeks at once create each week once and lose no event.
+func TestPostgresPartitionsTwoNodes(t *testing.T) {
+	ctx := context.Background()
+	url := storetest.PostgresURL(t)
+	now := time.Date(2024, 3, 6, 12, 0, 0, 0, time.UTC)
+	var nodes [2]*pg.DB
+	for i := range nodes {
+		db, err := pg.Open(ctx, url, pg.Options{Node: fmt.Sprintf("node%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		db.Now = func() time.Time { return now }
+		nodes[i] = db
+	}
+	errs := make(chan error, 2*8)
+	for i, db := range nodes {
+		for b := range 8 {
+			go func() {
+				var in []ingest4
+				for w := range 6 { // six weeks back, the same for both nodes
+					in = append(in, ingest4{fmt.Sprintf("N%d", i), 25, int64(b*10 + w + 1), now.AddDate(0, 0, -7*w)})
+				}
+				n, _, err := db.InsertEvents(ctx, 0, events(in))
+				if err == nil && n != len(in) {
+					err = fmt.Errorf("node %d batch %d: %d new of %d", i, b, n, len(in))
+				}
+				errs <- err
+			}()
+		}
+	}
+	for range 2 * 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	names, inDefault := partitionsOf(t, url)
+	if len(names) != 1+7 || inDefault != 0 { // six weeks back to this one, the next, and the default
+		t.Fatalf("partitions %v, %d in default", names, inDefault)
+	}
+	if st, err := nodes[0].Stats(ctx); err != nil || st.Events != 2*8*6 {
+		t.Fatalf("stats %+v, %v; want %d events", st, err, 2*8*6)
 	}
 }

@@ -168,14 +168,22 @@ const maxAgentWarnings = 200
 // AgentDayUpload returns the id of the upload row that counts the batches
 // of agent from source on the current UTC day, creating it (finished) when
 // there is none. Concurrent callers, on any node, get the same row: it is
-// keyed by a UNIQUE column.
+// keyed by a UNIQUE column. The row is read first, so that only the day's
+// first batch writes here (an INSERT … ON CONFLICT per batch also used up
+// an upload id each time).
 func (db *DB) AgentDayUpload(ctx context.Context, source, agent string) (int64, error) {
 	now := db.Now().UTC()
 	name := store.AgentDayName(agent, now.Format(time.DateOnly))
 	key := source + "/" + name
 	at := now.Truncate(time.Second).Unix()
 	var id int64
-	err := db.write(ctx, func(tx pgx.Tx) error {
+	err := db.pool.QueryRow(ctx, `SELECT id FROM uploads WHERE agent_day = $1`, key).Scan(&id)
+	if err == nil {
+		return id, nil
+	} else if !errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("agent day upload: %w", classify(err))
+	}
+	err = db.write(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO uploads (name, source, format, status, created_at, finished_at, agent_day, node)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (agent_day) DO NOTHING`,
 			name, source, ingest.FormatJSON, store.UploadDone, at, at, key, db.node); err != nil {
