@@ -258,6 +258,7 @@ type dashboardPage struct {
 	AnalysisMs    float64
 	AnalysisAt    time.Time // when the shown analysis was computed
 	Updating      bool      // newer events are stored: a recompute is pending
+	WindowStart   time.Time // the analysis window's start when events before it are stored (else zero)
 	Empty         bool
 	UptimeChart   template.HTML
 	UptimeN       int
@@ -282,6 +283,9 @@ func newDashboardPage(snap *live.Snapshot) *dashboardPage {
 	p := &dashboardPage{Report: rep, Stats: snap.Stats, Diagnoses: rep.Diagnoses,
 		AnalysisMs: float64(snap.Took.Microseconds()) / 1000, Empty: snap.Stats.Events == 0,
 		AnalysisAt: snap.At, Updating: snap.Updating}
+	if !snap.WindowStart.IsZero() && snap.Stats.First.Before(snap.WindowStart) {
+		p.WindowStart = snap.WindowStart
+	}
 	p.Rollups = rollupDiagnoses(rep.Diagnoses, len(snap.Result.Hosts))
 	return p
 }
