@@ -35,7 +35,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,8 +45,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"idletrace/bench/benchdb"
 	"idletrace/ingest"
 	"idletrace/store"
 	"idletrace/store/pg"
@@ -150,7 +148,7 @@ func measure(dsn, bin string, events, computers, clients int, duration, warm tim
 		srv.Wait()
 	}()
 	log.Printf("server up in %v", up.Round(time.Millisecond))
-	log.Printf("first analysis (load %d events from %s + analyse): %v; server RSS %s", events, backend(dsn), first.Round(time.Millisecond), rss(srv.Process.Pid))
+	log.Printf("first analysis (load %d events from %s + analyse): %v; server RSS %s", events, benchdb.Backend(dsn), first.Round(time.Millisecond), rss(srv.Process.Pid))
 	coldRSS := rss(srv.Process.Pid)
 	var warmUp, warmFirst time.Duration
 	if restart {
@@ -172,7 +170,7 @@ func measure(dsn, bin string, events, computers, clients int, duration, warm tim
 	}
 
 	fmt.Printf("\nidletrace HTTP load on %s: %d events, %d computers, %d clients, %v per endpoint (Go %s client on the same machine)\n",
-		backend(dsn), events, computers, clients, duration, strings.TrimPrefix(goVersion(), "go version "))
+		benchdb.Backend(dsn), events, computers, clients, duration, strings.TrimPrefix(goVersion(), "go version "))
 	if built.events > 0 {
 		fmt.Printf("built %d events in %v (%.0f events/s); ", built.events, built.took.Round(time.Second), float64(built.events)/built.took.Seconds())
 	}
@@ -276,7 +274,7 @@ func rss(pid int) string {
 // tokens creates a read token (the clients) and an ingest token (the agent),
 // so that the agent's writes are not the readers' own.
 func tokens(ctx context.Context, dsn string) (string, string, error) {
-	db, err := openStore(ctx, dsn)
+	db, err := benchdb.Open(ctx, dsn, "httpload")
 	if err != nil {
 		return "", "", err
 	}
@@ -303,11 +301,11 @@ type built struct {
 func ensureDB(ctx context.Context, dsn string, events, computers int) (built, error) {
 	var b built
 	if pg.IsURL(dsn) {
-		if err := createPGDatabase(ctx, dsn); err != nil {
+		if err := benchdb.CreatePGDatabase(ctx, dsn); err != nil {
 			return b, err
 		}
 	}
-	db, err := openStore(ctx, dsn)
+	db, err := benchdb.Open(ctx, dsn, "httpload")
 	if err != nil {
 		return b, err
 	}
@@ -318,14 +316,14 @@ func ensureDB(ctx context.Context, dsn string, events, computers int) (built, er
 	}
 	b.last = st.Last
 	if st.Events >= events {
-		log.Printf("reusing %s (%d events)", backend(dsn), st.Events)
+		log.Printf("reusing %s (%d events)", benchdb.Backend(dsn), st.Events)
 		return b, nil
 	}
 	if st.Events > 0 {
-		return b, fmt.Errorf("%s holds %d events, fewer than %d: remove it", backend(dsn), st.Events, events)
+		return b, fmt.Errorf("%s holds %d events, fewer than %d: remove it", benchdb.Backend(dsn), st.Events, events)
 	}
 	genStart := time.Now().UTC().AddDate(0, 0, -21).Truncate(24 * time.Hour)
-	log.Printf("building %s: %d events over %d computers from %s", backend(dsn), events, computers, genStart.Format(time.DateOnly))
+	log.Printf("building %s: %d events over %d computers from %s", benchdb.Backend(dsn), events, computers, genStart.Format(time.DateOnly))
 	t0 := time.Now()
 	perHost := events / computers
 	const batch = 100_000
@@ -548,66 +546,12 @@ func agent(c *http.Client, base, token string, computers, batch int, every time.
 	}
 }
 
-func backend(dsn string) string {
-	if pg.IsURL(dsn) {
-		if u, err := url.Parse(dsn); err == nil {
-			return "PostgreSQL " + u.Redacted()
-		}
-		return "PostgreSQL"
-	}
-	return "SQLite " + dsn
-}
-
-func openStore(ctx context.Context, dsn string) (store.Store, error) {
-	if pg.IsURL(dsn) {
-		return pg.Open(ctx, dsn, pg.Options{Node: "httpload"})
-	}
-	return store.Open(ctx, dsn)
-}
-
-// createPGDatabase creates the database a postgres:// URL names when it
-// does not exist, connecting to the server's "postgres" database.
-func createPGDatabase(ctx context.Context, dsn string) error {
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		return fmt.Errorf("database URL: %w", err)
-	}
-	name := cfg.Database
-	if c, err := pgx.ConnectConfig(ctx, cfg); err == nil {
-		c.Close(ctx)
-		return nil
-	}
-	cfg.Database = "postgres"
-	c, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("connect to create %s: %w", name, err)
-	}
-	defer c.Close(ctx)
-	if _, err := c.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		return fmt.Errorf("create database %s: %w", name, err)
-	}
-	return nil
-}
-
 // dbSize is the database's size: the SQLite file and its WAL, or
 // pg_database_size.
 func dbSize(ctx context.Context, dsn string) string {
-	var n int64
-	if !pg.IsURL(dsn) {
-		for _, p := range []string{dsn, dsn + "-wal"} {
-			if fi, err := os.Stat(p); err == nil {
-				n += fi.Size()
-			}
-		}
-	} else {
-		c, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			return "?"
-		}
-		defer c.Close(ctx)
-		if err := c.QueryRow(ctx, `SELECT pg_database_size(current_database())`).Scan(&n); err != nil {
-			return "?"
-		}
+	n, err := benchdb.Size(ctx, dsn)
+	if err != nil {
+		return "?"
 	}
 	return fmt.Sprintf("%.2f GB", float64(n)/1e9)
 }

@@ -26,7 +26,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -34,7 +33,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,8 +42,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"idletrace/bench/benchdb"
 	"idletrace/ingest"
 	"idletrace/store"
 	"idletrace/store/pg"
@@ -66,11 +63,11 @@ func main() {
 	ctx := context.Background()
 
 	if pg.IsURL(*dbName) {
-		if err := createPGDatabase(ctx, *dbName); err != nil {
+		if err := benchdb.CreatePGDatabase(ctx, *dbName); err != nil {
 			log.Fatal(err)
 		}
 	}
-	db, err := openStore(ctx, *dbName)
+	db, err := benchdb.Open(ctx, *dbName, "ingestload")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -114,7 +111,7 @@ func main() {
 	}
 
 	fmt.Printf("\nidletrace agent ingest (%s, -mode %s): %d agents, batches of %d new events over %d computers, from %d stored events\n",
-		backend(*dbName), *mode, *agents, *batch, *computers, start)
+		benchdb.Backend(*dbName), *mode, *agents, *batch, *computers, start)
 	fmt.Printf("%-22s %10s %8s %10s %12s %10s %10s\n", "events stored", "events/s", "load1", "server CPU", "CPU ms/1k ev", "server RSS", "DB size")
 	cpuPid := serverPid
 	if cpuPid == 0 {
@@ -212,51 +209,6 @@ func retain(ctx context.Context, db store.Store, cut string, before store.Stats)
 	fmt.Printf("deleted %d of %d events (stored %s … %s) before %s in %v (%.0f events/s); load average %s\n",
 		n, before.Events, before.First.Format(time.RFC3339), before.Last.Format(time.RFC3339), t.Format(time.RFC3339),
 		el.Round(time.Millisecond), float64(n)/el.Seconds(), loadavg())
-}
-
-func backend(dsn string) string {
-	if pg.IsURL(dsn) {
-		return "PostgreSQL " + redact(dsn)
-	}
-	return "SQLite " + dsn
-}
-
-func redact(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil {
-		return u.Redacted()
-	}
-	return "postgres://…"
-}
-
-func openStore(ctx context.Context, dsn string) (store.Store, error) {
-	if pg.IsURL(dsn) {
-		return pg.Open(ctx, dsn, pg.Options{Node: "ingestload"})
-	}
-	return store.Open(ctx, dsn)
-}
-
-// createPGDatabase creates the database a postgres:// URL names when it
-// does not exist, connecting to the server's "postgres" database.
-func createPGDatabase(ctx context.Context, dsn string) error {
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		return err
-	}
-	name := cfg.Database
-	if c, err := pgx.ConnectConfig(ctx, cfg); err == nil {
-		c.Close(ctx)
-		return nil
-	}
-	cfg.Database = "postgres"
-	c, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("connect to create %s: %w", name, err)
-	}
-	defer c.Close(ctx)
-	if _, err := c.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		return fmt.Errorf("create database %s: %w", name, err)
-	}
-	return nil
 }
 
 // storeBatch is what intake.AgentBatch asks of the store for one batch.
@@ -433,22 +385,8 @@ func mib(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) }
 // dbSize is the database's size while the server holds it: the SQLite
 // file and its WAL, or pg_database_size.
 func dbSize(ctx context.Context, dsn string) string {
-	if !pg.IsURL(dsn) {
-		var n int64
-		for _, p := range []string{dsn, dsn + "-wal"} {
-			if fi, err := os.Stat(p); err == nil {
-				n += fi.Size()
-			}
-		}
-		return mib(n)
-	}
-	c, err := pgx.Connect(ctx, dsn)
+	n, err := benchdb.Size(ctx, dsn)
 	if err != nil {
-		return "?"
-	}
-	defer c.Close(ctx)
-	var n int64
-	if err := c.QueryRow(ctx, `SELECT pg_database_size(current_database())`).Scan(&n); err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return "?"
 	}
 	return mib(n)
