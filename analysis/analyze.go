@@ -541,6 +541,7 @@ func (a *analyzer) cp(i int) *cpair {
 
 func (a *analyzer) result() *Result {
 	r := &Result{pairs: a.tab}
+	r.pairs.idIndex = nil // only needed while the diagnoses are made
 	rep := &r.Report
 	rep.Computers = len(a.hosts)
 	for _, hs := range a.hosts {

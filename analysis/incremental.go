@@ -113,6 +113,13 @@ func (inc *Incremental) Add(events []Event) {
 
 // refresh merges the host's pending events and pairs it again.
 func (inc *Incremental) refresh(h *incHost, buf []cev, spelling map[int32]int) []cev {
+	inc.merge(h)
+	h.dirty = false
+	return h.pair(inc.o, inc.names, buf, spelling)
+}
+
+// merge sorts the host's pending events into its events.
+func (inc *Incremental) merge(h *incHost) {
 	order := cevOrder(inc.names)
 	slices.SortFunc(h.pending, order)
 	switch {
@@ -137,8 +144,7 @@ func (inc *Incremental) refresh(h *incHost, buf []cev, spelling map[int32]int) [
 		merged = append(merged, h.evs[i:]...)
 		h.evs = append(merged, h.pending[j:]...)
 	}
-	h.pending, h.dirty = nil, false
-	return h.pair(inc.o, inc.names, buf, spelling)
+	h.pending = nil
 }
 
 // pair pairs the host's events afresh (new pairs, not the old slice:
@@ -257,9 +263,8 @@ func (inc *Incremental) Prune(t time.Time) int {
 	cut := t.UnixNano()
 	dropped := 0
 	for _, h := range inc.order {
-		if len(h.pending) > 0 { // sort them in first (refresh), then cut
-			inc.refresh(h, nil, map[int32]int{})
-			h.dirty = true
+		if len(h.pending) > 0 { // sort them in first, then cut (the host is dirty: Result pairs it)
+			inc.merge(h)
 		}
 		k := sort.Search(len(h.evs), func(i int) bool { return h.evs[i].t >= cut })
 		if k == 0 {

@@ -22,6 +22,8 @@ type pairTab struct {
 	diag  []int32   // per pair: 1 + index into ids; 0 = none
 	ids   []string  // diagnosis ids the pairs name
 	names []string  // per host: display name
+
+	idIndex map[string]int32 // ids → diag value, while the diagnoses are made
 }
 
 // Exclusion codes of pairTab.excl (Pair.Excluded in words).
@@ -77,12 +79,16 @@ func (t *pairTab) diagIndex(id string) int32 {
 
 // setDiagnosis records that pair i is evidence for diagnosis id.
 func (t *pairTab) setDiagnosis(i int, id string) {
-	if k := t.diagIndex(id); k > 0 {
-		t.diag[i] = k
-		return
+	k, ok := t.idIndex[id]
+	if !ok {
+		if t.idIndex == nil {
+			t.idIndex = map[string]int32{}
+		}
+		t.ids = append(t.ids, id)
+		k = int32(len(t.ids))
+		t.idIndex[id] = k
 	}
-	t.ids = append(t.ids, id)
-	t.diag[i] = int32(len(t.ids))
+	t.diag[i] = k
 }
 
 // pair makes the Pair of host h's local pair j, pair i of the table.

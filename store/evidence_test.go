@@ -9,25 +9,14 @@ import (
 
 	"idletrace/ingest"
 	"idletrace/store"
+	"idletrace/store/storetest"
 )
 
 func TestDeleteUpload(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpenDB(t)
 	t0 := time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC)
-	upload := func(name string, evs ...ingest.Event) int64 {
-		u := &store.Upload{Name: name}
-		if err := db.CreateUpload(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := db.InsertEvents(ctx, u.ID, evs); err != nil {
-			t.Fatal(err)
-		}
-		if err := db.FinishUpload(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-		return u.ID
-	}
+	upload := func(name string, evs ...ingest.Event) int64 { return storetest.Upload(t, db, name, evs...) }
 	a := outlook("PC1", 25, 1, t0)
 	b := outlook("PC1", 26, 2, t0.Add(time.Minute))
 	c := outlook("PC2", 25, 3, t0.Add(2*time.Minute))

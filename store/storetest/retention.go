@@ -154,19 +154,7 @@ func testDeleteUploadKeepsShared(t *testing.T, open Opener) {
 	ctx := context.Background()
 	db := open(t, nil)
 	t0 := time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC)
-	upload := func(name string, evs ...ingest.Event) int64 {
-		u := &store.Upload{Name: name}
-		if err := db.CreateUpload(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := db.InsertEvents(ctx, u.ID, evs); err != nil {
-			t.Fatal(err)
-		}
-		if err := db.FinishUpload(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-		return u.ID
-	}
+	upload := func(name string, evs ...ingest.Event) int64 { return Upload(t, db, name, evs...) }
 	a := Outlook("PC1", 25, 1, t0)
 	b := Outlook("PC1", 26, 2, t0.Add(time.Minute))
 	c := Outlook("PC2", 25, 3, t0.Add(2*time.Minute))
@@ -213,4 +201,21 @@ func testDeleteUploadKeepsShared(t *testing.T, open Opener) {
 	if st, _ := db.Stats(ctx); st.Events != 1 {
 		t.Fatalf("%d events left, want a (the fourth upload's)", st.Events)
 	}
+}
+
+// Upload stores evs as one finished upload named name and returns its id.
+func Upload(tb testing.TB, db store.Store, name string, evs ...ingest.Event) int64 {
+	tb.Helper()
+	ctx := context.Background()
+	u := &store.Upload{Name: name}
+	if err := db.CreateUpload(ctx, u); err != nil {
+		tb.Fatal(err)
+	}
+	if _, _, err := db.InsertEvents(ctx, u.ID, evs); err != nil {
+		tb.Fatal(err)
+	}
+	if err := db.FinishUpload(ctx, u); err != nil {
+		tb.Fatal(err)
+	}
+	return u.ID
 }
