@@ -30,6 +30,7 @@ func main() {
 	window := flag.Duration("window", 0, "prune events before newest − window (0: keep all)")
 	heap := flag.String("heapprofile", "", "write a heap profile here after the Result")
 	cpu := flag.String("cpuprofile", "", "write a CPU profile of the Results (first and updates) here")
+	updatesOnly := flag.Bool("profile-updates", false, "profile only the updates, not the first Result")
 	updates := flag.Int("updates", 3, "Results after adding the newest 0.1 % again (the cost of an update)")
 	flag.Parse()
 	ctx := context.Background()
@@ -45,6 +46,7 @@ func main() {
 	}
 	defer db.Close()
 
+	var cpuFile *os.File
 	t0 := time.Now()
 	inc := analysis.NewIncremental(analysis.Options{})
 	var names store.Interner
@@ -80,19 +82,29 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		pprof.StartCPUProfile(f)
 		defer f.Close()
+		cpuFile = f
+	}
+	if cpuFile != nil && !*updatesOnly {
+		pprof.StartCPUProfile(cpuFile)
 	}
 	t1 := time.Now()
 	res := inc.Result()
 	first := time.Since(t1)
+	if cpuFile != nil && *updatesOnly {
+		pprof.StartCPUProfile(cpuFile)
+	}
 	fmt.Printf("events %d, computers %d, pairs %d, diagnoses %d\n", n, len(res.Hosts), res.NumPairs(), len(res.Report.Diagnoses))
 	fmt.Printf("read %v, first Result %v\n", read.Round(time.Millisecond), first.Round(time.Millisecond))
 	for i := range *updates {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
 		t := time.Now()
 		inc.Add(tail) // duplicates: the computers they name are paired again
 		res = inc.Result()
-		fmt.Printf("update %d (%d events again): %v\n", i+1, len(tail), time.Since(t).Round(time.Millisecond))
+		took := time.Since(t)
+		runtime.ReadMemStats(&after)
+		fmt.Printf("update %d (%d events again): %v, allocated %d MiB\n", i+1, len(tail), took.Round(time.Millisecond), (after.TotalAlloc-before.TotalAlloc)>>20)
 	}
 	if *cpu != "" {
 		pprof.StopCPUProfile()
