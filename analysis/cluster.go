@@ -64,16 +64,21 @@ func round1(v float64) float64 { return math.Round(v*10) / 10 }
 
 // quantile of sorted values (linear interpolation).
 func quantile(sorted []float64, q float64) float64 {
-	if len(sorted) == 0 {
+	return quantileAt(len(sorted), func(i int) float64 { return sorted[i] }, q)
+}
+
+// quantileAt is quantile of the n sorted values at(0) … at(n-1).
+func quantileAt(n int, at func(int) float64, q float64) float64 {
+	if n == 0 {
 		return 0
 	}
-	pos := q * float64(len(sorted)-1)
+	pos := q * float64(n-1)
 	i := int(pos)
-	if i >= len(sorted)-1 {
-		return sorted[len(sorted)-1]
+	if i >= n-1 {
+		return at(n - 1)
 	}
 	f := pos - float64(i)
-	return sorted[i]*(1-f) + sorted[i+1]*f
+	return at(i)*(1-f) + at(i+1)*f
 }
 
 // Peak detection on the log-time axis.
@@ -446,11 +451,11 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 				}
 			}
 		}
-		maj = a.newMajority(inWin)
-		for _, rg := range ranges {
-			maj.count(pts[rg[0]:rg[1]], 1)
-			maj.keepMost(pts[rg[0]:rg[1]])
-			maj.count(pts[rg[0]:rg[1]], 0)
+		maj = a.newMajority(inWin, pts, ranges)
+		for w := range ranges {
+			maj.count(w, 1)
+			maj.keepMost(w)
+			maj.count(w, 0)
 		}
 	}
 	// Per-computer counts in the window and on its flanks, in slices
@@ -464,18 +469,23 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 		}
 	}
 	var out []*cluster
+	widest := 0
+	for _, rg := range ranges {
+		widest = max(widest, rg[1]-rg[0])
+	}
+	kept := make([]cpoint, 0, widest) // the window's intervals that count, reused across windows
 	for w, rg := range ranges {
 		win := wins[w]
 		for _, h := range touched {
 			counts[h], flank[h] = 0, 0
 		}
 		touched = touched[:0]
-		kept := make([]cpoint, 0, rg[1]-rg[0])
+		kept = kept[:0]
 		if maj != nil {
-			maj.count(pts[rg[0]:rg[1]], 1)
+			maj.count(w, 1)
 		}
-		for _, p := range pts[rg[0]:rg[1]] {
-			if maj != nil && maj.elsewhere(p) {
+		for k, p := range pts[rg[0]:rg[1]] {
+			if maj != nil && maj.elsewhere(w, k) {
 				continue
 			}
 			kept = append(kept, p)
@@ -483,7 +493,7 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 			counts[p.host]++
 		}
 		if maj != nil {
-			maj.count(pts[rg[0]:rg[1]], 0)
+			maj.count(w, 0)
 		}
 		lx, hx := math.Log(win.lo), math.Log(win.hi)
 		fw := hostFlank * max(hx-lx, hostFlankMin)
@@ -548,7 +558,13 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 		}
 		slices.Sort(c.hosts)
 		slices.Sort(c.alsoSeen)
-		c.pts = kept[:0] // in place: members' intervals only
+		nm := 0
+		for _, p := range kept {
+			if member[p.host] {
+				nm++
+			}
+		}
+		c.pts = make([]cpoint, 0, nm) // members' intervals only
 		for _, p := range kept {
 			if member[p.host] {
 				c.pts = append(c.pts, p)
@@ -557,15 +573,12 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 		if len(c.hosts) < reqComputers || len(c.pts) < a.o.MinIntervals {
 			continue
 		}
-		secs := make([]float64, len(c.pts))
-		for i, p := range c.pts {
-			secs[i] = p.sec
-		}
-		c.lo, c.hi = secs[0], secs[len(secs)-1]
-		c.center = quantile(secs, 0.5)
-		c.p02 = quantile(secs, 0.02)
-		c.p10 = quantile(secs, 0.10)
-		c.p90 = quantile(secs, 0.90)
+		sec := func(i int) float64 { return c.pts[i].sec }
+		c.lo, c.hi = c.pts[0].sec, c.pts[len(c.pts)-1].sec
+		c.center = quantileAt(len(c.pts), sec, 0.5)
+		c.p02 = quantileAt(len(c.pts), sec, 0.02)
+		c.p10 = quantileAt(len(c.pts), sec, 0.10)
+		c.p90 = quantileAt(len(c.pts), sec, 0.90)
 		out = append(out, c)
 	}
 	return out
@@ -574,63 +587,72 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 // majority holds, for the computers with intervals in several windows
 // (multi), per session and per (computer, weekday): the most intervals one
 // window holds, and the current window's — in flat slices, not maps (a
-// large fleet has hundreds of thousands of sessions).
+// large fleet has hundreds of thousands of sessions). The keys of each
+// window's intervals are looked up once (the windows are walked several
+// times, and the lookups are random reads of fleet-sized slices).
 type majority struct {
-	a        *analyzer
-	multi    []int32 // per computer: -1 when in several windows
-	sessMost []int32 // per session (analyzer.pairSession)
+	keys     [][]majKey // per window, per interval in its range
+	sessMost []int32    // per session (analyzer.pairSession)
 	sessHere []int32
 	wdayMost []int32 // per computer·7 + weekday
 	wdayHere []int32
 }
 
-func (a *analyzer) newMajority(inWin []int32) *majority {
-	return &majority{a: a, multi: inWin,
+// majKey is an interval's session and (computer, weekday) slot; sess < 0
+// for a computer in one window only (it needs no majority).
+type majKey struct{ sess, wday int32 }
+
+func (a *analyzer) newMajority(multi []int32, pts []cpoint, ranges [][2]int) *majority {
+	m := &majority{keys: make([][]majKey, len(ranges)),
 		sessMost: make([]int32, a.nSessions), sessHere: make([]int32, a.nSessions),
 		wdayMost: make([]int32, 7*len(a.hosts)), wdayHere: make([]int32, 7*len(a.hosts))}
+	for w, rg := range ranges {
+		ks := make([]majKey, rg[1]-rg[0])
+		for k, p := range pts[rg[0]:rg[1]] {
+			if multi[p.host] != -1 {
+				ks[k] = majKey{-1, -1}
+				continue
+			}
+			ks[k] = majKey{a.pairSession[p.pair], 7*p.host + int32(a.pairWeekday[p.pair])}
+		}
+		m.keys[w] = ks
+	}
+	return m
 }
 
-func (m *majority) keys(p cpoint) (sess, wday int32) {
-	return m.a.pairSession[p.pair], 7*p.host + int32(m.a.pairWeekday[p.pair])
-}
-
-// count adds pts (set 1) to the current window's counts, or clears them
-// (set 0).
-func (m *majority) count(pts []cpoint, set int32) {
-	for _, p := range pts {
-		if m.multi[p.host] != -1 {
+// count adds window w's intervals (set 1) to the current window's counts,
+// or clears them (set 0).
+func (m *majority) count(w int, set int32) {
+	for _, k := range m.keys[w] {
+		if k.sess < 0 {
 			continue
 		}
-		s, d := m.keys(p)
 		if set == 0 {
-			m.sessHere[s], m.wdayHere[d] = 0, 0
+			m.sessHere[k.sess], m.wdayHere[k.wday] = 0, 0
 		} else {
-			m.sessHere[s]++
-			m.wdayHere[d]++
+			m.sessHere[k.sess]++
+			m.wdayHere[k.wday]++
 		}
 	}
 }
 
-// keepMost raises the most-counts to the current window's.
-func (m *majority) keepMost(pts []cpoint) {
-	for _, p := range pts {
-		if m.multi[p.host] != -1 {
+// keepMost raises the most-counts to the current window's (w's).
+func (m *majority) keepMost(w int) {
+	for _, k := range m.keys[w] {
+		if k.sess < 0 {
 			continue
 		}
-		s, d := m.keys(p)
-		m.sessMost[s] = max(m.sessMost[s], m.sessHere[s])
-		m.wdayMost[d] = max(m.wdayMost[d], m.wdayHere[d])
+		m.sessMost[k.sess] = max(m.sessMost[k.sess], m.sessHere[k.sess])
+		m.wdayMost[k.wday] = max(m.wdayMost[k.wday], m.wdayHere[k.wday])
 	}
 }
 
-// elsewhere reports whether another window holds more of p's session's,
-// or of its computer's weekday's, intervals than the current one.
-func (m *majority) elsewhere(p cpoint) bool {
-	if m.multi[p.host] != -1 {
-		return false
-	}
-	s, d := m.keys(p)
-	return m.sessMost[s] > m.sessHere[s] || m.wdayMost[d] > m.wdayHere[d]
+// elsewhere reports whether another window holds more of the session's,
+// or of the computer's weekday's, intervals of interval i of window w
+// than w does.
+func (m *majority) elsewhere(w, i int) bool {
+	k := m.keys[w][i]
+	return k.sess >= 0 && (m.sessMost[k.sess] > m.sessHere[k.sess] || m.wdayMost[k.wday] > m.wdayHere[k.wday])
 }
 
 // poissonTail is P(X ≥ k) for X ~ Poisson(mu).

@@ -40,74 +40,97 @@ const (
 // explain), the clusters' computers again without the outages, downtime
 // clusters, then the diagnoses.
 func (a *analyzer) diagnose() {
-	pts, req := a.points(ClusterUptime)
+	// The downtimes are sorted meanwhile, on another core when there is
+	// one: only the outages, found below, take some of them out again.
+	var down []cpoint
+	sorted := make(chan struct{})
+	go func() {
+		defer close(sorted)
+		down = a.points(ClusterDowntime)
+	}()
+	pts := a.points(ClusterUptime)
+	req := a.required(pts)
 	wins := findPeaks(pts, a.o.MinIntervals)
 	a.upClusters = a.buildClusters(ClusterUptime, pts, wins, req)
 	a.findOutages()
 	if len(a.outages) > 0 {
 		// The peaks stay where they are; their members, statistics and
 		// computers are recomputed without the outage pairs.
-		pts, req = a.withoutOutages(pts)
-		a.upClusters = a.buildClusters(ClusterUptime, pts, wins, req)
+		pts = a.withoutOutages(pts)
+		a.upClusters = a.buildClusters(ClusterUptime, pts, wins, a.required(pts))
 	}
-	pts, req = a.points(ClusterDowntime)
-	a.downClusters = a.buildClusters(ClusterDowntime, pts, findPeaks(pts, a.o.MinIntervals), req)
+	<-sorted
+	if len(a.outages) > 0 {
+		down = a.withoutOutages(down)
+	}
+	a.downClusters = a.buildClusters(ClusterDowntime, down, findPeaks(down, a.o.MinIntervals), a.required(down))
 	a.timeoutDiagnoses()
 	a.outageDiagnoses()
 }
 
-// withoutOutages returns the uptimes pts (sorted) less those of pairs now
-// excluded, and how many computers a cluster of them needs.
-func (a *analyzer) withoutOutages(pts []cpoint) ([]cpoint, int) {
-	out := make([]cpoint, 0, len(pts))
-	seen := make([]bool, len(a.hosts))
-	withIntervals := 0
+// withoutOutages returns the intervals pts (sorted) less those of pairs in
+// an outage, in pts's array (nothing reads them with those after this).
+func (a *analyzer) withoutOutages(pts []cpoint) []cpoint {
+	out := pts[:0]
 	for _, p := range pts {
-		if a.tab.excl[p.pair] != exclNone {
-			continue
+		if a.tab.excl[p.pair] != exclOutage {
+			out = append(out, p)
 		}
-		if !seen[p.host] {
-			seen[p.host] = true
-			withIntervals++
-		}
-		out = append(out, p)
 	}
-	return out, a.required(withIntervals)
+	return out
 }
 
-// points returns the intervals of one kind over the pairs that count,
-// sorted, and how many computers a cluster of them needs.
-func (a *analyzer) points(kind string) ([]cpoint, int) {
+// points returns the intervals of one kind, sorted, over the pairs that
+// count before the outages are known: not of an interleaving computer,
+// and for uptimes not overnight. It reads only what the pairing made (it
+// runs beside findOutages, which writes the exclusions).
+func (a *analyzer) points(kind string) []cpoint {
 	var pk pointKeys
 	pk.keys = make([]uint64, 0, a.tab.len())
-	seen := make([]bool, len(a.hosts))
-	withIntervals := 0
-	for i := range a.tab.len() {
-		p, x := a.cp(i), a.tab.excl[i]
-		var d time.Duration
-		switch kind {
-		case ClusterUptime:
-			if d = p.uptime(); x != exclNone || d <= 0 {
-				continue
+	for h, cps := range a.tab.hosts {
+		if a.hosts[h].h.Interleaved {
+			continue
+		}
+		base := int(a.tab.off[h])
+		for j := range cps {
+			p := &cps[j]
+			var d time.Duration
+			if kind == ClusterUptime {
+				if p.flags&cpOvernight != 0 {
+					continue
+				}
+				d = p.uptime()
+			} else {
+				d = p.downtime()
 			}
-		default:
-			if d = p.downtime(); (x != exclNone && x != exclOvernight) || d <= 0 {
-				continue
+			if d > 0 {
+				pk.add(d, base+j)
 			}
 		}
-		if h := a.pairHost[i]; !seen[h] {
-			seen[h] = true
-			withIntervals++
-		}
-		pk.add(d, i)
 	}
-	return pk.points(a.pairHost), a.required(withIntervals)
+	return pk.points(a.pairHost)
 }
 
-// required is how many computers a cluster needs: MinComputers, or all of
-// them in a smaller fleet.
-func (a *analyzer) required(withIntervals int) int {
-	return max(1, min(a.o.MinComputers, withIntervals))
+// required is how many computers a cluster of pts needs: MinComputers, or
+// all of those with intervals in a smaller fleet.
+func (a *analyzer) required(pts []cpoint) int {
+	return a.minComputers(withIntervals(pts, len(a.hosts)))
+}
+
+// minComputers is MinComputers, or n when fewer.
+func (a *analyzer) minComputers(n int) int { return max(1, min(a.o.MinComputers, n)) }
+
+// withIntervals is how many of hosts computers pts name.
+func withIntervals(pts []cpoint, hosts int) int {
+	seen := make([]bool, hosts)
+	n := 0
+	for _, p := range pts {
+		if !seen[p.host] {
+			seen[p.host] = true
+			n++
+		}
+	}
+	return n
 }
 
 // stats of one diagnosis' intervals.
@@ -255,7 +278,7 @@ func (a *analyzer) splitSites(hosts []int32) []siteGroup {
 		}
 		return strings.Compare(x.prefix, y.prefix)
 	})
-	req := a.required(len(hosts))
+	req := a.minComputers(len(hosts))
 	var big []siteGroup
 	var rest []int32
 	for _, g := range groups {

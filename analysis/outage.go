@@ -55,7 +55,7 @@ func (a *analyzer) findOutages() {
 			members[k][h] = true
 		}
 	}
-	cs := make([]ocand, 0, a.tab.len()/8)
+	cs := make([]ocand, 0, a.tab.len()) // most are candidates: growing would copy them several times
 	for i := range a.tab.len() {
 		if a.tab.excl[i] == exclInterleaved {
 			continue

@@ -28,7 +28,7 @@ import (
 func main() {
 	dsn := flag.String("db", "", "SQLite file or postgres:// URL")
 	window := flag.Duration("window", 0, "prune events before newest − window (0: keep all)")
-	heap := flag.String("heapprofile", "", "write a heap profile here after the Result")
+	heap := flag.String("heapprofile", "", "write a heap profile here after the updates, and one before them to this name + .base")
 	cpu := flag.String("cpuprofile", "", "write a CPU profile of the Results (first and updates) here")
 	updatesOnly := flag.Bool("profile-updates", false, "profile only the updates, not the first Result")
 	updates := flag.Int("updates", 3, "Results after adding the newest 0.1 % again (the cost of an update)")
@@ -96,6 +96,14 @@ func main() {
 	}
 	fmt.Printf("events %d, computers %d, pairs %d, diagnoses %d\n", n, len(res.Hosts), res.NumPairs(), len(res.Report.Diagnoses))
 	fmt.Printf("read %v, first Result %v\n", read.Round(time.Millisecond), first.Round(time.Millisecond))
+	if *heap != "" { // the base: what the updates allocated is the difference (pprof -base)
+		f, err := os.Create(*heap + ".base")
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.WriteHeapProfile(f)
+		f.Close()
+	}
 	for i := range *updates {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
