@@ -187,13 +187,6 @@ func (e cev) id() int {
 // name is the index of the event's raw spelling.
 func (e cev) name() int32 { return e.nid >> 1 }
 
-type hostState struct {
-	key      string // lower-case name
-	name     string // display name
-	h        Host
-	spelling map[int32]int
-}
-
 // Analyze analyzes Outlook 25/26 events (any order, may contain duplicates)
 // and returns the report and its evidence. It is pure and deterministic:
 // the same events in any order give the same result.
@@ -208,10 +201,11 @@ func Analyze(events []Event, opts Options) *Result {
 
 type analyzer struct {
 	o     Options
-	hosts []*hostState // sorted by key
-	names []string     // raw spellings
-	evs   []cev        // sorted by host, time
-	tab   pairTab      // every pair, by host then time
+	hosts []Host   // sorted by key: the Result's Hosts
+	keys  []string // per host: its lower-case name
+	names []string // raw spellings
+	evs   []cev    // sorted by host, time
+	tab   pairTab  // every pair, by host then time
 
 	// per pair: host index and the host's session
 	pairHost    []int32
@@ -276,10 +270,11 @@ func (a *analyzer) group(events []Event) {
 	}
 	slices.SortFunc(order, func(x, y int32) int { return strings.Compare(keys[x], keys[y]) })
 	rank := make([]int32, len(keys))
-	a.hosts = make([]*hostState, len(order))
+	a.hosts = make([]Host, len(order))
+	a.keys = make([]string, len(order))
 	for r, k := range order {
 		rank[k] = int32(r)
-		a.hosts[r] = &hostState{key: keys[k], spelling: map[int32]int{}}
+		a.keys[r] = keys[k]
 	}
 	for i, c := range canon {
 		rank[i] = rank[c]
@@ -305,13 +300,14 @@ func (a *analyzer) group(events []Event) {
 		slices.SortFunc(s, cevOrder(names))
 	}
 	a.evs = dedupEvents(sorted)
-	for _, e := range a.evs {
-		a.hosts[e.host].spelling[e.name()]++
-	}
-	for _, h := range a.hosts {
-		h.name = names[bestSpelling(h.spelling, names)]
-		h.h.Name = h.name
-		h.spelling = nil
+	spelling := map[int32]int{}
+	for i := 0; i < len(a.evs); {
+		h := a.evs[i].host
+		clear(spelling)
+		for ; i < len(a.evs) && a.evs[i].host == h; i++ {
+			spelling[a.evs[i].name()]++
+		}
+		a.hosts[h].Name = names[bestSpelling(spelling, names)]
 	}
 }
 
@@ -354,18 +350,22 @@ func dedupEvents(sorted []cev) []cev {
 func (a *analyzer) pairUp() {
 	a.reservePairs(len(a.evs)/2 + 1)
 	i := 0
-	for hi, hs := range a.hosts {
+	for hi := range a.hosts {
 		j := i
 		for j < len(a.evs) && a.evs[j].host == int32(hi) {
 			j++
 		}
-		a.addPairs(hi, pairEvents(a.o, a.evs[i:j], nil, &hs.h))
+		a.addPairs(hi, pairEvents(a.o, a.evs[i:j], nil, &a.hosts[hi]))
 		i = j
 	}
 }
 
-// reservePairs sizes the per-pair slices for about n pairs.
+// reservePairs sizes the per-pair slices for about n pairs, and the
+// per-host ones for a.hosts.
 func (a *analyzer) reservePairs(n int) {
+	a.tab.hosts = make([][]cpair, 0, len(a.hosts))
+	a.tab.names = make([]string, 0, len(a.hosts))
+	a.tab.off = make([]int32, 1, len(a.hosts)+1)
 	a.tab.excl = make([]uint8, 0, n)
 	a.tab.diag = make([]int32, 0, n)
 	a.pairHost = make([]int32, 0, n)
@@ -376,8 +376,8 @@ func (a *analyzer) reservePairs(n int) {
 // addPairs appends the pairs of host hi (the next host), which are then
 // read, never written.
 func (a *analyzer) addPairs(hi int, cps []cpair) {
-	hs := a.hosts[hi]
-	a.tab.add(hs.name, cps, hs.h.Interleaved)
+	hs := &a.hosts[hi]
+	a.tab.add(hs.Name, cps, hs.Interleaved)
 	base, top := a.nSessions, int32(-1)
 	for _, c := range cps {
 		a.pairHost = append(a.pairHost, int32(hi))
@@ -544,15 +544,16 @@ func (a *analyzer) result() *Result {
 	r.pairs.idIndex = nil // only needed while the diagnoses are made
 	rep := &r.Report
 	rep.Computers = len(a.hosts)
-	for _, hs := range a.hosts {
-		rep.Events.Disconnects += hs.h.Disconnects
-		rep.Events.Reconnects += hs.h.Reconnects
-		rep.Pairs += hs.h.Pairs
-		if hs.h.DiagnosisIDs == nil {
-			hs.h.DiagnosisIDs = []string{}
+	for i := range a.hosts {
+		hs := &a.hosts[i]
+		rep.Events.Disconnects += hs.Disconnects
+		rep.Events.Reconnects += hs.Reconnects
+		rep.Pairs += hs.Pairs
+		if hs.DiagnosisIDs == nil {
+			hs.DiagnosisIDs = []string{}
 		}
-		r.Hosts = append(r.Hosts, hs.h)
 	}
+	r.Hosts = a.hosts
 	rep.Clusters = []Cluster{}
 	for _, c := range a.upClusters {
 		rep.Clusters = append(rep.Clusters, c.report(a))
@@ -581,7 +582,7 @@ func (a *analyzer) hostNames(hosts []int32) []string {
 	hs = slices.Compact(hs)
 	out := make([]string, 0, len(hs))
 	for _, h := range hs {
-		out = append(out, a.hosts[h].name)
+		out = append(out, a.hosts[h].Name)
 	}
 	return out
 }

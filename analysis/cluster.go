@@ -594,7 +594,7 @@ type majority struct {
 	keys     [][]majKey // per window, per interval in its range
 	sessMost []int32    // per session (analyzer.pairSession)
 	sessHere []int32
-	wdayMost []int32 // per computer·7 + weekday
+	wdayMost []int32 // per computer in several windows·7 + weekday
 	wdayHere []int32
 }
 
@@ -602,18 +602,32 @@ type majority struct {
 // for a computer in one window only (it needs no majority).
 type majKey struct{ sess, wday int32 }
 
+// newMajority numbers the computers multi marks -1 (in several windows) in
+// place, the others -1, and looks up the keys of the windows' intervals.
 func (a *analyzer) newMajority(multi []int32, pts []cpoint, ranges [][2]int) *majority {
+	// The computers in several windows, numbered: the weekday slots are
+	// theirs only (a large fleet has a million computers, few of them in
+	// several windows).
+	n := int32(0)
+	for h, w := range multi {
+		if w == -1 {
+			multi[h] = n
+			n++
+		} else {
+			multi[h] = -1
+		}
+	}
 	m := &majority{keys: make([][]majKey, len(ranges)),
 		sessMost: make([]int32, a.nSessions), sessHere: make([]int32, a.nSessions),
-		wdayMost: make([]int32, 7*len(a.hosts)), wdayHere: make([]int32, 7*len(a.hosts))}
+		wdayMost: make([]int32, 7*n), wdayHere: make([]int32, 7*n)}
 	for w, rg := range ranges {
 		ks := make([]majKey, rg[1]-rg[0])
 		for k, p := range pts[rg[0]:rg[1]] {
-			if multi[p.host] != -1 {
+			if mi := multi[p.host]; mi >= 0 {
+				ks[k] = majKey{a.pairSession[p.pair], 7*mi + int32(a.pairWeekday[p.pair])}
+			} else {
 				ks[k] = majKey{-1, -1}
-				continue
 			}
-			ks[k] = majKey{a.pairSession[p.pair], 7*p.host + int32(a.pairWeekday[p.pair])}
 		}
 		m.keys[w] = ks
 	}

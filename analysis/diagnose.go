@@ -88,7 +88,7 @@ func (a *analyzer) points(kind string) []cpoint {
 	var pk pointKeys
 	pk.keys = make([]uint64, 0, a.tab.len())
 	for h, cps := range a.tab.hosts {
-		if a.hosts[h].h.Interleaved {
+		if a.hosts[h].Interleaved {
 			continue
 		}
 		base := int(a.tab.off[h])
@@ -187,7 +187,7 @@ func (a *analyzer) timeoutDiagnoses() {
 	for i, ow := range owners {
 		id := diags[i].ID
 		for _, h := range ow.hosts {
-			a.hosts[h].h.DiagnosisIDs = append(a.hosts[h].h.DiagnosisIDs, id)
+			a.hosts[h].DiagnosisIDs = append(a.hosts[h].DiagnosisIDs, id)
 		}
 		member := make([]bool, len(a.hosts))
 		for _, h := range ow.hosts {
@@ -241,7 +241,7 @@ func (a *analyzer) alsoSeenBySite(also []int32, groups []siteGroup) [][]int32 {
 	out := make([][]int32, len(groups))
 	for _, h := range also {
 		g := 0
-		p := sitePrefix(a.hosts[h].name)
+		p := sitePrefix(a.hosts[h].Name)
 		for i := range groups {
 			if len(groups) > 1 && strings.EqualFold(sitePrefix(groups[i].prefix), p) {
 				g = i
@@ -265,7 +265,7 @@ type siteGroup struct {
 func (a *analyzer) splitSites(hosts []int32) []siteGroup {
 	by := map[string][]int32{}
 	for _, h := range hosts {
-		p := sitePrefix(a.hosts[h].name)
+		p := sitePrefix(a.hosts[h].Name)
 		by[p] = append(by[p], h)
 	}
 	var groups []siteGroup
@@ -314,13 +314,13 @@ func commonPrefix(a *analyzer, hosts []int32) string {
 	if len(hosts) == 0 {
 		return ""
 	}
-	first := a.hosts[hosts[0]].name
+	first := a.hosts[hosts[0]].Name
 	if i := strings.IndexByte(first, '.'); i >= 0 {
 		first = first[:i]
 	}
 	n := len(first)
 	for _, h := range hosts[1:] {
-		k := a.hosts[h].key
+		k := a.keys[h]
 		m := 0
 		for m < n && m < len(k) && unicode.ToLower(rune(first[m])) == rune(k[m]) {
 			m++
@@ -396,9 +396,9 @@ func (a *analyzer) timeoutDiagnosis(c *cluster, hosts, also []int32, site string
 	who := fmt.Sprintf("%d of %d computers", len(hosts), len(a.hosts))
 	switch {
 	case len(hosts) == 1 && len(a.hosts) == 1:
-		who = a.hosts[hosts[0]].name + " (the only computer in the data)"
+		who = a.hosts[hosts[0]].Name + " (the only computer in the data)"
 	case len(hosts) == 1:
-		who = a.hosts[hosts[0]].name
+		who = a.hosts[hosts[0]].Name
 	case site != "":
 		who += fmt.Sprintf(" (%s*)", site)
 	}
@@ -675,7 +675,7 @@ func (a *analyzer) outageDiagnoses() {
 			"These disconnects are kept out of the idle-timeout statistics.",
 		}
 		for _, h := range ot.hosts {
-			a.hosts[h].h.DiagnosisIDs = append(a.hosts[h].h.DiagnosisIDs, id)
+			a.hosts[h].DiagnosisIDs = append(a.hosts[h].DiagnosisIDs, id)
 		}
 		for _, pi := range ot.pairs {
 			a.tab.setDiagnosis(int(pi), id)

@@ -39,8 +39,7 @@ type incHost struct {
 	evs     []cev // every event added, sorted by cevOrder (duplicates kept)
 	pending []cev // added since the last refresh, unsorted
 	dirty   bool
-	name    string  // display name
-	h       Host    // without DiagnosisIDs
+	h       hostSum // its Host, without DiagnosisIDs
 	pairs   []cpair // pairs of the deduplicated evs
 }
 
@@ -156,12 +155,12 @@ func (h *incHost) pair(o Options, names []string, buf []cev, spelling map[int32]
 	for _, e := range evs {
 		spelling[e.name()]++
 	}
-	h.name, h.h = "", Host{}
+	var hs Host
 	if len(evs) > 0 {
-		h.name = names[bestSpelling(spelling, names)]
+		hs.Name = names[bestSpelling(spelling, names)]
 	}
-	h.h = Host{Name: h.name}
-	h.pairs = pairEvents(o, evs, nil, &h.h)
+	h.pairs = pairEvents(o, evs, nil, &hs)
+	h.h = summarize(&hs)
 	return evs
 }
 
@@ -193,14 +192,14 @@ func fleetResult(o Options, names []string, order []*incHost, buf []cev, spellin
 		}
 	}
 	hosts := groupHosts(o, names, live, buf, spelling)
-	a := &analyzer{o: o, hosts: make([]*hostState, len(hosts))}
+	a := &analyzer{o: o, hosts: make([]Host, len(hosts)), keys: make([]string, len(hosts))}
 	n := 0
 	for _, h := range hosts {
 		n += len(h.pairs)
 	}
 	a.reservePairs(n)
 	for hi, h := range hosts {
-		a.hosts[hi] = &hostState{key: h.key, name: h.name, h: h.h}
+		a.hosts[hi], a.keys[hi] = h.h.host(), h.key
 		a.addPairs(hi, h.pairs)
 	}
 	a.diagnose()
@@ -327,11 +326,41 @@ func groupHosts(o Options, names []string, order []*incHost, buf []cev, spelling
 		for _, e := range evs {
 			spelling[e.name()]++
 		}
-		g := &incHost{key: h.key, name: names[bestSpelling(spelling, names)]}
-		g.h = Host{Name: g.name}
-		g.pairs = pairEvents(o, evs, nil, &g.h)
+		g := &incHost{key: h.key}
+		hs := Host{Name: names[bestSpelling(spelling, names)]}
+		g.pairs = pairEvents(o, evs, nil, &hs)
+		g.h = summarize(&hs)
 		out = append(out, g)
 		buf = evs
 	}
 	return out
+}
+
+// hostSum is a Host in 64 bytes instead of 144: what the incremental
+// analysis keeps of each computer between Results (a fleet of a million
+// computers keeps a million).
+type hostSum struct {
+	name                                                   string
+	disconnects, reconnects, pairs, open, repeats, orphans int32
+	first, last                                            int64 // unix ns, if timed
+	interleaved, timed                                     bool
+}
+
+func summarize(h *Host) hostSum {
+	s := hostSum{name: h.Name, disconnects: int32(h.Disconnects), reconnects: int32(h.Reconnects), pairs: int32(h.Pairs),
+		open: int32(h.Open), repeats: int32(h.Repeats), orphans: int32(h.Orphans), interleaved: h.Interleaved}
+	if !h.First.IsZero() {
+		s.first, s.last, s.timed = h.First.UnixNano(), h.Last.UnixNano(), true
+	}
+	return s
+}
+
+// host is the Host s summarizes.
+func (s *hostSum) host() Host {
+	h := Host{Name: s.name, Disconnects: int(s.disconnects), Reconnects: int(s.reconnects), Pairs: int(s.pairs),
+		Open: int(s.open), Repeats: int(s.repeats), Orphans: int(s.orphans), Interleaved: s.interleaved}
+	if s.timed {
+		h.First, h.Last = time.Unix(0, s.first).UTC(), time.Unix(0, s.last).UTC()
+	}
+	return h
 }

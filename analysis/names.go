@@ -14,6 +14,16 @@ func groupKeys(keys []string) []int32 {
 	for i := range canon {
 		canon[i] = int32(i)
 	}
+	short := false
+	for _, k := range keys {
+		if strings.IndexByte(k, '.') < 0 {
+			short = true
+			break
+		}
+	}
+	if !short { // only full names (most fleets): nothing to group
+		return canon
+	}
 	var byHost map[string]int32 // host part → the one FQDN (-1: several)
 	for i, k := range keys {
 		dot := strings.IndexByte(k, '.')

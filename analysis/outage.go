@@ -86,13 +86,16 @@ func (a *analyzer) findOutages() {
 		return downs
 	}
 	w := int64(a.o.OutageWindow)
+	// A busy fleet has a window per disconnect of a large outage: small
+	// ones (the return window of the rare joint outage aside).
 	type win struct {
-		i, j     int // cs[i:j]
-		distinct int
-		need     int
+		i, j     int32 // cs[i:j]
+		distinct int32
+		need     int32
 		mu       float64
-		back     [2]int64 // the return window of a joint outage, else zero
+		joint    int32 // 1 + index into backs of a joint outage's return window, else 0
 	}
+	var backs [][2]int64
 	// Sweep the windows [t_i, t_i + w] in time order; keep those busier
 	// than the background allows. Background: the rate of disconnects
 	// around the window, outside it, over ±1 h and over ±10 min (which
@@ -133,11 +136,12 @@ func (a *analyzer) findOutages() {
 			}
 			need := max(a.o.MinOutageComputers, poissonThreshold(mu, outageAlpha))
 			if distinct >= need {
-				wins = append(wins, win{i, j, distinct, need, mu, [2]int64{}})
+				wins = append(wins, win{int32(i), int32(j), int32(distinct), int32(need), mu, 0})
 				lastCount = cs[j-1].t
 			} else if longs >= a.o.MinOutageComputers && cs[i].t > lastCount {
 				if back, k := jointOutage(cs[i:j], mu, backgroundDowns(), a.o.MinOutageComputers); k > 0 {
-					wins = append(wins, win{i, j, k, a.o.MinOutageComputers, mu, back})
+					backs = append(backs, back)
+					wins = append(wins, win{int32(i), int32(j), int32(k), int32(a.o.MinOutageComputers), mu, int32(len(backs))})
 				}
 			}
 		}
@@ -163,9 +167,11 @@ func (a *analyzer) findOutages() {
 			continue
 		}
 		ot := &outage{background: wn.mu}
-		burst := trimStragglers(cs[wn.i:wn.j], wn.need)
-		back := wn.back
-		if back[1] == 0 {
+		burst := trimStragglers(cs[wn.i:wn.j], int(wn.need))
+		var back [2]int64
+		if wn.joint > 0 {
+			back = backs[wn.joint-1]
+		} else {
 			back = outageReturn(burst)
 		}
 		if back[1] != 0 {
@@ -175,7 +181,7 @@ func (a *analyzer) findOutages() {
 			// outage comes back later).
 			mid := burst[len(burst)/2].t
 			matched := matchOutage(cs, mid-int64(outageSkew), mid+int64(outageSkew)+int64(time.Minute), back)
-			if wn.back[1] == 0 {
+			if wn.joint == 0 {
 				matched = append(matched, burst...)
 				slices.SortFunc(matched, ocandOrder)
 			}
