@@ -108,7 +108,17 @@ type Result struct {
 	// pairs: every pair, sorted by computer (Hosts order) then time; see
 	// Pairs, HostPairs, AllPairs.
 	pairs pairTab
+	keys  []string     // per host: its lower-case name, ascending
 	src   *eventSource // the events, for Window; nil from Analyze
+}
+
+// HostIndex returns the index in Hosts of the computer called name (any
+// case), and whether there is one. A short name merged into its fully
+// qualified one is found by the latter.
+func (r *Result) HostIndex(name string) (int, bool) {
+	k := strings.ToLower(name)
+	i, ok := slices.BinarySearch(r.keys, k)
+	return i, ok
 }
 
 // Pair is one disconnect: the first 25, the 26 that ended it, and the
@@ -540,7 +550,7 @@ func (a *analyzer) cp(i int) *cpair {
 }
 
 func (a *analyzer) result() *Result {
-	r := &Result{pairs: a.tab}
+	r := &Result{pairs: a.tab, keys: a.keys}
 	r.pairs.idIndex = nil // only needed while the diagnoses are made
 	rep := &r.Report
 	rep.Computers = len(a.hosts)

@@ -467,3 +467,38 @@ func TestCompactSizes(t *testing.T) {
 		}
 	}
 }
+
+// TestHostIndex: every computer is found by its name in any case, a short
+// name merged into its FQDN by either, and an unknown name not at all —
+// from Analyze, an Incremental and a Window alike.
+func TestHostIndex(t *testing.T) {
+	evs := []Event{
+		ev("PC-B.corp.example", 25, 0, 1), ev("pc-b", 26, 30, 2),
+		ev("Zeta", 25, 0, 1), ev("ALPHA", 25, 10, 1), ev("alpha", 26, 20, 2), ev("Ωmega", 25, 5, 1),
+	}
+	inc := NewIncremental(Options{})
+	inc.Add(evs)
+	fromInc := inc.Result()
+	win, ok := fromInc.Window(time.Time{}, time.Time{})
+	if !ok {
+		t.Fatal("no window")
+	}
+	for name, res := range map[string]*Result{"Analyze": Analyze(evs, Options{}), "Incremental": fromInc, "Window": win} {
+		if len(res.Hosts) != 4 {
+			t.Fatalf("%s: %d hosts, want 4", name, len(res.Hosts))
+		}
+		for i, h := range res.Hosts {
+			for _, n := range []string{h.Name, strings.ToUpper(h.Name), strings.ToLower(h.Name)} {
+				if got, ok := res.HostIndex(n); !ok || got != i {
+					t.Errorf("%s: HostIndex(%q) = %d, %v; want %d", name, n, got, ok, i)
+				}
+			}
+		}
+		if i, ok := res.HostIndex("pc-b.CORP.example"); !ok || res.Hosts[i].Name != "PC-B.corp.example" {
+			t.Errorf("%s: the FQDN is not found", name)
+		}
+		if _, ok := res.HostIndex("nobody"); ok {
+			t.Errorf("%s: an unknown name is found", name)
+		}
+	}
+}

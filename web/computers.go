@@ -41,7 +41,7 @@ func (s *Server) handleComputers(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	_, all := s.views.of(res)
+	all := s.views.of(res)
 	q := r.URL.Query()
 	key, dir := q.Get("sort"), q.Get("dir")
 	si := slices.IndexFunc(computerSorts, func(c computerSort) bool { return c.key == key })
@@ -137,8 +137,8 @@ func (s *Server) handleComputer(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	idx, rows := s.views.of(res)
-	i, ok := idx.host[strings.ToLower(name)]
+	rows := s.views.of(res)
+	i, ok := res.HostIndex(name)
 	if !ok {
 		msg := "no computer of that name in the data"
 		if rng.Active() {
@@ -147,6 +147,6 @@ func (s *Server) handleComputer(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errNotFound(msg))
 		return
 	}
-	p := newComputerPage(res, idx, rows[i], s.zoneOf(r), rng, s.changeMarks(r.Context()))
+	p := newComputerPage(res, rows[i], s.zoneOf(r), rng, s.changeMarks(r.Context()))
 	s.render(w, r, http.StatusOK, "computer", p)
 }

@@ -18,12 +18,11 @@ import (
 	"idletrace/web/live"
 )
 
-// viewCache holds indexes derived from one analysis result, rebuilt when
+// viewCache holds what is derived from one analysis result, rebuilt when
 // the result changes (the analysis is cached on the ingest sequence).
 type viewCache struct {
 	mu   sync.Mutex
 	res  *analysis.Result
-	idx  *hostIndex
 	rows []computerRow
 	dash *dashCharts // the dashboard's charts of res, built on first use
 	// dashKey is what else dash depends on: the display zone, the range
@@ -40,32 +39,25 @@ type dashCharts struct {
 	top           []computerRow
 }
 
-// hostIndex finds a computer's host summary and pairs by name.
-type hostIndex struct {
-	host map[string]int // lower-case name → index in Result.Hosts
-}
-
-// of returns the indexes of res, building them when res is new.
-func (c *viewCache) of(res *analysis.Result) (*hostIndex, []computerRow) {
+// of returns the computers' rows of res (in Hosts order), building them
+// when res is new: 16 bytes a computer (a fleet may have a million).
+func (c *viewCache) of(res *analysis.Result) []computerRow {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.res == res {
-		return c.idx, c.rows
+		return c.rows
 	}
-	idx := &hostIndex{host: make(map[string]int, len(res.Hosts))}
-	for i, h := range res.Hosts {
-		idx.host[strings.ToLower(h.Name)] = i
+	rows := make([]computerRow, len(res.Hosts))
+	for i := range res.Hosts {
+		rows[i] = computerRow{Host: &res.Hosts[i], MedianUptime: res.MedianUptime(i)}
 	}
-	rows := make([]computerRow, 0, len(res.Hosts))
-	for i, h := range res.Hosts {
-		rows = append(rows, computerRow{Host: h, Href: charts.ComputerPath(h.Name), MedianUptime: res.MedianUptime(i)})
-	}
-	c.res, c.idx, c.rows, c.dash = res, idx, rows, nil
-	return idx, rows
+	c.res, c.rows, c.dash = res, rows, nil
+	return rows
 }
 
-func (x *hostIndex) pairsOf(res *analysis.Result, name string) []analysis.Pair {
-	h, ok := x.host[strings.ToLower(name)]
+// pairsOf returns the pairs of the computer called name in res.
+func pairsOf(res *analysis.Result, name string) []analysis.Pair {
+	h, ok := res.HostIndex(name)
 	if !ok {
 		return nil
 	}
@@ -133,11 +125,11 @@ func eventsAround(name string, from, to time.Time) string {
 }
 
 // fleetRows builds timeline rows for the named computers (in that order).
-func fleetRows(res *analysis.Result, idx *hostIndex, names []string, from, to time.Time) []charts.TimelineRow {
+func fleetRows(res *analysis.Result, names []string, from, to time.Time) []charts.TimelineRow {
 	rows := make([]charts.TimelineRow, 0, len(names))
 	for _, n := range names {
 		row := charts.TimelineRow{Name: n}
-		for _, p := range idx.pairsOf(res, n) {
+		for _, p := range pairsOf(res, n) {
 			if (!from.IsZero() && p.Disconnect.Before(from)) || (!to.IsZero() && p.Disconnect.After(to)) {
 				continue
 			}
@@ -167,7 +159,7 @@ func (c *viewCache) newDashboardCharts(p *dashboardPage, snap *live.Snapshot, la
 // analysis, rendering them on first use.
 func (c *viewCache) dashboardCharts(snap *live.Snapshot, tz *time.Location, rng *pageRange, changes []charts.ChangeMark) *dashCharts {
 	res := snap.Result
-	idx, rows := c.of(res)
+	rows := c.of(res)
 	key := tz.String() + "|" + rng.Query()
 	for _, ch := range changes {
 		key += "|" + ch.Href + "@" + ch.T.String()
@@ -218,7 +210,7 @@ func (c *viewCache) dashboardCharts(snap *live.Snapshot, tz *time.Location, rng 
 	if !snap.Stats.First.IsZero() && len(names) > 0 {
 		ft := &charts.FleetTimeline{ID: "fleet-timeline", Title: "Disconnects by computer over time",
 			Desc:  "Each mark is an Outlook disconnect (event 25) of one computer and links to its events. Shared outages show as shaded columns across many computers; idle timeouts as marks spread through the working day; recorded changes as green lines.",
-			Start: snap.Stats.First, End: snap.Stats.Last.Add(time.Minute), Rows: fleetRows(res, idx, names, time.Time{}, time.Time{}),
+			Start: snap.Stats.First, End: snap.Stats.Last.Add(time.Minute), Rows: fleetRows(res, names, time.Time{}, time.Time{}),
 			Outages: res.Report.Outages, Changes: changes, TZ: tz, MarkHref: eventsAround,
 			RowHref: func(name string) string { return withRange(charts.ComputerPath(name), rng) }}
 		p.fleet = ft.SVG()
@@ -253,10 +245,12 @@ func fmtAge(d time.Duration) string {
 
 // computerRow is one line of the computers list.
 type computerRow struct {
-	analysis.Host
-	Href         string
-	MedianUptime float64 // seconds, 0 = none counted
+	*analysis.Host         // in the Result's Hosts, read-only
+	MedianUptime   float64 // seconds, 0 = none counted
 }
+
+// Href is the computer's page.
+func (r computerRow) Href() string { return charts.ComputerPath(r.Name) }
 
 // sortCol is a sortable column header.
 type sortCol struct {
@@ -335,8 +329,8 @@ func (p *computerPage) timeRange() *pageRange   { return p.Range }
 
 // newComputerPage builds the page of one computer, with the recorded
 // changes marked on its timeline.
-func newComputerPage(res *analysis.Result, idx *hostIndex, row computerRow, tz *time.Location, rng *pageRange, changes []charts.ChangeMark) *computerPage {
-	pairs := idx.pairsOf(res, row.Name)
+func newComputerPage(res *analysis.Result, row computerRow, tz *time.Location, rng *pageRange, changes []charts.ChangeMark) *computerPage {
+	pairs := pairsOf(res, row.Name)
 	p := &computerPage{Row: row, PairsTotal: len(pairs), Range: rng,
 		EventsHref: withRange("/events?"+url.Values{"computer": {row.Name}, "order": {"asc"}}.Encode(), rng)}
 	for _, d := range res.Report.Diagnoses {
@@ -425,7 +419,6 @@ func (c *viewCache) diagnosisCharts(p *diagnosisPage, snap *live.Snapshot, tz *t
 	for _, c := range d.Computers {
 		p.ComputerLinks = append(p.ComputerLinks, computerLink{Name: c, Href: withRange(charts.ComputerPath(c), p.Range)})
 	}
-	idx, _ := c.of(res)
 	if d.Kind == analysis.KindIdleTimeout {
 		ups := res.CountedUptimes(d.ID)
 		var bands []charts.HistBand
@@ -463,7 +456,7 @@ func (c *viewCache) diagnosisCharts(p *diagnosisPage, snap *live.Snapshot, tz *t
 		}
 		ft := &charts.FleetTimeline{ID: "dx-timeline", Title: "Disconnects around the outage",
 			Desc:  "Disconnects of the computers involved, from one hour before the outage to one hour after it; the shaded column is the outage window.",
-			Start: from, End: to, Rows: fleetRows(res, idx, names, from, to), Outages: outs, Changes: changes, TZ: tz, MarkHref: eventsAround,
+			Start: from, End: to, Rows: fleetRows(res, names, from, to), Outages: outs, Changes: changes, TZ: tz, MarkHref: eventsAround,
 			RowHref: func(name string) string { return withRange(charts.ComputerPath(name), p.Range) }}
 		p.Chart = ft.SVG()
 	}
