@@ -26,9 +26,10 @@ type serveConfig struct {
 	noAuth    bool
 	sec       securityConfig // TLS, rate limit, push (serve_security.go)
 	demo      bool
-	beats     beatsConfig   // Winlogbeat output.logstash listener (beats.go)
-	cluster   clusterConfig // -node, -retention, -analysis-window (store.go)
-	memory    memoryConfig  // -memory-limit (memory.go)
+	beats     beatsConfig     // Winlogbeat output.logstash listener (beats.go)
+	cluster   clusterConfig   // -node, -retention, -analysis-window (store.go)
+	memory    memoryConfig    // -memory-limit (memory.go)
+	profiling profilingConfig // -pprof-addr (profiling.go)
 	log       logConfig
 
 	// Set by Validate from the strings above.
@@ -73,6 +74,9 @@ func (c *serveConfig) Validate() error {
 	if err := c.memory.validate(); err != nil {
 		return usagef("%v", err)
 	}
+	if err := c.profiling.validate(); err != nil {
+		return usagef("%v", err)
+	}
 	c.beats.inheritTLS(c.sec.tlsCert, c.sec.tlsKey)
 	if err := c.beats.check(); err != nil {
 		return usagef("%v", err)
@@ -96,6 +100,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	c.beats.register(fs)
 	c.cluster.register(fs)
 	c.memory.register(fs)
+	c.profiling.register(fs)
 	c.sec.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -154,6 +159,9 @@ func serve(ctx context.Context, c *serveConfig, stdout, stderr io.Writer) error 
 		return usagef("%v", err)
 	}
 	c.memory.apply(ctx, logger)
+	if err := c.profiling.start(ctx, logger); err != nil {
+		return err
+	}
 	db, err := openStore(ctx, c.db, c.dbOptions, c.cluster.node)
 	if err != nil {
 		return err
