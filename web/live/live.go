@@ -131,7 +131,6 @@ type Analyzer struct {
 
 	// Owned by the worker goroutine.
 	inc   *analysis.Incremental
-	names store.Interner
 	keys  map[string]bool
 	stats store.Stats
 

@@ -37,6 +37,5 @@ func (a *Analyzer) takeReload() (reloaded bool, gen int64) {
 	a.inc = analysis.NewIncremental(analysis.Options{})
 	a.keys = map[string]bool{}
 	a.stats = store.Stats{}
-	a.names = store.Interner{}
 	return true, gen
 }

@@ -114,13 +114,16 @@ func (a *Analyzer) refresh(ctx context.Context) error {
 	if rebuild { // events were deleted: start over (the rows are append-only otherwise)
 		a.inc = analysis.NewIncremental(analysis.Options{})
 		a.keys = map[string]bool{}
-		a.names = store.Interner{}
 		a.stats = store.Stats{}
 		a.winFrom = 0
 	}
 	st := a.stats
+	// Names repeat from row to row: one string each while this refresh
+	// reads (the analysis keeps its own copy; a million computers' names
+	// held here too would be hundreds of MB).
+	var names store.Interner
 	for {
-		d, err := a.db.AnalysisEventsAfter(ctx, st.LastSeq, loadChunk, &a.names)
+		d, err := a.db.AnalysisEventsAfter(ctx, st.LastSeq, loadChunk, &names)
 		if err != nil {
 			return err
 		}
