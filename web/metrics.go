@@ -27,6 +27,8 @@ type metrics struct {
 	analysisDuration prometheus.Histogram
 	httpDuration     *prometheus.HistogramVec
 	pushed           *prometheus.CounterVec
+	readsWaiting     prometheus.Gauge // admission.go
+	readsRunning     prometheus.Gauge // admission.go
 }
 
 func newMetrics(db store.Store) *metrics {
@@ -64,6 +66,14 @@ func newMetrics(db store.Store) *metrics {
 			Name: "idletrace_push_total",
 			Help: "Diagnoses forwarded to push targets, by target kind and result.",
 		}, []string{"target", "result"}),
+		readsWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "idletrace_read_requests_waiting",
+			Help: "Read requests waiting for their turn to run (-max-concurrent-reads).",
+		}),
+		readsRunning: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "idletrace_read_requests_running",
+			Help: "Read requests running their handler (at most -max-concurrent-reads).",
+		}),
 	}
 	dbSize := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "idletrace_database_size_bytes",
@@ -73,7 +83,7 @@ func newMetrics(db store.Store) *metrics {
 		return float64(n)
 	})
 	m.reg.MustRegister(m.ingestEvents, m.ingestBytes, m.ingestErrors, m.ingestDuration, m.analysisDuration,
-		m.httpDuration, m.pushed, dbSize,
+		m.httpDuration, m.pushed, m.readsWaiting, m.readsRunning, dbSize,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.ingestEvents.WithLabelValues("new")
 	m.ingestEvents.WithLabelValues("duplicate")
