@@ -175,6 +175,7 @@ func NewServer(cfg Config, db store.Store, logger *slog.Logger) (*Server, error)
 		return nil, fmt.Errorf("parse templates: %w", err)
 	}
 	s.metrics = newMetrics(db)
+	s.dash.renders = s.metrics.dashRenders
 	s.reads = newAdmission(cfg.MaxConcurrentReads, cfg.ReadQueueTimeout, s.metrics, s.writeError)
 	limit := cfg.RateLimit
 	if limit == 0 {
