@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -24,6 +25,8 @@ type apiError struct {
 	status int
 	code   string
 	msg    string
+	// retryAfter is the Retry-After of a 503, in seconds (0: 5).
+	retryAfter int
 }
 
 func (e *apiError) Error() string { return e.msg }
@@ -75,7 +78,11 @@ func classify(err error) *apiError {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := classify(err)
 	if ae.status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "5")
+		retry := 5
+		if ae.retryAfter > 0 {
+			retry = ae.retryAfter
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(retry))
 	}
 	if ae.status >= 500 {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "request_id", middleware.GetReqID(r.Context()), "err", err)

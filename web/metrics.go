@@ -27,6 +27,9 @@ type metrics struct {
 	analysisDuration prometheus.Histogram
 	httpDuration     *prometheus.HistogramVec
 	pushed           *prometheus.CounterVec
+	readsWaiting     prometheus.Gauge   // admission.go
+	readsRunning     prometheus.Gauge   // admission.go
+	dashRenders      prometheus.Counter // report.go
 }
 
 func newMetrics(db store.Store) *metrics {
@@ -64,6 +67,18 @@ func newMetrics(db store.Store) *metrics {
 			Name: "idletrace_push_total",
 			Help: "Diagnoses forwarded to push targets, by target kind and result.",
 		}, []string{"target", "result"}),
+		readsWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "idletrace_read_requests_waiting",
+			Help: "Read requests waiting for their turn to run (-max-concurrent-reads).",
+		}),
+		readsRunning: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "idletrace_read_requests_running",
+			Help: "Read requests running their handler (at most -max-concurrent-reads).",
+		}),
+		dashRenders: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "idletrace_dashboard_renders_total",
+			Help: "Renders of the dashboard page: one per change of the analysis or its freshness, however many clients load it.",
+		}),
 	}
 	dbSize := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "idletrace_database_size_bytes",
@@ -73,7 +88,7 @@ func newMetrics(db store.Store) *metrics {
 		return float64(n)
 	})
 	m.reg.MustRegister(m.ingestEvents, m.ingestBytes, m.ingestErrors, m.ingestDuration, m.analysisDuration,
-		m.httpDuration, m.pushed, dbSize,
+		m.httpDuration, m.pushed, m.readsWaiting, m.readsRunning, m.dashRenders, dbSize,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.ingestEvents.WithLabelValues("new")
 	m.ingestEvents.WithLabelValues("duplicate")

@@ -3,11 +3,14 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"idletrace/analysis"
 	"idletrace/store"
@@ -35,11 +38,98 @@ type dashKey struct {
 // the page is rendered at most once per change of its key (the analysis,
 // its "as of" time, …), not once per request.
 type dashCache struct {
-	mu        sync.Mutex
-	key       dashKey
-	body, gz  []byte
-	rendering bool // a request renders a newer body of the same analysis
+	mu       sync.Mutex
+	key      dashKey
+	body, gz []byte
+	// flights are the renders running, by analysis and zone: a request
+	// for an analysis being rendered waits for that body (or, when it has
+	// the one before of the same analysis, takes that).
+	flights map[dashAnalysis]*dashFlight
+	renders prometheus.Counter
+	hook    func() // tests only: runs in each render before it starts (export_test.go)
 }
+
+// dashAnalysis is what a dashboard body shows but its freshness.
+type dashAnalysis struct {
+	res  *analysis.Result
+	zone string
+}
+
+// dashFlight is one render of the dashboard that others wait for.
+type dashFlight struct {
+	done     chan struct{} // closed when body, gz and err are set
+	body, gz []byte
+	err      error
+	waiters  int // requests that joined it (under dashCache.mu)
+}
+
+// get returns the dashboard body for key, rendering it with render only
+// when no body of it, nor a render of its analysis, exists. A new
+// analysis is rendered once however many requests ask for it at once:
+// each would otherwise render the same 120 KiB page, a herd every time
+// the analysis updates. Only the freshness changed ("as of", age,
+// counts): while one request renders the new body, the others get the
+// one before, of the same analysis and zone, at once instead of waiting.
+func (dc *dashCache) get(ctx context.Context, key dashKey, render func() ([]byte, error)) (body, gz []byte, err error) {
+	an := dashAnalysis{res: key.res, zone: key.zone}
+	dc.mu.Lock()
+	if dc.body != nil && dc.key == key {
+		body, gz = dc.body, dc.gz
+		dc.mu.Unlock()
+		return body, gz, nil
+	}
+	sameAnalysis := dc.body != nil && dc.key.res == key.res && dc.key.zone == key.zone
+	if f := dc.flights[an]; f != nil {
+		if sameAnalysis {
+			body, gz = dc.body, dc.gz
+			dc.mu.Unlock()
+			return body, gz, nil
+		}
+		f.waiters++
+		dc.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.body, f.gz, f.err
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
+	f := &dashFlight{done: make(chan struct{})}
+	if dc.flights == nil {
+		dc.flights = map[dashAnalysis]*dashFlight{}
+	}
+	dc.flights[an] = f
+	hook := dc.hook
+	dc.mu.Unlock()
+	// Deferred, so that a render that panics still releases its waiters.
+	f.err = errRenderAborted
+	defer func() {
+		dc.mu.Lock()
+		delete(dc.flights, an)
+		// Renders of two analyses may end out of order: never replace a
+		// body with an older one of its zone.
+		older := dc.body != nil && dc.key.zone == key.zone && dc.key.at.After(key.at)
+		if f.err == nil && !older {
+			dc.key, dc.body, dc.gz = key, f.body, f.gz
+		}
+		dc.mu.Unlock()
+		close(f.done)
+	}()
+	if hook != nil {
+		hook()
+	}
+	dc.renders.Inc()
+	b, err := render()
+	if err != nil {
+		f.err = err
+		return nil, nil, err
+	}
+	f.body, f.gz, f.err = b, live.Gzip(b), nil
+	return f.body, f.gz, nil
+}
+
+// errRenderAborted is what waiters of a render that panicked get.
+var errRenderAborted = errors.New("the dashboard render failed")
 
 // encodeReport is the /api/v1/report body of a report.
 func encodeReport(rep analysis.Report) []byte {
@@ -173,40 +263,15 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	if snap.LastUpload != nil {
 		key.upload = snap.LastUpload.ID
 	}
-	dc := &s.dash
-	dc.mu.Lock()
-	// Only the freshness changed ("as of", age, counts): while one request
-	// renders the new body, the others get the one before, of the same
-	// analysis and zone, at once instead of queueing behind the render.
-	sameAnalysis := dc.body != nil && dc.key.res == key.res && dc.key.zone == key.zone
-	render := func() ([]byte, bool) {
-		body, err := s.renderBytes(r, "dashboard", p)
-		if err != nil {
-			s.log.Error("render page", "page", "dashboard", "err", err)
-			http.Error(w, "internal error", http.StatusInternalServerError)
-			return nil, false
-		}
-		return body, true
-	}
-	switch {
-	case dc.body != nil && dc.key == key, sameAnalysis && dc.rendering:
-	default:
-		if sameAnalysis {
-			dc.rendering = true
-			dc.mu.Unlock()
-		}
-		body, ok := render()
-		if sameAnalysis {
-			dc.mu.Lock()
-			dc.rendering = false
-		}
-		if !ok {
-			dc.mu.Unlock()
+	body, gz, err := s.dash.get(r.Context(), key, func() ([]byte, error) { return s.renderBytes(r, "dashboard", p) })
+	if err != nil {
+		if ctxErr := r.Context().Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+			w.WriteHeader(statusClientClosed) // gone while another request rendered
 			return
 		}
-		dc.key, dc.body, dc.gz = key, body, live.Gzip(body)
+		s.log.Error("render page", "page", "dashboard", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
 	}
-	body, gz := dc.body, dc.gz
-	dc.mu.Unlock()
 	writeBody(w, r, "text/html; charset=utf-8", body, gz)
 }

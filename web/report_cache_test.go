@@ -173,3 +173,77 @@ func TestAnalysisWorkerStopsOnClose(t *testing.T) {
 		t.Errorf("Close took %v", d)
 	}
 }
+
+// TestDashboardRenderOnce: after the analysis changes, concurrent
+// requests for the dashboard wait for one render of it instead of each
+// rendering the page.
+func TestDashboardRenderOnce(t *testing.T) {
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "dash.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	// No read bound: requests held in the render must not hold back the
+	// others in the read queue.
+	srv, err := web.NewServer(web.Config{TempDir: t.TempDir(), RateLimit: -1, MaxConcurrentReads: -1}, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newHTTPTest(t, srv)
+	c := newClient(t, ts.URL, "")
+	c.hc.Timeout = 20 * time.Second
+	start := time.Date(2024, 5, 2, 7, 0, 0, 0, time.UTC)
+	post := func(computer string) {
+		t.Helper()
+		resp, b := c.do("POST", "/api/v1/events", bytes.NewReader(agentBatch(computer, start, 1, 3)), map[string]string{"Content-Type": "application/x-ndjson"})
+		if resp.StatusCode >= 300 {
+			t.Fatalf("post: %d %s", resp.StatusCode, b)
+		}
+	}
+	post("PC01")
+	if resp, _ := c.get("/"); resp.StatusCode != 200 {
+		t.Fatalf("dashboard: %d", resp.StatusCode)
+	}
+	post("PC02")
+	// The client's next read waits for its write; then nothing is pending.
+	waitUntil(t, "the analysis holds both computers", func() bool {
+		resp, b := c.get("/api/v1/report")
+		return resp.StatusCode == 200 && reportOf(t, b).Computers == 2 && resp.Header.Get("X-Analysis-Updating") == ""
+	})
+
+	renders := metric(t, c, "idletrace_dashboard_renders_total")
+	started, release := srv.HoldDashboardRenders()
+	defer release()
+	const n = 8
+	var answers []<-chan result
+	for range n {
+		answers = append(answers, goGet(c, "/", nil))
+	}
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no dashboard render began")
+	}
+	waitUntil(t, "the other requests wait for the render", func() bool { return srv.DashboardWaiters() == n-1 })
+	select {
+	case <-started:
+		t.Fatal("a second request rendered the same analysis")
+	default:
+	}
+	release()
+	var first []byte
+	for i, ch := range answers {
+		r := await(t, "a dashboard request", ch)
+		if r.status != 200 || !bytes.Contains(r.body, []byte("PC02")) {
+			t.Fatalf("dashboard %d: %d, PC02 in it: %v", i, r.status, bytes.Contains(r.body, []byte("PC02")))
+		}
+		if first == nil {
+			first = r.body
+		} else if !bytes.Equal(r.body, first) {
+			t.Errorf("dashboard %d differs from the first", i)
+		}
+	}
+	if got := metric(t, c, "idletrace_dashboard_renders_total") - renders; got != 1 {
+		t.Errorf("%v dashboard renders for %d concurrent requests of one new analysis, want 1", got, n)
+	}
+}

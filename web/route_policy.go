@@ -11,14 +11,16 @@ const defaultMaxBody = 1 << 20
 
 // policy is what a group of routes demands, applied as the group's
 // middleware: who may call them (a token with one of scopes; a public
-// policy lets anyone in) and how large a body they take. Past the policy
-// come the rate limit and read-your-writes tracking, so that refused
-// requests cost neither.
+// policy lets anyone in), how large a body they take and whether they
+// wait for a read slot. Past the policy come the rate limit, read-your-
+// writes tracking and the read queue, so that refused requests cost none
+// of them and never hold a place in the queue.
 type policy struct {
 	s       *Server
 	public  bool
 	scopes  []string // nil with public false: by method (methodScopes)
 	maxBody int64
+	queue   bool // the handler runs once a read slot is free (admission.go)
 }
 
 // requireScope is the policy of routes a token with one of scopes may
@@ -39,8 +41,19 @@ func (p policy) withBody(n int64) policy {
 	return p
 }
 
+// queued is p with its requests run only when a read slot is free: for
+// reads that take CPU (pages, analysis JSON). Not for probes, writes or
+// streams, which would hold a slot as long as a slow client reads.
+func (p policy) queued() policy {
+	p.queue = true
+	return p
+}
+
 // Handler is the policy as chi middleware.
 func (p policy) Handler(next http.Handler) http.Handler {
+	if p.queue {
+		next = p.s.reads.admit(next)
+	}
 	inner := p.s.rateLimit(trackWrites(p.s.live, p.s.life)(p.s.forgetOnWrite(next)))
 	timeout := p.s.cfg.BodyTimeout
 	if p.maxBody > defaultMaxBody {

@@ -28,7 +28,12 @@ func (s *Server) Handler() http.Handler {
 	r.Use(s.hostGuard) // DNS rebinding (hosts.go)
 	r.Use(s.crossOriginProtection().Handler)
 
-	read, ingest := s.requireScope(store.ScopeRead), s.requireScope(store.ScopeIngest)
+	// Reads wait for a slot (admission.go), so that under load they leave
+	// CPU to the analysis and the ingests; readNow is for the reads that
+	// must not: /metrics (scraped to see the load) and streams (a slow
+	// client would hold the slot as long as it reads).
+	read, ingest := s.requireScope(store.ScopeRead).queued(), s.requireScope(store.ScopeIngest)
+	readNow := s.requireScope(store.ScopeRead)
 	uploads := ingest.withBody(s.cfg.MaxUpload)
 
 	// Public: probes, static files, login and logout.
@@ -41,7 +46,7 @@ func (s *Server) Handler() http.Handler {
 		r.Post("/logout", s.handleLogout)
 		r.Handle("/static/*", staticHandler())
 	})
-	r.With(jsonErrors, read.Handler).Method(http.MethodGet, "/metrics", s.metrics.handler())
+	r.With(jsonErrors, readNow.Handler).Method(http.MethodGet, "/metrics", s.metrics.handler())
 
 	// Pages: each says its policy (read), as the API groups do.
 	r.With(read.Handler).Get("/", s.handleDashboard)
@@ -51,7 +56,7 @@ func (s *Server) Handler() http.Handler {
 	r.With(read.Handler).Get("/diagnoses/{diagnosisID}", s.handleDiagnosisDetail)
 	// Evidence a change request carries (page_report.go), changes (page_changes.go).
 	r.With(read.Handler).Get("/diagnoses/{diagnosisID}/report", s.handleDiagnosisReport)
-	r.With(read.Handler).Get("/diagnoses/{diagnosisID}/evidence.csv", s.handleDiagnosisEvidenceCSV)
+	r.With(readNow.Handler).Get("/diagnoses/{diagnosisID}/evidence.csv", s.handleDiagnosisEvidenceCSV) // streamed
 	r.With(read.Handler).Get("/diagnoses/{diagnosisID}/chart.svg", s.handleDiagnosisChart)
 	r.With(read.Handler).Get("/changes", s.handleChangesPage)
 	r.With(read.Handler).Get("/changes/{changeID}", s.handleChangePage)
@@ -93,9 +98,9 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/probes", s.handleAPIProbes)
 			// What is stored, and the document.
 			r.Get("/events", s.handleAPIEventList)
-			r.Get("/export", s.handleAPIExport)
 			r.Get("/openapi.json", handleOpenAPI)
 		})
+		r.With(readNow.Handler).Get("/export", s.handleAPIExport) // streamed
 		r.With(s.requireScope(store.ScopeAdmin).Handler).Group(func(r chi.Router) {
 			r.Get("/tokens", s.handleAPITokens)
 			r.Post("/tokens", s.handleAPITokenCreate)

@@ -70,6 +70,14 @@ type Config struct {
 	// memory) to the newest span of the data; older events stay stored
 	// but are not analysed (live.Analyzer.SetWindow).
 	AnalysisWindow time.Duration
+	// MaxConcurrentReads bounds the read requests (pages, API reads) whose
+	// handlers run at once; the others wait in arrival order (admission.go).
+	// Probes, /metrics, static files, logins, writes and streamed exports
+	// never wait. 0 = DefaultMaxConcurrentReads(), negative = no bound.
+	MaxConcurrentReads int
+	// ReadQueueTimeout is how long a read may wait for its turn before it
+	// is answered 503 with Retry-After (0 = DefaultReadQueueTimeout).
+	ReadQueueTimeout time.Duration
 }
 
 // DefaultMaxUpload is the default upload body limit (2 GiB).
@@ -105,6 +113,7 @@ type Server struct {
 	auth      *access                         // who a request acts as (auth.go)
 	hosts     *hostPolicy                     // the names the server answers to (hosts.go)
 	metrics   *metrics                        // Prometheus (metrics.go)
+	reads     *admission                      // the bound on reads run at once (admission.go)
 	rateLimit func(http.Handler) http.Handler // per token, else per address
 	push      *pusher                         // nil when push is off (push.go)
 	cluster   cluster                         // leader election, retention (cluster.go)
@@ -140,6 +149,12 @@ func NewServer(cfg Config, db store.Store, logger *slog.Logger) (*Server, error)
 	if cfg.MaxConns == 0 {
 		cfg.MaxConns = DefaultMaxConns
 	}
+	if cfg.MaxConcurrentReads == 0 {
+		cfg.MaxConcurrentReads = DefaultMaxConcurrentReads()
+	}
+	if cfg.ReadQueueTimeout <= 0 {
+		cfg.ReadQueueTimeout = DefaultReadQueueTimeout
+	}
 	if cfg.DisplayTZ == nil {
 		cfg.DisplayTZ = time.UTC
 	}
@@ -160,6 +175,8 @@ func NewServer(cfg Config, db store.Store, logger *slog.Logger) (*Server, error)
 		return nil, fmt.Errorf("parse templates: %w", err)
 	}
 	s.metrics = newMetrics(db)
+	s.dash.renders = s.metrics.dashRenders
+	s.reads = newAdmission(cfg.MaxConcurrentReads, cfg.ReadQueueTimeout, s.metrics, s.writeError)
 	limit := cfg.RateLimit
 	if limit == 0 {
 		limit = DefaultRateLimit

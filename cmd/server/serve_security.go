@@ -26,6 +26,7 @@ type securityConfig struct {
 	uploadTimeout   time.Duration
 	maxConns        int
 	maxUploadFiles  int
+	maxReads        string
 }
 
 func (sc *securityConfig) register(fs *flag.FlagSet) {
@@ -40,6 +41,7 @@ func (sc *securityConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&sc.bodyTimeout, "body-timeout", envDuration("IDLETRACE_BODY_TIMEOUT", web.DefaultBodyTimeout), "longest time to read a request body other than an upload (env IDLETRACE_BODY_TIMEOUT)")
 	fs.DurationVar(&sc.uploadTimeout, "upload-timeout", envDuration("IDLETRACE_UPLOAD_TIMEOUT", web.DefaultUploadTimeout), "longest time to read an upload's body (env IDLETRACE_UPLOAD_TIMEOUT)")
 	fs.IntVar(&sc.maxConns, "max-conns", web.DefaultMaxConns, "most HTTP connections served at once; more wait (keep it below the open-file limit)")
+	fs.StringVar(&sc.maxReads, "max-concurrent-reads", envOr("IDLETRACE_MAX_CONCURRENT_READS", strconv.Itoa(web.DefaultMaxConcurrentReads())), "most read requests (pages, API reads) run at once, default 2 × GOMAXPROCS; more wait their turn, so that under load the analysis and ingests keep their share of the CPU; 0 = no limit (env IDLETRACE_MAX_CONCURRENT_READS)")
 	fs.IntVar(&sc.maxUploadFiles, "max-upload-files", web.DefaultMaxUploadFiles, "most files in one upload request")
 	fs.DurationVar(&sc.pushInterval, "push-interval", 30*time.Second, "how often to look for new diagnoses to push")
 }
@@ -71,6 +73,9 @@ func (sc *securityConfig) validate() error {
 	if sc.maxConns < 1 || sc.maxUploadFiles < 1 {
 		return errors.New("-max-conns and -max-upload-files must be at least 1")
 	}
+	if n, err := strconv.Atoi(sc.maxReads); err != nil || n < 0 {
+		return errors.New("-max-concurrent-reads must be a number of requests (0 = no limit)")
+	}
 	if sc.pushInterval < time.Second {
 		return errors.New("-push-interval must be at least 1s")
 	}
@@ -93,6 +98,11 @@ func (sc *securityConfig) apply(c *web.Config) {
 	c.PublicURL, c.AllowedHosts = sc.publicURL, sc.hosts()
 	c.BodyTimeout, c.UploadTimeout, c.MaxConns = sc.bodyTimeout, sc.uploadTimeout, sc.maxConns
 	c.MaxUploadFiles = sc.maxUploadFiles
+	if n, _ := strconv.Atoi(sc.maxReads); n == 0 {
+		c.MaxConcurrentReads = -1
+	} else {
+		c.MaxConcurrentReads = n
+	}
 	if n, _ := strconv.Atoi(sc.rateLimit); n == 0 {
 		c.RateLimit = -1
 	} else {

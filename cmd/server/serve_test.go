@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"testing"
+
+	"idletrace/web"
 )
 
 // TestServeConfigValidate: every bad value is a *usageError (exit 2),
@@ -19,6 +21,8 @@ func TestServeConfigValidate(t *testing.T) {
 		{"-allowed-hosts", "http://x.example/"},
 		{"-body-timeout", "1ms"},
 		{"-max-conns", "0"},
+		{"-max-concurrent-reads", "-1"},
+		{"-max-concurrent-reads", "many"},
 		{"stray"},
 		{"-no-such-flag"},
 	} {
@@ -37,5 +41,34 @@ func TestServeConfigValidate(t *testing.T) {
 	}
 	if c.maxUploadBytes != 1<<20 || c.tz == nil || c.tz.String() != "Europe/Berlin" {
 		t.Errorf("parsed %d %v", c.maxUploadBytes, c.tz)
+	}
+}
+
+// TestServeMaxConcurrentReads: -max-concurrent-reads defaults to twice
+// GOMAXPROCS, takes the environment's value, and 0 lifts the bound.
+func TestServeMaxConcurrentReads(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  string
+		want int
+	}{
+		{nil, "", web.DefaultMaxConcurrentReads()},
+		{[]string{"-max-concurrent-reads", "3"}, "", 3},
+		{[]string{"-max-concurrent-reads", "0"}, "", -1},
+		{nil, "5", 5},
+		{[]string{"-max-concurrent-reads", "7"}, "5", 7},
+	} {
+		if tc.env != "" {
+			t.Setenv("IDLETRACE_MAX_CONCURRENT_READS", tc.env)
+		}
+		c, err := parseServeFlags(tc.args, io.Discard)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.args, err)
+		}
+		var w web.Config
+		c.sec.apply(&w)
+		if w.MaxConcurrentReads != tc.want {
+			t.Errorf("%q (env %q): MaxConcurrentReads %d, want %d", tc.args, tc.env, w.MaxConcurrentReads, tc.want)
+		}
 	}
 }
