@@ -40,18 +40,9 @@ const (
 // explain), the clusters' computers again without the outages, downtime
 // clusters, then the diagnoses.
 func (a *analyzer) diagnose() {
-	// The downtimes are sorted meanwhile, on another core when there is
-	// one: only the outages, found below, take some of them out again.
-	var down []cpoint
-	sorted := make(chan struct{})
-	go func() {
-		defer close(sorted)
-		down = a.points(ClusterDowntime)
-	}()
 	pts := a.points(ClusterUptime)
-	req := a.required(pts)
 	wins := findPeaks(pts, a.o.MinIntervals)
-	a.upClusters = a.buildClusters(ClusterUptime, pts, wins, req)
+	a.upClusters = a.buildClusters(ClusterUptime, pts, wins, a.required(pts))
 	a.findOutages()
 	if len(a.outages) > 0 {
 		// The peaks stay where they are; their members, statistics and
@@ -59,7 +50,9 @@ func (a *analyzer) diagnose() {
 		pts = a.withoutOutages(pts)
 		a.upClusters = a.buildClusters(ClusterUptime, pts, wins, a.required(pts))
 	}
-	<-sorted
+	// The uptimes are done with (and collectable) before the downtimes
+	// are sorted: a fleet's intervals are much of what an update holds.
+	down := a.points(ClusterDowntime)
 	if len(a.outages) > 0 {
 		down = a.withoutOutages(down)
 	}
@@ -82,8 +75,8 @@ func (a *analyzer) withoutOutages(pts []cpoint) []cpoint {
 
 // points returns the intervals of one kind, sorted, over the pairs that
 // count before the outages are known: not of an interleaving computer,
-// and for uptimes not overnight. It reads only what the pairing made (it
-// runs beside findOutages, which writes the exclusions).
+// and for uptimes not overnight (the outages are taken out afterwards:
+// see withoutOutages).
 func (a *analyzer) points(kind string) []cpoint {
 	var pk pointKeys
 	pk.keys = make([]uint64, 0, a.tab.len())
