@@ -18,8 +18,8 @@ import (
 // code on the same per-computer events, and the fleet-wide steps run on
 // the same pairs in the same order.
 //
-// An Incremental holds its events in a compact form (about 32 bytes each)
-// and its pairs in one without pointers. It is not safe for concurrent
+// An Incremental holds its events delta-encoded (about 8 bytes each, see
+// packedEvents) and its pairs in a compact form without pointers. It is not safe for concurrent
 // use; the Results it returns are independent of it and of each other.
 type Incremental struct {
 	o       Options
@@ -36,8 +36,8 @@ type Incremental struct {
 // incHost is one computer's events and its pairs as of its last change.
 type incHost struct {
 	key     string
-	evs     []cev // every event added, sorted by cevOrder (duplicates kept)
-	pending []cev // added since the last refresh, unsorted
+	evs     packedEvents // every event added, sorted by cevOrder (duplicates kept)
+	pending []cev        // added since the last refresh, unsorted
 	dirty   bool
 	h       hostSum // its Host, without DiagnosisIDs
 	pairs   []cpair // pairs of the deduplicated evs
@@ -56,7 +56,7 @@ func (inc *Incremental) Events() int { return inc.events }
 func (inc *Incremental) Computers() int {
 	keys := make([]string, 0, len(inc.order))
 	for _, h := range inc.order {
-		if len(h.evs)+len(h.pending) > 0 {
+		if int(h.evs.n)+len(h.pending) > 0 {
 			keys = append(keys, h.key)
 		}
 	}
@@ -123,25 +123,24 @@ func (inc *Incremental) merge(h *incHost) {
 	slices.SortFunc(h.pending, order)
 	switch {
 	case len(h.pending) == 0: // pruned only
-	case len(h.evs) == 0:
-		h.evs = h.pending
-	case order(h.evs[len(h.evs)-1], h.pending[0]) <= 0:
+	case h.evs.n == 0 || order(h.evs.last, h.pending[0]) <= 0:
 		// New events after the old ones (the usual case): append.
-		h.evs = append(h.evs, h.pending...)
+		h.evs.appendSorted(h.pending)
 	default:
-		merged := make([]cev, 0, len(h.evs)+len(h.pending))
+		old := h.evs.decode(nil)
+		merged := make([]cev, 0, len(old)+len(h.pending))
 		i, j := 0, 0
-		for i < len(h.evs) && j < len(h.pending) {
-			if order(h.pending[j], h.evs[i]) < 0 {
+		for i < len(old) && j < len(h.pending) {
+			if order(h.pending[j], old[i]) < 0 {
 				merged = append(merged, h.pending[j])
 				j++
 			} else {
-				merged = append(merged, h.evs[i])
+				merged = append(merged, old[i])
 				i++
 			}
 		}
-		merged = append(merged, h.evs[i:]...)
-		h.evs = append(merged, h.pending[j:]...)
+		merged = append(merged, old[i:]...)
+		h.evs = packEvents(append(merged, h.pending[j:]...))
 	}
 	h.pending = nil
 }
@@ -150,7 +149,12 @@ func (inc *Incremental) merge(h *incHost) {
 // earlier Results still read it) and sets its name and counts. It returns
 // the deduplicated events, in buf's array.
 func (h *incHost) pair(o Options, names []string, buf []cev, spelling map[int32]int) []cev {
-	evs := dedupEvents(append(buf[:0], h.evs...))
+	return h.pairEvents(o, names, h.evs.decode(buf[:0]), spelling)
+}
+
+// pairEvents pairs evs, the host's events sorted by cevOrder, in place.
+func (h *incHost) pairEvents(o Options, names []string, evs []cev, spelling map[int32]int) []cev {
+	evs = dedupEvents(evs)
 	clear(spelling)
 	for _, e := range evs {
 		spelling[e.name()]++
@@ -186,9 +190,9 @@ func fleetResult(o Options, names []string, order []*incHost, buf []cev, spellin
 	src := &eventSource{o: o, names: names, hosts: make([]srcHost, 0, len(order))}
 	live := make([]*incHost, 0, len(order))
 	for _, h := range order {
-		if len(h.evs) > 0 { // a computer whose events were all pruned is gone
+		if h.evs.n > 0 { // a computer whose events were all pruned is gone
 			live = append(live, h)
-			src.hosts = append(src.hosts, srcHost{key: h.key, evs: h.evs[:len(h.evs):len(h.evs)]})
+			src.hosts = append(src.hosts, srcHost{key: h.key, evs: h.evs})
 		}
 	}
 	hosts := groupHosts(o, names, live, buf, spelling)
@@ -219,7 +223,7 @@ type eventSource struct {
 
 type srcHost struct {
 	key string
-	evs []cev // sorted by cevOrder; read-only
+	evs packedEvents // a view: read-only
 }
 
 // Window returns the analysis of this Result's events in [since, until)
@@ -241,14 +245,24 @@ func (r *Result) Window(since, until time.Time) (res *Result, ok bool) {
 	var buf []cev
 	spelling := map[int32]int{}
 	win := make([]*incHost, 0, len(src.hosts))
+	var all []cev
 	for _, sh := range src.hosts {
-		i := sort.Search(len(sh.evs), func(k int) bool { return sh.evs[k].t >= lo })
-		j := sort.Search(len(sh.evs), func(k int) bool { return sh.evs[k].t >= hi })
+		if sh.evs.n == 0 || sh.evs.last.t < lo {
+			continue
+		}
+		all = sh.evs.decode(all[:0])
+		i := sort.Search(len(all), func(k int) bool { return all[k].t >= lo })
+		j := sort.Search(len(all), func(k int) bool { return all[k].t >= hi })
 		if i >= j {
 			continue
 		}
-		h := &incHost{key: sh.key, evs: sh.evs[i:j:j]}
-		buf = h.pair(src.o, src.names, buf, spelling)
+		h := &incHost{key: sh.key}
+		if i == 0 && j == len(all) {
+			h.evs = sh.evs // all of them: the same bytes
+		} else {
+			h.evs = packEvents(all[i:j])
+		}
+		buf = h.pairEvents(src.o, src.names, append(buf[:0], all[i:j]...), spelling)
 		win = append(win, h)
 	}
 	return fleetResult(src.o, src.names, win, buf, spelling), true
@@ -261,20 +275,21 @@ func (r *Result) Window(since, until time.Time) (res *Result, ok bool) {
 func (inc *Incremental) Prune(t time.Time) int {
 	cut := t.UnixNano()
 	dropped := 0
+	var evs []cev
 	for _, h := range inc.order {
 		if len(h.pending) > 0 { // sort them in first, then cut (the host is dirty: Result pairs it)
 			inc.merge(h)
 		}
-		k := sort.Search(len(h.evs), func(i int) bool { return h.evs[i].t >= cut })
+		if h.evs.n == 0 || h.evs.first >= cut {
+			continue
+		}
+		evs = h.evs.decode(evs[:0])
+		k := sort.Search(len(evs), func(i int) bool { return evs[i].t >= cut })
 		if k == 0 {
 			continue
 		}
 		dropped += k
-		if rest := h.evs[k:]; len(rest) < cap(h.evs)/2 {
-			h.evs = slices.Clone(rest) // let the old array go
-		} else {
-			h.evs = rest
-		}
+		h.evs = packEvents(evs[k:])
 		if !h.dirty {
 			h.dirty = true
 			inc.dirty = append(inc.dirty, h)
@@ -316,9 +331,9 @@ func groupHosts(o Options, names []string, order []*incHost, buf []cev, spelling
 			out = append(out, h)
 			continue
 		}
-		evs := append(buf[:0], h.evs...)
+		evs := h.evs.decode(buf[:0])
 		for _, m := range members[int32(i)] {
-			evs = append(evs, m.evs...)
+			evs = m.evs.decode(evs)
 		}
 		slices.SortFunc(evs, byTime)
 		evs = dedupEvents(evs)

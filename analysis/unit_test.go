@@ -502,3 +502,32 @@ func TestHostIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestPackedEvents: events packed and appended in order decode to the
+// same events, across negative times, repeated times and falling record
+// ids, and an earlier copy still decodes to what it held.
+func TestPackedEvents(t *testing.T) {
+	evs := []cev{
+		mkcev(-5e18, 9, 0, EventDisconnected, 3),
+		mkcev(-5e18, 2, 0, EventRestored, 0),
+		mkcev(0, 0, 0, EventDisconnected, 1<<20),
+		mkcev(1700000000123456789, 1<<40, 0, EventRestored, 7),
+		mkcev(1700000000123456789, 5, 0, EventRestored, 7),
+		mkcev(1800000000000000000, -1, 0, EventDisconnected, 0),
+	}
+	p := packEvents(evs[:3])
+	early := p
+	p.appendSorted(evs[3:])
+	if got := p.decode(nil); !reflect.DeepEqual(got, evs) {
+		t.Fatalf("decoded %v, want %v", got, evs)
+	}
+	if got := early.decode([]cev{evs[5]}); !reflect.DeepEqual(got, append([]cev{evs[5]}, evs[:3]...)) {
+		t.Fatalf("the earlier view decodes to %v", got)
+	}
+	if p.n != 6 || p.first != evs[0].t || p.last != evs[5] {
+		t.Fatalf("n %d first %d last %v", p.n, p.first, p.last)
+	}
+	if per := float64(len(packEvents(evs).b)) / float64(len(evs)); per > 12 {
+		t.Errorf("%.1f bytes an event", per)
+	}
+}
