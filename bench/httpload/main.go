@@ -235,12 +235,14 @@ func measure(dsn, bin string, events, computers, clients int, duration, warm tim
 			}
 		}()
 		time.Sleep(time.Second)
+		sum0, n0 := scrapeSumCount(client, base, readTok, "idletrace_analysis_duration_seconds")
 		run(fmt.Sprintf("while an agent posts %d events every %v", ingestBatch, ingestEvery))
+		sum1, n1 := scrapeSumCount(client, base, readTok, "idletrace_analysis_duration_seconds")
 		close(stop)
 		wg.Wait()
 		slices.Sort(lags)
-		fmt.Printf("agent: %d batches, %d events posted; age of the served analysis: median %.1f s, max %.1f s\n",
-			batches.Load(), posted.Load(), quantile(lags, 0.5), quantile(lags, 1))
+		fmt.Printf("agent: %d batches, %d events posted; age of the served analysis: median %.1f s, max %.1f s; %.0f analysis updates meanwhile, %.2f s each on average\n",
+			batches.Load(), posted.Load(), quantile(lags, 0.5), quantile(lags, 1), n1-n0, (sum1-sum0)/max(n1-n0, 1))
 	}
 }
 
@@ -569,17 +571,22 @@ func loadavg() string {
 // bucket counts by upper bound.
 type serverLatency map[float64]float64
 
-// scrapeLatency reads route's histogram from /metrics.
-func scrapeLatency(c *http.Client, base, token, route string) serverLatency {
+// metricLines reads /metrics, in lines.
+func metricLines(c *http.Client, base, token string) []string {
 	_, _, body := get(c, base+"/metrics", token)
 	if len(body) > 1 && body[0] == 0x1f && body[1] == 0x8b {
 		if zr, err := gzip.NewReader(bytes.NewReader(body)); err == nil {
 			body, _ = io.ReadAll(zr)
 		}
 	}
+	return strings.Split(string(body), "\n")
+}
+
+// scrapeLatency reads route's histogram from /metrics.
+func scrapeLatency(c *http.Client, base, token, route string) serverLatency {
 	out := serverLatency{}
 	want := `route="` + route + `"`
-	for _, line := range strings.Split(string(body), "\n") {
+	for _, line := range metricLines(c, base, token) {
 		if !strings.HasPrefix(line, "idletrace_http_request_duration_seconds_bucket{") || !strings.Contains(line, want) ||
 			!strings.Contains(line, `method="GET"`) || !strings.Contains(line, `status="200"`) {
 			continue
@@ -596,6 +603,25 @@ func scrapeLatency(c *http.Client, base, token, route string) serverLatency {
 		}
 	}
 	return out
+}
+
+// scrapeSumCount reads a histogram's _sum and _count from /metrics.
+func scrapeSumCount(c *http.Client, base, token, name string) (sum, count float64) {
+	for _, line := range metricLines(c, base, token) {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		v, err := strconv.ParseFloat(f[1], 64)
+		switch {
+		case err != nil:
+		case f[0] == name+"_sum":
+			sum = v
+		case f[0] == name+"_count":
+			count = v
+		}
+	}
+	return sum, count
 }
 
 // quantile of the requests between two scrapes, interpolated within the
