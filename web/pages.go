@@ -278,7 +278,7 @@ type dashboardPage struct {
 func (p *dashboardPage) title() (string, string) { return "Dashboard", "dashboard" }
 func (p *dashboardPage) timeRange() *pageRange   { return p.Range }
 
-func newDashboardPage(snap *live.Snapshot) *dashboardPage {
+func newDashboardPage(snap *live.Snapshot, rollups []rollup) *dashboardPage {
 	rep := &snap.Result.Report
 	p := &dashboardPage{Report: rep, Stats: snap.Stats, Diagnoses: rep.Diagnoses,
 		AnalysisMs: float64(snap.Took.Microseconds()) / 1000, Empty: snap.Stats.Events == 0,
@@ -286,6 +286,6 @@ func newDashboardPage(snap *live.Snapshot) *dashboardPage {
 	if !snap.WindowStart.IsZero() && snap.Stats.First.Before(snap.WindowStart) {
 		p.WindowStart = snap.WindowStart
 	}
-	p.Rollups = rollupDiagnoses(rep.Diagnoses, len(snap.Result.Hosts))
+	p.Rollups = rollups
 	return p
 }

@@ -21,10 +21,11 @@ import (
 // viewCache holds what is derived from one analysis result, rebuilt when
 // the result changes (the analysis is cached on the ingest sequence).
 type viewCache struct {
-	mu   sync.Mutex
-	res  *analysis.Result
-	rows []computerRow
-	dash *dashCharts // the dashboard's charts of res, built on first use
+	mu     sync.Mutex
+	res    *analysis.Result
+	rows   []computerRow
+	rolled []rollup    // res's diagnoses rolled up (read-only), built on first use
+	dash   *dashCharts // the dashboard's charts of res, built on first use
 	// dashKey is what else dash depends on: the display zone, the range
 	// its links carry and the change marks.
 	dashKey string
@@ -51,8 +52,25 @@ func (c *viewCache) of(res *analysis.Result) []computerRow {
 	for i := range res.Hosts {
 		rows[i] = computerRow{Host: &res.Hosts[i], MedianUptime: res.MedianUptime(i)}
 	}
-	c.res, c.rows, c.dash = res, rows, nil
+	c.res, c.rows, c.dash, c.rolled = res, rows, nil, nil
 	return rows
+}
+
+// rollups returns res's diagnoses rolled up as the dashboard shows them,
+// once per analysis (every dashboard request asks; rolling up costs
+// milliseconds at a hundred diagnoses). Callers must not modify them.
+func (c *viewCache) rollups(res *analysis.Result) []rollup {
+	c.of(res)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.res == res && c.rolled != nil {
+		return c.rolled
+	}
+	ru := rollupDiagnoses(res.Report.Diagnoses, len(res.Hosts))
+	if c.res == res {
+		c.rolled = ru
+	}
+	return ru
 }
 
 // pairsOf returns the pairs of the computer called name in res.

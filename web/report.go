@@ -242,7 +242,7 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.noteShown(r.Context(), res)
 	}
-	p := newDashboardPage(snap)
+	p := newDashboardPage(snap, s.views.rollups(snap.Result))
 	p.Range = rng
 	demo, marks, changes := s.dashboardInputs(r.Context())
 	p.Demo, p.Changes = demo, changes
