@@ -37,6 +37,7 @@ type Incremental struct {
 type incHost struct {
 	key     string
 	evs     packedEvents // every event added, sorted by cevOrder (duplicates kept)
+	last    cev          // the last of evs (if any)
 	pending []cev        // added since the last refresh, unsorted
 	dirty   bool
 	h       hostSum // its Host, without DiagnosisIDs
@@ -123,9 +124,10 @@ func (inc *Incremental) merge(h *incHost) {
 	slices.SortFunc(h.pending, order)
 	switch {
 	case len(h.pending) == 0: // pruned only
-	case h.evs.n == 0 || order(h.evs.last, h.pending[0]) <= 0:
+	case h.evs.n == 0 || order(h.last, h.pending[0]) <= 0:
 		// New events after the old ones (the usual case): append.
-		h.evs.appendSorted(h.pending)
+		h.evs.appendSorted(h.pending, h.last)
+		h.last = h.pending[len(h.pending)-1]
 	default:
 		old := h.evs.decode(nil)
 		merged := make([]cev, 0, len(old)+len(h.pending))
@@ -139,8 +141,8 @@ func (inc *Incremental) merge(h *incHost) {
 				i++
 			}
 		}
-		merged = append(merged, old[i:]...)
-		h.evs = packEvents(append(merged, h.pending[j:]...))
+		merged = append(append(merged, old[i:]...), h.pending[j:]...)
+		h.evs, h.last = packEvents(merged), merged[len(merged)-1]
 	}
 	h.pending = nil
 }
@@ -247,7 +249,7 @@ func (r *Result) Window(since, until time.Time) (res *Result, ok bool) {
 	win := make([]*incHost, 0, len(src.hosts))
 	var all []cev
 	for _, sh := range src.hosts {
-		if sh.evs.n == 0 || sh.evs.last.t < lo {
+		if sh.evs.n == 0 {
 			continue
 		}
 		all = sh.evs.decode(all[:0])
@@ -280,7 +282,7 @@ func (inc *Incremental) Prune(t time.Time) int {
 		if len(h.pending) > 0 { // sort them in first, then cut (the host is dirty: Result pairs it)
 			inc.merge(h)
 		}
-		if h.evs.n == 0 || h.evs.first >= cut {
+		if h.evs.n == 0 || h.evs.first() >= cut {
 			continue
 		}
 		evs = h.evs.decode(evs[:0])
@@ -289,7 +291,7 @@ func (inc *Incremental) Prune(t time.Time) int {
 			continue
 		}
 		dropped += k
-		h.evs = packEvents(evs[k:])
+		h.evs = packEvents(evs[k:]) // h.last stays the last (or is moot: no events)
 		if !h.dirty {
 			h.dirty = true
 			inc.dirty = append(inc.dirty, h)

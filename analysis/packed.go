@@ -13,31 +13,27 @@ import "encoding/binary"
 // A packedEvents value is a view: appending never changes the bytes an
 // earlier copy sees (they end at its length), so Results keep copies.
 type packedEvents struct {
-	b     []byte
-	n     int32 // events
-	first int64 // the first event's time (valid if n > 0)
-	last  cev   // the last event (valid if n > 0)
+	b []byte
+	n int32 // events
 }
 
 // packEvents encodes sorted events.
 func packEvents(evs []cev) packedEvents {
 	var p packedEvents
 	p.b = make([]byte, 0, len(evs)*8)
-	p.appendSorted(evs)
+	p.appendSorted(evs, cev{})
 	return p
 }
 
 // appendSorted appends events sorted by cevOrder that all order at or
-// after p's last one.
-func (p *packedEvents) appendSorted(evs []cev) {
+// after last, p's last event (any value when p is empty).
+func (p *packedEvents) appendSorted(evs []cev, last cev) {
 	if len(evs) == 0 {
 		return
 	}
 	var prevT, prevRec int64
 	if p.n > 0 {
-		prevT, prevRec = p.last.t, p.last.rec
-	} else {
-		p.first = evs[0].t
+		prevT, prevRec = last.t, last.rec
 	}
 	b := p.b
 	for _, e := range evs {
@@ -48,7 +44,12 @@ func (p *packedEvents) appendSorted(evs []cev) {
 	}
 	p.b = b
 	p.n += int32(len(evs))
-	p.last = evs[len(evs)-1]
+}
+
+// first is the time of p's first event (p not empty).
+func (p *packedEvents) first() int64 {
+	t, _ := binary.Varint(p.b)
+	return t
 }
 
 // decode appends p's events to dst, in order (host 0).

@@ -517,15 +517,15 @@ func TestPackedEvents(t *testing.T) {
 	}
 	p := packEvents(evs[:3])
 	early := p
-	p.appendSorted(evs[3:])
+	p.appendSorted(evs[3:], evs[2])
 	if got := p.decode(nil); !reflect.DeepEqual(got, evs) {
 		t.Fatalf("decoded %v, want %v", got, evs)
 	}
 	if got := early.decode([]cev{evs[5]}); !reflect.DeepEqual(got, append([]cev{evs[5]}, evs[:3]...)) {
 		t.Fatalf("the earlier view decodes to %v", got)
 	}
-	if p.n != 6 || p.first != evs[0].t || p.last != evs[5] {
-		t.Fatalf("n %d first %d last %v", p.n, p.first, p.last)
+	if p.n != 6 || p.first() != evs[0].t {
+		t.Fatalf("n %d first %d", p.n, p.first())
 	}
 	if per := float64(len(packEvents(evs).b)) / float64(len(evs)); per > 12 {
 		t.Errorf("%.1f bytes an event", per)
