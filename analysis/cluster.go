@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -230,13 +231,9 @@ func extendPeak(pts []cpoint, c peakWindow, taken []peakWindow) peakWindow {
 	return c
 }
 
-// findPeaks returns the windows of pts (sorted by value, ties in a fixed
-// order, see pointKeys) that stand out, sorted by value.
-func findPeaks(pts []cpoint, minIntervals int) []peakWindow {
+// scanPeaks returns the candidate windows of width s (see findPeaks).
+func scanPeaks(pts []cpoint, s float64, minIntervals int) []peakWindow {
 	n := len(pts)
-	if n < minIntervals {
-		return nil
-	}
 	// Poisson thresholds by 4·mu rounded up (a slice: this is the inner
 	// loop); past 200 the normal approximation is direct.
 	var thresholds []int32
@@ -253,68 +250,100 @@ func findPeaks(pts []cpoint, minIntervals int) []peakWindow {
 		}
 		return int(thresholds[key])
 	}
-	// The least window width at each interval (log axis), once.
-	wmin := make([]float64, n)
-	for i := range pts {
-		wmin[i] = math.Log1p(minWindowSeconds / pts[i].sec)
-	}
+	// The least window width at an interval of sec seconds is
+	// log1p(minWindowSeconds/sec); it exceeds s only below about
+	// minWindowSeconds/expm1(s) seconds (with a margin for rounding: the
+	// logarithm decides near the edge).
+	narrow := minWindowSeconds / math.Expm1(s) * (1 + 1e-9)
 	var cands []peakWindow
-	for _, s := range peakScales {
-		j, lf, rf := 0, 0, 0
-		var best peakWindow
-		have, runEnd := false, -1
-		// In a dense region neighbouring windows differ by a point or
-		// two: stride over anchors by a sixteenth of the last window's
-		// count (extendPeak restores the edges).
-		stride := 1
-		for i := 0; i < n; i += stride {
-			x := pts[i].x
-			// Never narrower than the coarsest source precision (1 s), or
-			// the whole seconds of Event Viewer CSV would be peaks.
-			w := max(s, wmin[i])
-			j = max(j, i)
-			// Half-open: [x, x+w) and flanks [x-2w, x), [x+w, x+3w).
-			for j+1 < n && pts[j+1].x < x+w {
-				j++
-			}
-			for pts[lf].x < x-flankWidths*w {
-				lf++
-			}
-			// The flank's end, ln(sec) + 3w, falls as sec grows while w
-			// is held at minWindowSeconds: the pointer may step back.
-			rf = max(rf, j+1)
-			for rf < n && pts[rf].x < x+w+flankWidths*w {
-				rf++
-			}
-			for rf > j+1 && pts[rf-1].x >= x+w+flankWidths*w {
-				rf--
-			}
-			if i > runEnd && have {
-				cands = append(cands, best)
-				have = false
-			}
-			k := j - i + 1
-			stride = max(1, k/16)
-			if k < minIntervals {
-				continue
-			}
-			// The floor grows with the width: a wide window must hold
-			// more than a narrow one to stand out of nothing.
-			mu := max(float64(max(i-lf, rf-j-1))/flankWidths, bgFloor*w/peakScales[0])
-			fk := float64(k)
-			if fk < peakRatio*mu || k < threshold(mu) {
-				continue
-			}
-			llr := fk*math.Log(fk/mu) - (fk - mu)
-			if !have || llr > best.llr {
-				best = peakWindow{lo: pts[i].sec, hi: pts[j].sec, n: k, mu: mu, llr: llr, l: i, r: j, w: w}
-				have = true
-			}
-			runEnd = max(runEnd, j)
+	j, lf, rf := 0, 0, 0
+	var best peakWindow
+	have, runEnd := false, -1
+	// In a dense region neighbouring windows differ by a point or
+	// two: stride over anchors by a sixteenth of the last window's
+	// count (extendPeak restores the edges).
+	stride := 1
+	for i := 0; i < n; i += stride {
+		x := pts[i].x
+		// Never narrower than the coarsest source precision (1 s), or
+		// the whole seconds of Event Viewer CSV would be peaks.
+		w := s
+		if pts[i].sec < narrow {
+			w = max(s, math.Log1p(minWindowSeconds/pts[i].sec))
 		}
-		if have {
+		j = max(j, i)
+		// Half-open: [x, x+w) and flanks [x-2w, x), [x+w, x+3w).
+		for j+1 < n && pts[j+1].x < x+w {
+			j++
+		}
+		for pts[lf].x < x-flankWidths*w {
+			lf++
+		}
+		// The flank's end, ln(sec) + 3w, falls as sec grows while w
+		// is held at minWindowSeconds: the pointer may step back.
+		rf = max(rf, j+1)
+		for rf < n && pts[rf].x < x+w+flankWidths*w {
+			rf++
+		}
+		for rf > j+1 && pts[rf-1].x >= x+w+flankWidths*w {
+			rf--
+		}
+		if i > runEnd && have {
 			cands = append(cands, best)
+			have = false
 		}
+		k := j - i + 1
+		stride = max(1, k/16)
+		if k < minIntervals {
+			continue
+		}
+		// The floor grows with the width: a wide window must hold
+		// more than a narrow one to stand out of nothing.
+		mu := max(float64(max(i-lf, rf-j-1))/flankWidths, bgFloor*w/peakScales[0])
+		fk := float64(k)
+		if fk < peakRatio*mu || k < threshold(mu) {
+			continue
+		}
+		llr := fk*math.Log(fk/mu) - (fk - mu)
+		if !have || llr > best.llr {
+			best = peakWindow{lo: pts[i].sec, hi: pts[j].sec, n: k, mu: mu, llr: llr, l: i, r: j, w: w}
+			have = true
+		}
+		runEnd = max(runEnd, j)
+	}
+	if have {
+		cands = append(cands, best)
+	}
+	return cands
+}
+
+// findPeaks returns the windows of pts (sorted by value, ties in a fixed
+// order, see pointKeys) that stand out, sorted by value.
+func findPeaks(pts []cpoint, minIntervals int) []peakWindow {
+	n := len(pts)
+	if n < minIntervals {
+		return nil
+	}
+	// The widths are scanned at once, each on its own (one per core when
+	// cores are free; an update's fleet-wide stage waits for them), and
+	// their candidates are taken in the order of the widths.
+	perScale := make([][]peakWindow, len(peakScales))
+	var wg sync.WaitGroup
+	for k, s := range peakScales {
+		if n < 1<<14 { // small: not worth a goroutine
+			perScale[k] = scanPeaks(pts, s, minIntervals)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			perScale[k] = scanPeaks(pts, s, minIntervals)
+		}()
+	}
+	wg.Wait()
+	var cands []peakWindow
+	for _, c := range perScale {
+		cands = append(cands, c...)
 	}
 	slices.SortStableFunc(cands, func(a, b peakWindow) int {
 		if c := cmp.Compare(b.llr, a.llr); c != 0 {
