@@ -22,17 +22,25 @@ type cpoint struct {
 	pair int32
 }
 
+// memberPoint is an interval of a cluster's member: what the diagnoses
+// read of it (16 bytes; a cluster may hold millions).
+type memberPoint struct {
+	sec  float64
+	host int32
+	pair int32
+}
+
 // cluster is a concentration of intervals near one value and the
 // computers whose own intervals repeat there.
 type cluster struct {
 	kind       string
 	win        peakWindow
-	pts        []cpoint // the members' intervals in the window, sorted by value
-	hosts      []int32  // member computers, sorted
-	alsoSeen   []int32  // computers with intervals in the window but too few to name
-	center     float64  // median
-	lo, hi     float64  // edges
-	p02        float64  // lower envelope
+	pts        []memberPoint // the members' intervals in the window, sorted by value
+	hosts      []int32       // member computers, sorted
+	alsoSeen   []int32       // computers with intervals in the window but too few to name
+	center     float64       // median
+	lo, hi     float64       // edges
+	p02        float64       // lower envelope
 	p10, p90   float64
 	background float64 // intervals the local background puts in the window
 }
@@ -593,14 +601,14 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 				nm++
 			}
 		}
-		c.pts = make([]cpoint, 0, nm) // members' intervals only
+		if len(c.hosts) < reqComputers || nm < a.o.MinIntervals {
+			continue
+		}
+		c.pts = make([]memberPoint, 0, nm) // members' intervals only
 		for _, p := range kept {
 			if member[p.host] {
-				c.pts = append(c.pts, p)
+				c.pts = append(c.pts, memberPoint{sec: p.sec, host: p.host, pair: p.pair})
 			}
-		}
-		if len(c.hosts) < reqComputers || len(c.pts) < a.o.MinIntervals {
-			continue
 		}
 		sec := func(i int) float64 { return c.pts[i].sec }
 		c.lo, c.hi = c.pts[0].sec, c.pts[len(c.pts)-1].sec
