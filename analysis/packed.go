@@ -69,6 +69,3 @@ func (p *packedEvents) decode(dst []cev) []cev {
 	}
 	return dst
 }
-
-// bytes is how much memory p's encoding holds.
-func (p *packedEvents) bytes() int { return cap(p.b) }
