@@ -54,16 +54,29 @@ func (db *DB) SaveAnalysisSnapshot(ctx context.Context, s *AnalysisSnapshot) err
 
 // LoadAnalysisSnapshot returns the stored snapshot, nil if none.
 func (db *DB) LoadAnalysisSnapshot(ctx context.Context) (*AnalysisSnapshot, error) {
-	var s AnalysisSnapshot
-	var at, win, first, last int64
-	err := db.sql.QueryRowContext(ctx, `SELECT seq, upload, at_ns, window_start_ns, events, computers, uploads,
-		first_ns, last_ns, report FROM analysis_snapshot WHERE id = 1`).Scan(&s.Seq, &s.Upload, &at, &win,
-		&s.Stats.Events, &s.Stats.Computers, &s.Stats.Uploads, &first, &last, &s.Report)
+	s, err := ScanAnalysisSnapshot(db.sql.QueryRowContext(ctx, AnalysisSnapshotQuery).Scan)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load analysis snapshot: %w", err)
+	}
+	return s, nil
+}
+
+// AnalysisSnapshotQuery selects the stored snapshot (both backends' table
+// is the same), for ScanAnalysisSnapshot.
+const AnalysisSnapshotQuery = `SELECT seq, upload, at_ns, window_start_ns, events, computers, uploads,
+	first_ns, last_ns, report FROM analysis_snapshot WHERE id = 1`
+
+// ScanAnalysisSnapshot makes the snapshot of a row of AnalysisSnapshotQuery
+// read by scan (a driver's Row.Scan); its error is scan's, unwrapped.
+func ScanAnalysisSnapshot(scan func(dest ...any) error) (*AnalysisSnapshot, error) {
+	var s AnalysisSnapshot
+	var at, win, first, last int64
+	if err := scan(&s.Seq, &s.Upload, &at, &win, &s.Stats.Events, &s.Stats.Computers, &s.Stats.Uploads,
+		&first, &last, &s.Report); err != nil {
+		return nil, err
 	}
 	s.At, s.WindowStart, s.Stats.First, s.Stats.Last = TimeOrZero(at), TimeOrZero(win), TimeOrZero(first), TimeOrZero(last)
 	s.Stats.LastSeq = s.Seq

@@ -31,18 +31,12 @@ func (db *DB) SaveAnalysisSnapshot(ctx context.Context, s *store.AnalysisSnapsho
 
 // LoadAnalysisSnapshot returns the stored snapshot, nil if none.
 func (db *DB) LoadAnalysisSnapshot(ctx context.Context) (*store.AnalysisSnapshot, error) {
-	var s store.AnalysisSnapshot
-	var at, win, first, last int64
-	err := db.pool.QueryRow(ctx, `SELECT seq, upload, at_ns, window_start_ns, events, computers, uploads,
-		first_ns, last_ns, report FROM analysis_snapshot WHERE id = 1`).Scan(&s.Seq, &s.Upload, &at, &win,
-		&s.Stats.Events, &s.Stats.Computers, &s.Stats.Uploads, &first, &last, &s.Report)
+	s, err := store.ScanAnalysisSnapshot(db.pool.QueryRow(ctx, store.AnalysisSnapshotQuery).Scan)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load analysis snapshot: %w", classify(err))
 	}
-	s.At, s.WindowStart = store.TimeOrZero(at), store.TimeOrZero(win)
-	s.Stats.First, s.Stats.Last, s.Stats.LastSeq = store.TimeOrZero(first), store.TimeOrZero(last), s.Seq
-	return &s, nil
+	return s, nil
 }
