@@ -202,15 +202,53 @@ func (e cev) name() int32 { return e.nid >> 1 }
 // the same events in any order give the same result.
 func Analyze(events []Event, opts Options) *Result {
 	o := opts.withDefaults()
-	a := &analyzer{o: o}
+	a := &analyzer{o: o, scr: &scratch{}}
 	a.group(events)
 	a.pairUp()
 	a.diagnose()
 	return a.result()
 }
 
+// scratch is the fleet-wide stage's working memory, which no Result
+// keeps: an Incremental hands it from one Result to the next (it makes
+// them one at a time), so that an update does not allocate and clear a
+// fleet's intervals again.
+type scratch struct {
+	keys, buf []uint64  // interval keys and the sort's scratch
+	up        []cpoint  // the uptimes, then the downtimes
+	secs      []float64 // a diagnosis' intervals
+	ocands    []ocand   // the disconnects that may be part of an outage
+}
+
+// marks returns a flag per computer, all false; mark and unmark set and
+// clear some (a fleet-sized slice, cleared through the computers set
+// rather than allocated for each cluster).
+func (a *analyzer) marks() []bool {
+	if len(a.mark0) != len(a.hosts) {
+		a.mark0 = make([]bool, len(a.hosts))
+	}
+	return a.mark0
+}
+
+// mark sets the flags of hosts (see marks) and returns them.
+func (a *analyzer) mark(hosts []int32) []bool {
+	m := a.marks()
+	for _, h := range hosts {
+		m[h] = true
+	}
+	return m
+}
+
+// unmark clears the flags of hosts (see marks).
+func (a *analyzer) unmark(hosts []int32) {
+	for _, h := range hosts {
+		a.mark0[h] = false
+	}
+}
+
 type analyzer struct {
 	o     Options
+	scr   *scratch
 	hosts []Host   // sorted by key: the Result's Hosts
 	keys  []string // per host: its lower-case name
 	names []string // raw spellings
@@ -223,6 +261,7 @@ type analyzer struct {
 	pairWeekday []int8
 	nSessions   int32
 
+	mark0        []bool // see marks
 	upClusters   []*cluster
 	downClusters []*cluster
 	outages      []*outage

@@ -14,13 +14,20 @@ const (
 	ClusterDowntime = "downtime"
 )
 
-// cpoint is one interval on the log-time axis.
+// cpoint is one interval on the log-time axis: its logarithm, its key
+// (see pointKeys), which holds its value and its pair, and its computer
+// (24 bytes: a fleet's intervals are sorted anew at every update).
 type cpoint struct {
 	x    float64 // ln(seconds)
-	sec  float64
+	key  uint64
 	host int32
-	pair int32
 }
+
+// sec is the interval in seconds.
+func (p cpoint) sec() float64 { return float64(p.key>>idxBits) / 1e6 }
+
+// pair is the index of the interval's pair.
+func (p cpoint) pair() int32 { return int32(p.key & (1<<idxBits - 1)) }
 
 // memberPoint is an interval of a cluster's member: what the diagnoses
 // read of it (16 bytes; a cluster may hold millions).
@@ -235,7 +242,7 @@ func extendPeak(pts []cpoint, c peakWindow, taken []peakWindow) peakWindow {
 		}
 		c.r = r
 	}
-	c.lo, c.hi = pts[c.l].sec, pts[c.r].sec
+	c.lo, c.hi = pts[c.l].sec(), pts[c.r].sec()
 	return c
 }
 
@@ -276,8 +283,8 @@ func scanPeaks(pts []cpoint, s float64, minIntervals int) []peakWindow {
 		// Never narrower than the coarsest source precision (1 s), or
 		// the whole seconds of Event Viewer CSV would be peaks.
 		w := s
-		if pts[i].sec < narrow {
-			w = max(s, math.Log1p(minWindowSeconds/pts[i].sec))
+		if sec := pts[i].sec(); sec < narrow {
+			w = max(s, math.Log1p(minWindowSeconds/sec))
 		}
 		j = max(j, i)
 		// Half-open: [x, x+w) and flanks [x-2w, x), [x+w, x+3w).
@@ -314,7 +321,7 @@ func scanPeaks(pts []cpoint, s float64, minIntervals int) []peakWindow {
 		}
 		llr := fk*math.Log(fk/mu) - (fk - mu)
 		if !have || llr > best.llr {
-			best = peakWindow{lo: pts[i].sec, hi: pts[j].sec, n: k, mu: mu, llr: llr, l: i, r: j, w: w}
+			best = peakWindow{lo: pts[i].sec(), hi: pts[j].sec(), n: k, mu: mu, llr: llr, l: i, r: j, w: w}
 			have = true
 		}
 		runEnd = max(runEnd, j)
@@ -409,9 +416,11 @@ func upperBound(pts []cpoint, v float64) int {
 // pointKeys collects intervals as sortable keys: microseconds in the high
 // bits, the pair index in the low ones, so that one integer sort orders
 // them by value and ties by pair (pairs are in a canonical order, so the
-// result does not depend on input order).
+// result does not depend on input order). Keys are added in pair order,
+// so sorting by the microseconds alone (stable) orders the ties.
 type pointKeys struct {
 	keys []uint64
+	buf  []uint64 // the sort's scratch
 }
 
 const idxBits = 26 // pair index bits: 67 M pairs
@@ -419,22 +428,35 @@ const idxBits = 26 // pair index bits: 67 M pairs
 // maxKeyMicros: intervals of 76 hours and more are never cluster material.
 const maxKeyMicros = 1 << (64 - idxBits)
 
-func (pk *pointKeys) add(d time.Duration, pair int) {
-	us := uint64(d / time.Microsecond)
-	if us == 0 || us >= maxKeyMicros || pair >= 1<<idxBits {
-		return
+// add adds the interval d of pair, and reports whether it is one a key
+// holds (see counts).
+func (pk *pointKeys) add(d time.Duration, pair int) bool {
+	if !pk.counts(d, pair) {
+		return false
 	}
-	pk.keys = append(pk.keys, us<<idxBits|uint64(pair))
+	pk.keys = append(pk.keys, uint64(d/time.Microsecond)<<idxBits|uint64(pair))
+	return true
 }
 
-// points sorts the keys and returns the intervals in order.
-func (pk *pointKeys) points(pairHost []int32) []cpoint {
-	radixSort(pk.keys)
-	out := make([]cpoint, len(pk.keys))
+// counts reports whether a key can hold the interval d of pair: at least
+// a microsecond, under maxKeyMicros, and the pair within idxBits.
+func (pk *pointKeys) counts(d time.Duration, pair int) bool {
+	us := uint64(d / time.Microsecond)
+	return us != 0 && us < maxKeyMicros && pair < 1<<idxBits
+}
+
+// points sorts the keys and returns the intervals in order, in out's
+// array when it is large enough.
+func (pk *pointKeys) points(pairHost []int32, out []cpoint) []cpoint {
+	radixSortHigh(pk.keys, idxBits, pk.buf)
+	if cap(out) < len(pk.keys) {
+		out = make([]cpoint, len(pk.keys))
+	}
+	out = out[:len(pk.keys)]
 	for k, key := range pk.keys {
-		sec := float64(key>>idxBits) / 1e6
-		pair := int32(key & (1<<idxBits - 1))
-		out[k] = cpoint{x: math.Log(sec), sec: sec, host: pairHost[pair], pair: pair}
+		p := cpoint{key: key}
+		p.x, p.host = math.Log(p.sec()), pairHost[p.pair()]
+		out[k] = p
 	}
 	return out
 }
@@ -510,7 +532,7 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 	for _, rg := range ranges {
 		widest = max(widest, rg[1]-rg[0])
 	}
-	kept := make([]cpoint, 0, widest) // the window's intervals that count, reused across windows
+	kept := make([]memberPoint, 0, widest) // the window's intervals that count, reused across windows
 	for w, rg := range ranges {
 		win := wins[w]
 		for _, h := range touched {
@@ -525,7 +547,7 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 			if maj != nil && maj.elsewhere(w, k) {
 				continue
 			}
-			kept = append(kept, p)
+			kept = append(kept, memberPoint{sec: p.sec(), host: p.host, pair: p.pair()})
 			touch(p.host)
 			counts[p.host]++
 		}
@@ -579,7 +601,7 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 				cut = i + 1
 			}
 		}
-		member := map[int32]bool{}
+		member := a.marks() // cleared below
 		for i, t := range tests {
 			// Past the test, a computer whose repeats clearly outnumber its
 			// background (a busy user behind a silent drop has plenty of
@@ -602,14 +624,16 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 			}
 		}
 		if len(c.hosts) < reqComputers || nm < a.o.MinIntervals {
+			a.unmark(c.hosts)
 			continue
 		}
 		c.pts = make([]memberPoint, 0, nm) // members' intervals only
 		for _, p := range kept {
 			if member[p.host] {
-				c.pts = append(c.pts, memberPoint{sec: p.sec, host: p.host, pair: p.pair})
+				c.pts = append(c.pts, p)
 			}
 		}
+		a.unmark(c.hosts)
 		sec := func(i int) float64 { return c.pts[i].sec }
 		c.lo, c.hi = c.pts[0].sec, c.pts[len(c.pts)-1].sec
 		c.center = quantileAt(len(c.pts), sec, 0.5)
@@ -661,7 +685,8 @@ func (a *analyzer) newMajority(multi []int32, pts []cpoint, ranges [][2]int) *ma
 		ks := make([]majKey, rg[1]-rg[0])
 		for k, p := range pts[rg[0]:rg[1]] {
 			if mi := multi[p.host]; mi >= 0 {
-				ks[k] = majKey{a.pairSession[p.pair], 7*mi + int32(a.pairWeekday[p.pair])}
+				pair := p.pair()
+				ks[k] = majKey{a.pairSession[pair], 7*mi + int32(a.pairWeekday[pair])}
 			} else {
 				ks[k] = majKey{-1, -1}
 			}

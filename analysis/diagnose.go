@@ -40,23 +40,22 @@ const (
 // explain), the clusters' computers again without the outages, downtime
 // clusters, then the diagnoses.
 func (a *analyzer) diagnose() {
-	pts := a.points(ClusterUptime)
+	pts, n := a.points(ClusterUptime, a.scr.up)
 	wins := findPeaks(pts, a.o.MinIntervals)
-	a.upClusters = a.buildClusters(ClusterUptime, pts, wins, a.required(pts))
+	a.upClusters = a.buildClusters(ClusterUptime, pts, wins, a.minComputers(n))
 	a.findOutages()
 	if len(a.outages) > 0 {
 		// The peaks stay where they are; their members, statistics and
 		// computers are recomputed without the outage pairs.
 		pts = a.withoutOutages(pts)
-		a.upClusters = a.buildClusters(ClusterUptime, pts, wins, a.required(pts))
+		_, n = a.intervals(ClusterUptime, nil)
+		a.upClusters = a.buildClusters(ClusterUptime, pts, wins, a.minComputers(n))
 	}
-	// The uptimes are done with (and collectable) before the downtimes
-	// are sorted: a fleet's intervals are much of what an update holds.
-	down := a.points(ClusterDowntime)
-	if len(a.outages) > 0 {
-		down = a.withoutOutages(down)
-	}
-	a.downClusters = a.buildClusters(ClusterDowntime, down, findPeaks(down, a.o.MinIntervals), a.required(down))
+	a.scr.up = pts[:0]
+	// The downtimes (without the outages' pairs) reuse the uptimes' array.
+	down, n := a.points(ClusterDowntime, pts)
+	a.downClusters = a.buildClusters(ClusterDowntime, down, findPeaks(down, a.o.MinIntervals), a.minComputers(n))
+	a.scr.up = down[:0]
 	a.timeoutDiagnoses()
 	a.outageDiagnoses()
 }
@@ -66,25 +65,44 @@ func (a *analyzer) diagnose() {
 func (a *analyzer) withoutOutages(pts []cpoint) []cpoint {
 	out := pts[:0]
 	for _, p := range pts {
-		if a.tab.excl[p.pair] != exclOutage {
+		if a.tab.excl[p.pair()] != exclOutage {
 			out = append(out, p)
 		}
 	}
 	return out
 }
 
-// points returns the intervals of one kind, sorted, over the pairs that
-// count before the outages are known: not of an interleaving computer,
-// and for uptimes not overnight (the outages are taken out afterwards:
-// see withoutOutages).
-func (a *analyzer) points(kind string) []cpoint {
-	var pk pointKeys
-	pk.keys = make([]uint64, 0, a.tab.len())
+// points returns the intervals of one kind (see intervals), sorted, in
+// out's array when it is large enough, and how many computers they name.
+func (a *analyzer) points(kind string, out []cpoint) ([]cpoint, int) {
+	pk := pointKeys{keys: a.scr.keys[:0], buf: a.scr.buf}
+	if cap(pk.keys) < a.tab.len() {
+		pk.keys = make([]uint64, 0, a.tab.len())
+	}
+	var n int
+	pk.keys, n = a.intervals(kind, pk.keys)
+	if cap(pk.buf) < len(pk.keys) {
+		pk.buf = make([]uint64, len(pk.keys))
+	}
+	pts := pk.points(a.pairHost, out)
+	a.scr.keys, a.scr.buf = pk.keys[:0], pk.buf
+	return pts, n
+}
+
+// intervals appends to keys (see pointKeys) the intervals of one kind over
+// the pairs that count: not of an interleaving computer, nor of a shared
+// outage (once those are known), and for uptimes not overnight. It
+// returns them, in pair order, and how many computers they name. With
+// keys nil it only counts the computers.
+func (a *analyzer) intervals(kind string, keys []uint64) ([]uint64, int) {
+	pk := pointKeys{keys: keys}
+	computers := 0
 	for h, cps := range a.tab.hosts {
 		if a.hosts[h].Interleaved {
 			continue
 		}
 		base := int(a.tab.off[h])
+		some := false
 		for j := range cps {
 			p := &cps[j]
 			var d time.Duration
@@ -96,35 +114,27 @@ func (a *analyzer) points(kind string) []cpoint {
 			} else {
 				d = p.downtime()
 			}
-			if d > 0 {
-				pk.add(d, base+j)
+			if d <= 0 || a.tab.excl[base+j] == exclOutage {
+				continue
 			}
+			if keys == nil {
+				if pk.counts(d, base+j) {
+					some = true
+					break
+				}
+				continue
+			}
+			some = pk.add(d, base+j) || some
+		}
+		if some {
+			computers++
 		}
 	}
-	return pk.points(a.pairHost)
-}
-
-// required is how many computers a cluster of pts needs: MinComputers, or
-// all of those with intervals in a smaller fleet.
-func (a *analyzer) required(pts []cpoint) int {
-	return a.minComputers(withIntervals(pts, len(a.hosts)))
+	return pk.keys, computers
 }
 
 // minComputers is MinComputers, or n when fewer.
 func (a *analyzer) minComputers(n int) int { return max(1, min(a.o.MinComputers, n)) }
-
-// withIntervals is how many of hosts computers pts name.
-func withIntervals(pts []cpoint, hosts int) int {
-	seen := make([]bool, hosts)
-	n := 0
-	for _, p := range pts {
-		if !seen[p.host] {
-			seen[p.host] = true
-			n++
-		}
-	}
-	return n
-}
 
 // stats of one diagnosis' intervals.
 type ivStats struct {
@@ -182,15 +192,13 @@ func (a *analyzer) timeoutDiagnoses() {
 		for _, h := range ow.hosts {
 			a.hosts[h].DiagnosisIDs = append(a.hosts[h].DiagnosisIDs, id)
 		}
-		member := make([]bool, len(a.hosts))
-		for _, h := range ow.hosts {
-			member[h] = true
-		}
+		member := a.mark(ow.hosts)
 		for _, m := range ow.c.pts {
 			if member[m.host] {
 				a.tab.setDiagnosis(int(m.pair), id)
 			}
 		}
+		a.unmark(ow.hosts)
 	}
 	a.diags = append(a.diags, diags...)
 }
@@ -343,16 +351,15 @@ func ptr(v float64) *float64 { return &v }
 // timeoutDiagnosis builds the idle-timeout diagnosis of cluster c for the
 // given computers.
 func (a *analyzer) timeoutDiagnosis(c *cluster, hosts, also []int32, site string, split bool) Diagnosis {
-	member := make([]bool, len(a.hosts))
-	for _, h := range hosts {
-		member[h] = true
-	}
-	secs := make([]float64, 0, len(c.pts))
+	member := a.mark(hosts)
+	secs := a.scr.secs[:0]
 	for _, m := range c.pts {
 		if member[m.host] {
 			secs = append(secs, m.sec)
 		}
 	}
+	a.unmark(hosts)
+	defer func() { a.scr.secs = secs[:0] }()
 	st := statsOf(secs)
 	// The share of the window's intervals the background does not explain.
 	contrast := 1.0

@@ -55,21 +55,7 @@ func (a *analyzer) findOutages() {
 			members[k][h] = true
 		}
 	}
-	cs := make([]ocand, 0, a.tab.len()) // most are candidates: growing would copy them several times
-	for i := range a.tab.len() {
-		if a.tab.excl[i] == exclInterleaved {
-			continue
-		}
-		p := a.cp(i)
-		c := ocand{p.disc, a.pairHost[i], int32(i), 0}
-		if !p.open() {
-			c.back = p.reco
-		}
-		if !a.explained(i, members) {
-			cs = append(cs, c)
-		}
-	}
-	sortByTime(cs)
+	cs := a.outageCandidates(members)
 	// The background's downtimes, sorted, for the joint test (built when
 	// first needed).
 	var downs []int64
@@ -232,45 +218,74 @@ func (a *analyzer) findOutages() {
 	}
 }
 
-// sortByTime sorts disconnects by time, then computer, as byTime does:
-// one radix sort of packed keys (milliseconds since the first, then the
-// index) and a comparison sort only of the rare runs of equal milliseconds.
-func sortByTime(cs []ocand) {
-	if len(cs) < 1024 {
-		slices.SortFunc(cs, ocandOrder)
-		return
+// outageCandidates returns the disconnects no uptime cluster explains
+// (see explained), sorted by time, then computer (see ocandOrder), in the
+// scratch's arrays: one radix sort of packed keys (milliseconds since the
+// first, then the pair) and a comparison sort only of the rare runs of
+// equal milliseconds.
+func (a *analyzer) outageCandidates(members [][]bool) []ocand {
+	n := a.tab.len()
+	// The candidates' pairs, in pair order.
+	keys := a.scr.keys[:0]
+	if cap(keys) < n {
+		keys = make([]uint64, 0, n) // most are candidates: growing would copy them several times
 	}
-	t0 := cs[0].t
-	for _, c := range cs {
-		t0 = min(t0, c.t)
+	t0 := int64(math.MaxInt64)
+	for i := range n {
+		if a.tab.excl[i] == exclInterleaved || a.explained(i, members) {
+			continue
+		}
+		keys = append(keys, uint64(i))
+		t0 = min(t0, a.cp(i).disc)
+	}
+	cs := a.scr.ocands[:0]
+	if cap(cs) < len(keys) {
+		cs = make([]ocand, 0, len(keys))
+	}
+	a.scr.keys, a.scr.ocands = keys[:0], cs
+	cand := func(i int) ocand {
+		p := a.cp(i)
+		c := ocand{p.disc, a.pairHost[i], int32(i), 0}
+		if !p.open() {
+			c.back = p.reco
+		}
+		return c
 	}
 	const idx = 26
-	keys := make([]uint64, len(cs))
-	for i, c := range cs {
-		ms := uint64(c.t-t0) / uint64(time.Millisecond)
-		if ms >= 1<<(64-idx) || len(cs) >= 1<<idx {
-			slices.SortFunc(cs, ocandOrder) // over a century of logs, or 67 M disconnects
-			return
+	for k, i := range keys {
+		ms := uint64(a.cp(int(i)).disc-t0) / uint64(time.Millisecond)
+		if ms >= 1<<(64-idx) || n >= 1<<idx { // over a century of logs, or 67 M disconnects
+			for _, i := range keys {
+				cs = append(cs, cand(int(i)))
+			}
+			slices.SortFunc(cs, ocandOrder)
+			return cs
 		}
-		keys[i] = ms<<idx | uint64(i)
+		keys[k] = ms<<idx | i
 	}
-	radixSort(keys)
-	sorted := make([]ocand, len(cs))
-	for i, k := range keys {
-		sorted[i] = cs[k&(1<<idx-1)]
+	if len(keys) < 1024 {
+		slices.Sort(keys)
+	} else {
+		if cap(a.scr.buf) < len(keys) {
+			a.scr.buf = make([]uint64, len(keys))
+		}
+		radixSortHigh(keys, idx, a.scr.buf) // the pairs in order within a millisecond
+	}
+	for _, k := range keys {
+		cs = append(cs, cand(int(k&(1<<idx-1))))
 	}
 	// Within one millisecond: by time, then computer.
-	for i := 0; i < len(sorted); {
+	for i := 0; i < len(cs); {
 		j := i + 1
-		for j < len(sorted) && keys[j]>>idx == keys[i]>>idx {
+		for j < len(cs) && keys[j]>>idx == keys[i]>>idx {
 			j++
 		}
 		if j-i > 1 {
-			slices.SortFunc(sorted[i:j], ocandOrder)
+			slices.SortFunc(cs[i:j], ocandOrder)
 		}
 		i = j
 	}
-	copy(cs, sorted)
+	return cs
 }
 
 // ocandOrder orders disconnects by time, then computer.
