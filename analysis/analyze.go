@@ -214,10 +214,9 @@ func Analyze(events []Event, opts Options) *Result {
 // them one at a time), so that an update does not allocate and clear a
 // fleet's intervals again.
 type scratch struct {
-	keys, buf []uint64  // interval keys and the sort's scratch
-	up        []cpoint  // the uptimes, then the downtimes
-	secs      []float64 // a diagnosis' intervals
-	ocands    []ocand   // the disconnects that may be part of an outage
+	up     []cpoint  // the uptimes, then the downtimes
+	secs   []float64 // a diagnosis' intervals
+	ocands []ocand   // the disconnects that may be part of an outage
 }
 
 // marks returns a flag per computer, all false; mark and unmark set and

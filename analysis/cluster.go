@@ -420,7 +420,6 @@ func upperBound(pts []cpoint, v float64) int {
 // so sorting by the microseconds alone (stable) orders the ties.
 type pointKeys struct {
 	keys []uint64
-	buf  []uint64 // the sort's scratch
 }
 
 const idxBits = 26 // pair index bits: 67 M pairs
@@ -443,22 +442,6 @@ func (pk *pointKeys) add(d time.Duration, pair int) bool {
 func (pk *pointKeys) counts(d time.Duration, pair int) bool {
 	us := uint64(d / time.Microsecond)
 	return us != 0 && us < maxKeyMicros && pair < 1<<idxBits
-}
-
-// points sorts the keys and returns the intervals in order, in out's
-// array when it is large enough.
-func (pk *pointKeys) points(pairHost []int32, out []cpoint) []cpoint {
-	radixSortHigh(pk.keys, idxBits, pk.buf)
-	if cap(out) < len(pk.keys) {
-		out = make([]cpoint, len(pk.keys))
-	}
-	out = out[:len(pk.keys)]
-	for k, key := range pk.keys {
-		p := cpoint{key: key}
-		p.x, p.host = math.Log(p.sec()), pairHost[p.pair()]
-		out[k] = p
-	}
-	return out
 }
 
 // buildClusters turns peak windows into clusters over pts (the intervals

@@ -74,19 +74,21 @@ func (a *analyzer) withoutOutages(pts []cpoint) []cpoint {
 
 // points returns the intervals of one kind (see intervals), sorted, in
 // out's array when it is large enough, and how many computers they name.
+// Their keys are sorted in that array too (see sortSpace).
 func (a *analyzer) points(kind string, out []cpoint) ([]cpoint, int) {
-	pk := pointKeys{keys: a.scr.keys[:0], buf: a.scr.buf}
-	if cap(pk.keys) < a.tab.len() {
-		pk.keys = make([]uint64, 0, a.tab.len())
+	if cap(out) < a.tab.len() {
+		out = make([]cpoint, 0, a.tab.len())
 	}
-	var n int
-	pk.keys, n = a.intervals(kind, pk.keys)
-	if cap(pk.buf) < len(pk.keys) {
-		pk.buf = make([]uint64, len(pk.keys))
+	keys, buf := sortSpace(out)
+	keys, n := a.intervals(kind, keys)
+	radixSortHigh(keys, idxBits, buf)
+	out = out[:len(keys)]
+	for k, key := range keys {
+		p := cpoint{key: key}
+		p.x, p.host = math.Log(p.sec()), a.pairHost[p.pair()]
+		out[k] = p
 	}
-	pts := pk.points(a.pairHost, out)
-	a.scr.keys, a.scr.buf = pk.keys[:0], pk.buf
-	return pts, n
+	return out, n
 }
 
 // intervals appends to keys (see pointKeys) the intervals of one kind over

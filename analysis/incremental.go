@@ -125,7 +125,9 @@ func (inc *Incremental) merge(h *incHost) {
 	slices.SortFunc(h.pending, order)
 	switch {
 	case len(h.pending) == 0: // pruned only
-	case h.evs.n == 0 || order(h.last, h.pending[0]) <= 0:
+	case h.evs.n == 0:
+		h.evs, h.last = packEvents(h.pending), h.pending[len(h.pending)-1]
+	case order(h.last, h.pending[0]) <= 0:
 		// New events after the old ones (the usual case): append.
 		h.evs.appendSorted(h.pending, h.last)
 		h.last = h.pending[len(h.pending)-1]
@@ -184,7 +186,7 @@ func (inc *Incremental) Result() *Result {
 		slices.SortFunc(inc.order, func(x, y *incHost) int { return strings.Compare(x.key, y.key) })
 		inc.resort = false
 	}
-	return fleetResult(inc.o, inc.names[:len(inc.names):len(inc.names)], inc.order, buf, spelling, &inc.scr)
+	return fleetResult(inc.o, inc.names[:len(inc.names):len(inc.names)], inc.order, buf, spelling, &scratch{})
 }
 
 // fleetResult runs the fleet-wide stage over computers in key order, each

@@ -225,11 +225,13 @@ func (a *analyzer) findOutages() {
 // equal milliseconds.
 func (a *analyzer) outageCandidates(members [][]bool) []ocand {
 	n := a.tab.len()
-	// The candidates' pairs, in pair order.
-	keys := a.scr.keys[:0]
-	if cap(keys) < n {
-		keys = make([]uint64, 0, n) // most are candidates: growing would copy them several times
+	cs := a.scr.ocands[:0]
+	if cap(cs) < n {
+		cs = make([]ocand, 0, n) // most are candidates: growing would copy them several times
 	}
+	a.scr.ocands = cs
+	// The candidates' pairs, in pair order, in cs's array (see sortSpace).
+	keys, buf := sortSpace(cs)
 	t0 := int64(math.MaxInt64)
 	for i := range n {
 		if a.tab.excl[i] == exclInterleaved || a.explained(i, members) {
@@ -238,11 +240,6 @@ func (a *analyzer) outageCandidates(members [][]bool) []ocand {
 		keys = append(keys, uint64(i))
 		t0 = min(t0, a.cp(i).disc)
 	}
-	cs := a.scr.ocands[:0]
-	if cap(cs) < len(keys) {
-		cs = make([]ocand, 0, len(keys))
-	}
-	a.scr.keys, a.scr.ocands = keys[:0], cs
 	cand := func(i int) ocand {
 		p := a.cp(i)
 		c := ocand{p.disc, a.pairHost[i], int32(i), 0}
@@ -252,32 +249,36 @@ func (a *analyzer) outageCandidates(members [][]bool) []ocand {
 		return c
 	}
 	const idx = 26
+	ms := func(t int64) uint64 { return uint64(t-t0) / uint64(time.Millisecond) }
+	bySort := func(pairs []uint64) []ocand { // over a century of logs, or 67 M disconnects
+		for _, i := range pairs {
+			cs = append(cs, cand(int(i)))
+		}
+		slices.SortFunc(cs, ocandOrder)
+		return cs
+	}
+	if n >= 1<<idx {
+		return bySort(slices.Clone(keys))
+	}
 	for k, i := range keys {
-		ms := uint64(a.cp(int(i)).disc-t0) / uint64(time.Millisecond)
-		if ms >= 1<<(64-idx) || n >= 1<<idx { // over a century of logs, or 67 M disconnects
-			for _, i := range keys {
-				cs = append(cs, cand(int(i)))
+		m := ms(a.cp(int(i)).disc)
+		if m >= 1<<(64-idx) {
+			pairs := slices.Clone(keys)
+			for j := range k { // packed already
+				pairs[j] &= 1<<idx - 1
 			}
-			slices.SortFunc(cs, ocandOrder)
-			return cs
+			return bySort(pairs)
 		}
-		keys[k] = ms<<idx | i
+		keys[k] = m<<idx | i
 	}
-	if len(keys) < 1024 {
-		slices.Sort(keys)
-	} else {
-		if cap(a.scr.buf) < len(keys) {
-			a.scr.buf = make([]uint64, len(keys))
-		}
-		radixSortHigh(keys, idx, a.scr.buf) // the pairs in order within a millisecond
-	}
+	radixSortHigh(keys, idx, buf) // the pairs in order within a millisecond
 	for _, k := range keys {
 		cs = append(cs, cand(int(k&(1<<idx-1))))
 	}
 	// Within one millisecond: by time, then computer.
 	for i := 0; i < len(cs); {
 		j := i + 1
-		for j < len(cs) && keys[j]>>idx == keys[i]>>idx {
+		for j < len(cs) && ms(cs[j].t) == ms(cs[i].t) {
 			j++
 		}
 		if j-i > 1 {

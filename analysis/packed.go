@@ -1,6 +1,9 @@
 package analysis
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // packedEvents is one computer's events, sorted by cevOrder, delta-encoded:
 // per event the time since the previous event's and the record id's
@@ -17,12 +20,34 @@ type packedEvents struct {
 	n int32 // events
 }
 
-// packEvents encodes sorted events.
+// packEvents encodes sorted events, in an array of their size and a
+// sixteenth (a window's events are most of what the incremental analysis
+// holds): the next events a computer logs append in place, where a full
+// array would be copied, and the copy held twice while an earlier Result
+// still reads the old one.
 func packEvents(evs []cev) packedEvents {
 	var p packedEvents
-	p.b = make([]byte, 0, len(evs)*8)
+	n := 0
+	var prevT, prevRec int64
+	for _, e := range evs {
+		n += varintLen(e.t-prevT) + varintLen(e.rec-prevRec) + uvarintLen(uint64(uint32(e.nid)))
+		prevT, prevRec = e.t, e.rec
+	}
+	p.b = make([]byte, 0, n+n/16+8)
 	p.appendSorted(evs, cev{})
 	return p
+}
+
+// uvarintLen is the length of binary.AppendUvarint's encoding of x.
+func uvarintLen(x uint64) int { return max(1, (bits.Len64(x)+6)/7) }
+
+// varintLen is the length of binary.AppendVarint's encoding of x.
+func varintLen(x int64) int {
+	ux := uint64(x) << 1
+	if x < 0 {
+		ux = ^ux
+	}
+	return uvarintLen(ux)
 }
 
 // appendSorted appends events sorted by cevOrder that all order at or

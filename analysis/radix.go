@@ -1,6 +1,9 @@
 package analysis
 
-import "math/bits"
+import (
+	"math/bits"
+	"unsafe"
+)
 
 // radixSortHigh sorts keys in place by their bits from low up, keeping
 // the order of keys equal there (a stable LSD sort): keys made in the
@@ -57,4 +60,24 @@ func radixSortHigh(keys []uint64, low uint, buf []uint64) {
 	if &src[0] != &keys[0] {
 		copy(keys, src)
 	}
+}
+
+// sortSpace returns, inside the memory of out's whole array (elements of
+// 24 bytes without pointers), room for cap(out) sort keys and the sort's
+// scratch: keys (empty, to append to) in its last third, buf in its
+// middle one. Filling out[k] from keys[k] in ascending order of k never
+// overwrites a key not yet read (out[k] ends at byte 24k+24, keys[k+1]
+// starts at 16·cap+8k+8), so the sorted intervals need no arrays of their
+// own for their keys: a fleet's are 80 MB.
+func sortSpace[T cpoint | ocand](out []T) (keys, buf []uint64) {
+	n := cap(out)
+	if n == 0 {
+		return nil, nil
+	}
+	var zero T
+	if unsafe.Sizeof(zero) != 24 {
+		panic("sortSpace: elements of 24 bytes only")
+	}
+	w := unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(out[:n]))), 3*n)
+	return w[2*n : 2*n : 3*n], w[n : 2*n : 2*n]
 }

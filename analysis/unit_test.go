@@ -530,4 +530,11 @@ func TestPackedEvents(t *testing.T) {
 	if per := float64(len(packEvents(evs).b)) / float64(len(evs)); per > 12 {
 		t.Errorf("%.1f bytes an event", per)
 	}
+	// Packed at once, the array is the size of the encoding and a
+	// sixteenth, for the next events.
+	for i := range evs {
+		if q := packEvents(evs[:i]); cap(q.b) != len(q.b)+len(q.b)/16+8 {
+			t.Errorf("%d events: %d bytes in an array of %d", i, len(q.b), cap(q.b))
+		}
+	}
 }
