@@ -255,10 +255,9 @@ type analyzer struct {
 	tab   pairTab  // every pair, by host then time
 
 	// per pair: host index and the host's session
-	pairHost    []int32
-	pairSession []int32 // the pair's session, numbered across the fleet (0 … nSessions-1)
-	pairWeekday []int8
-	nSessions   int32
+	pairHost  []int32
+	sessBase  []int32 // per host: the fleet-wide number of its first session (see session)
+	nSessions int32
 
 	mark0        []bool // see marks
 	upClusters   []*cluster
@@ -417,8 +416,7 @@ func (a *analyzer) reservePairs(n int) {
 	a.tab.excl = make([]uint8, 0, n)
 	a.tab.diag = make([]int32, 0, n)
 	a.pairHost = make([]int32, 0, n)
-	a.pairSession = make([]int32, 0, n)
-	a.pairWeekday = make([]int8, 0, n)
+	a.sessBase = make([]int32, 0, len(a.hosts))
 }
 
 // addPairs appends the pairs of host hi (the next host), which are then
@@ -426,14 +424,13 @@ func (a *analyzer) reservePairs(n int) {
 func (a *analyzer) addPairs(hi int, cps []cpair) {
 	hs := &a.hosts[hi]
 	a.tab.add(hs.Name, cps, hs.Interleaved)
-	base, top := a.nSessions, int32(-1)
+	top := int32(-1)
 	for _, c := range cps {
 		a.pairHost = append(a.pairHost, int32(hi))
-		a.pairSession = append(a.pairSession, base+int32(c.session))
-		a.pairWeekday = append(a.pairWeekday, c.weekday)
 		top = max(top, int32(c.session))
 	}
-	a.nSessions = base + top + 1
+	a.sessBase = append(a.sessBase, a.nSessions)
+	a.nSessions += top + 1
 }
 
 // cpair is a pair before the fleet-wide statistics, in a compact form

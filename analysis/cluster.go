@@ -636,7 +636,7 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 // times, and the lookups are random reads of fleet-sized slices).
 type majority struct {
 	keys     [][]majKey // per window, per interval in its range
-	sessMost []int32    // per session (analyzer.pairSession)
+	sessMost []int32    // per session (analyzer.session)
 	sessHere []int32
 	wdayMost []int32 // per computer in several windows·7 + weekday
 	wdayHere []int32
@@ -669,7 +669,8 @@ func (a *analyzer) newMajority(multi []int32, pts []cpoint, ranges [][2]int) *ma
 		for k, p := range pts[rg[0]:rg[1]] {
 			if mi := multi[p.host]; mi >= 0 {
 				pair := p.pair()
-				ks[k] = majKey{a.pairSession[pair], 7*mi + int32(a.pairWeekday[pair])}
+				c := &a.tab.hosts[p.host][pair-a.tab.off[p.host]]
+				ks[k] = majKey{a.sessBase[p.host] + int32(c.session), 7*mi + int32(c.weekday)}
 			} else {
 				ks[k] = majKey{-1, -1}
 			}
