@@ -255,7 +255,10 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if rng.Active() {
+	// A page for a time range, or for a query of any kind (the layout's
+	// links carry it back), is the asker's own: only the plain dashboard is
+	// shared.
+	if rng.Active() || r.URL.RawQuery != "" {
 		s.render(w, r, http.StatusOK, "dashboard", p)
 		return
 	}

@@ -247,3 +247,38 @@ func TestDashboardRenderOnce(t *testing.T) {
 		t.Errorf("%v dashboard renders for %d concurrent requests of one new analysis, want 1", got, n)
 	}
 }
+
+// TestDashboardCacheIgnoresQueries: a dashboard asked for with a query
+// (its links carry the query back) is rendered for that request alone:
+// the next plain request does not get a page built around someone else's
+// query, and does not count as a render shared with it.
+func TestDashboardCacheIgnoresQueries(t *testing.T) {
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "dashq.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	srv, err := web.NewServer(web.Config{TempDir: t.TempDir(), RateLimit: -1}, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newHTTPTest(t, srv)
+	c := newClient(t, ts.URL, "")
+	start := time.Date(2024, 5, 2, 7, 0, 0, 0, time.UTC)
+	if resp, b := c.do("POST", "/api/v1/events", bytes.NewReader(agentBatch("PC01", start, 1, 3)), map[string]string{"Content-Type": "application/x-ndjson"}); resp.StatusCode >= 300 {
+		t.Fatalf("post: %d %s", resp.StatusCode, b)
+	}
+	const marker = "zz-someone-elses-query"
+	resp, b := c.get("/?" + marker + "=1")
+	if resp.StatusCode != 200 || !bytes.Contains(b, []byte(marker)) {
+		t.Fatalf("dashboard with a query: %d, carries it back: %v", resp.StatusCode, bytes.Contains(b, []byte(marker)))
+	}
+	renders := metric(t, c, "idletrace_dashboard_renders_total")
+	resp, b = c.get("/")
+	if resp.StatusCode != 200 || bytes.Contains(b, []byte(marker)) {
+		t.Fatalf("plain dashboard: %d, holds the other request's query: %v", resp.StatusCode, bytes.Contains(b, []byte(marker)))
+	}
+	if got := metric(t, c, "idletrace_dashboard_renders_total"); got != renders+1 {
+		t.Fatalf("plain dashboard: %v shared renders after %v, want one more", got, renders)
+	}
+}
