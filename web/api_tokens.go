@@ -57,6 +57,7 @@ func (s *Server) handleAPITokenRevoke(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	s.auth.tokens.forget() // at once here; other nodes within tokenCacheTTL
 	s.log.Info("token revoked", "token_id", t.ID, "name", t.Name, "by", principalFrom(r.Context()).name())
 	writeJSON(w, http.StatusOK, t)
 }

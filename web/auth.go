@@ -56,6 +56,8 @@ type access struct {
 	unauth *httprate.RateLimiter
 	// mem holds the sessions of a database that cannot store them.
 	mem memSessions
+	// tokens reuses bearer tokens' authentications for a second.
+	tokens tokenCache
 	// tokensExist turns true for good once a token is seen: tokens are
 	// revoked, never deleted, so authentication stays required.
 	tokensExist atomic.Bool
@@ -141,7 +143,11 @@ func (s *access) identify(r *http.Request) (*principal, error) {
 		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(cred) == "" {
 			return nil, errBadToken
 		}
-		t, err := s.db.AuthenticateToken(r.Context(), strings.TrimSpace(cred))
+		cred = strings.TrimSpace(cred)
+		if t, ok := s.tokens.get(cred); ok {
+			return &principal{token: t}, nil
+		}
+		t, err := s.db.AuthenticateToken(r.Context(), cred)
 		switch {
 		case errors.Is(err, store.ErrRevoked):
 			return nil, errRevokedToken
@@ -150,6 +156,7 @@ func (s *access) identify(r *http.Request) (*principal, error) {
 		case err != nil:
 			return nil, err
 		}
+		s.tokens.put(cred, t)
 		return &principal{token: t}, nil
 	}
 	c, err := r.Cookie(sessionCookie)
