@@ -210,9 +210,10 @@ func Analyze(events []Event, opts Options) *Result {
 }
 
 // scratch is the fleet-wide stage's working memory, which no Result
-// keeps: an Incremental hands it from one Result to the next (it makes
-// them one at a time), so that an update does not allocate and clear a
-// fleet's intervals again.
+// keeps, reused from step to step of one Result: the intervals' array
+// holds the uptimes, then the downtimes. (Kept from one update to the
+// next it would stay in the live heap between updates; under load that
+// held the heap at the memory limit, and the collector ran on and on.)
 type scratch struct {
 	up     []cpoint  // the uptimes, then the downtimes
 	secs   []float64 // a diagnosis' intervals

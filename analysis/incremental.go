@@ -31,7 +31,6 @@ type Incremental struct {
 	dirty   []*incHost
 	events  int
 	resort  bool
-	scr     scratch // reused by each Result
 }
 
 // incHost is one computer's events and its pairs as of its last change.
@@ -186,13 +185,12 @@ func (inc *Incremental) Result() *Result {
 		slices.SortFunc(inc.order, func(x, y *incHost) int { return strings.Compare(x.key, y.key) })
 		inc.resort = false
 	}
-	return fleetResult(inc.o, inc.names[:len(inc.names):len(inc.names)], inc.order, buf, spelling, &scratch{})
+	return fleetResult(inc.o, inc.names[:len(inc.names):len(inc.names)], inc.order, buf, spelling)
 }
 
 // fleetResult runs the fleet-wide stage over computers in key order, each
 // paired, and keeps their events (views, never written) for Window.
-// scr is the stage's working memory (see scratch).
-func fleetResult(o Options, names []string, order []*incHost, buf []cev, spelling map[int32]int, scr *scratch) *Result {
+func fleetResult(o Options, names []string, order []*incHost, buf []cev, spelling map[int32]int) *Result {
 	src := &eventSource{o: o, names: names, hosts: make([]srcHost, 0, len(order))}
 	live := make([]*incHost, 0, len(order))
 	for _, h := range order {
@@ -202,7 +200,7 @@ func fleetResult(o Options, names []string, order []*incHost, buf []cev, spellin
 		}
 	}
 	hosts := groupHosts(o, names, live, buf, spelling)
-	a := &analyzer{o: o, scr: scr, hosts: make([]Host, len(hosts)), keys: make([]string, len(hosts))}
+	a := &analyzer{o: o, scr: &scratch{}, hosts: make([]Host, len(hosts)), keys: make([]string, len(hosts))}
 	n := 0
 	for _, h := range hosts {
 		n += len(h.pairs)
@@ -271,7 +269,7 @@ func (r *Result) Window(since, until time.Time) (res *Result, ok bool) {
 		buf = h.pairEvents(src.o, src.names, append(buf[:0], all[i:j]...), spelling)
 		win = append(win, h)
 	}
-	return fleetResult(src.o, src.names, win, buf, spelling, &scratch{}), true
+	return fleetResult(src.o, src.names, win, buf, spelling), true
 }
 
 // Prune drops the events before t, as if they had never been added: the
