@@ -63,8 +63,13 @@ func checkBracket(t *testing.T, r *probe.Result, T time.Duration, drop string) {
 	if r.Drop != drop {
 		t.Errorf("drop = %q, want %q", r.Drop, drop)
 	}
-	if max := 2*ts + 3*testMax.Seconds()/4; r.WallSeconds > max {
-		t.Errorf("wall time %.2f s, want under %.2f s", r.WallSeconds, max)
+	// How long the probe takes is measured, not asserted (a loaded machine
+	// runs late: 7.64 s against a 7.60 s bound once in CI). What it must
+	// not do is waste rounds: each narrows the bracket by about the
+	// connections of a round, so from testMax to testRes takes two, and a
+	// round without evidence ends the probe.
+	if r.Rounds > 4 {
+		t.Errorf("%d rounds to narrow %v to %v", r.Rounds, testMax, testRes)
 	}
 }
 
