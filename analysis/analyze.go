@@ -202,22 +202,11 @@ func (e cev) name() int32 { return e.nid >> 1 }
 // the same events in any order give the same result.
 func Analyze(events []Event, opts Options) *Result {
 	o := opts.withDefaults()
-	a := &analyzer{o: o, scr: &scratch{}}
+	a := &analyzer{o: o}
 	a.group(events)
 	a.pairUp()
 	a.diagnose()
 	return a.result()
-}
-
-// scratch is the fleet-wide stage's working memory, which no Result
-// keeps, reused from step to step of one Result: the intervals' array
-// holds the uptimes, then the downtimes. (Kept from one update to the
-// next it would stay in the live heap between updates; under load that
-// held the heap at the memory limit, and the collector ran on and on.)
-type scratch struct {
-	up     []cpoint  // the uptimes, then the downtimes
-	secs   []float64 // a diagnosis' intervals
-	ocands []ocand   // the disconnects that may be part of an outage
 }
 
 // marks returns a flag per computer, all false; mark and unmark set and
@@ -248,12 +237,12 @@ func (a *analyzer) unmark(hosts []int32) {
 
 type analyzer struct {
 	o     Options
-	scr   *scratch
-	hosts []Host   // sorted by key: the Result's Hosts
-	keys  []string // per host: its lower-case name
-	names []string // raw spellings
-	evs   []cev    // sorted by host, time
-	tab   pairTab  // every pair, by host then time
+	secs  []float64 // a diagnosis' intervals, reused from one to the next
+	hosts []Host    // sorted by key: the Result's Hosts
+	keys  []string  // per host: its lower-case name
+	names []string  // raw spellings
+	evs   []cev     // sorted by host, time
+	tab   pairTab   // every pair, by host then time
 
 	// per pair: host index and the host's session
 	pairHost  []int32

@@ -40,7 +40,7 @@ const (
 // explain), the clusters' computers again without the outages, downtime
 // clusters, then the diagnoses.
 func (a *analyzer) diagnose() {
-	pts, n := a.points(ClusterUptime, a.scr.up)
+	pts, n := a.points(ClusterUptime, nil)
 	wins := findPeaks(pts, a.o.MinIntervals)
 	a.upClusters = a.buildClusters(ClusterUptime, pts, wins, a.minComputers(n))
 	a.findOutages()
@@ -51,11 +51,9 @@ func (a *analyzer) diagnose() {
 		_, n = a.intervals(ClusterUptime, nil)
 		a.upClusters = a.buildClusters(ClusterUptime, pts, wins, a.minComputers(n))
 	}
-	a.scr.up = pts[:0]
 	// The downtimes (without the outages' pairs) reuse the uptimes' array.
 	down, n := a.points(ClusterDowntime, pts)
 	a.downClusters = a.buildClusters(ClusterDowntime, down, findPeaks(down, a.o.MinIntervals), a.minComputers(n))
-	a.scr.up = down[:0]
 	a.timeoutDiagnoses()
 	a.outageDiagnoses()
 }
@@ -354,14 +352,14 @@ func ptr(v float64) *float64 { return &v }
 // given computers.
 func (a *analyzer) timeoutDiagnosis(c *cluster, hosts, also []int32, site string, split bool) Diagnosis {
 	member := a.mark(hosts)
-	secs := a.scr.secs[:0]
+	secs := a.secs[:0]
 	for _, m := range c.pts {
 		if member[m.host] {
 			secs = append(secs, m.sec)
 		}
 	}
 	a.unmark(hosts)
-	defer func() { a.scr.secs = secs[:0] }()
+	defer func() { a.secs = secs[:0] }()
 	st := statsOf(secs)
 	// The share of the window's intervals the background does not explain.
 	contrast := 1.0

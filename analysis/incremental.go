@@ -200,7 +200,7 @@ func fleetResult(o Options, names []string, order []*incHost, buf []cev, spellin
 		}
 	}
 	hosts := groupHosts(o, names, live, buf, spelling)
-	a := &analyzer{o: o, scr: &scratch{}, hosts: make([]Host, len(hosts)), keys: make([]string, len(hosts))}
+	a := &analyzer{o: o, hosts: make([]Host, len(hosts)), keys: make([]string, len(hosts))}
 	n := 0
 	for _, h := range hosts {
 		n += len(h.pairs)

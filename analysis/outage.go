@@ -219,17 +219,13 @@ func (a *analyzer) findOutages() {
 }
 
 // outageCandidates returns the disconnects no uptime cluster explains
-// (see explained), sorted by time, then computer (see ocandOrder), in the
-// scratch's arrays: one radix sort of packed keys (milliseconds since the
+// (see explained), sorted by time, then computer (see ocandOrder): one
+// radix sort of packed keys (milliseconds since the
 // first, then the pair) and a comparison sort only of the rare runs of
 // equal milliseconds.
 func (a *analyzer) outageCandidates(members [][]bool) []ocand {
 	n := a.tab.len()
-	cs := a.scr.ocands[:0]
-	if cap(cs) < n {
-		cs = make([]ocand, 0, n) // most are candidates: growing would copy them several times
-	}
-	a.scr.ocands = cs
+	cs := make([]ocand, 0, n) // most are candidates: growing would copy them several times
 	// The candidates' pairs, in pair order, in cs's array (see sortSpace).
 	keys, buf := sortSpace(cs)
 	t0 := int64(math.MaxInt64)
