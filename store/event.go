@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -117,12 +118,38 @@ func (db *DB) InsertEvents(ctx context.Context, uploadID int64, events []ingest.
 				}
 			}
 		}
-		return nil
+		return recordSlots(ctx, tx, events)
 	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("insert events: %w", err)
 	}
 	return added, dups, nil
+}
+
+// slotShift makes an event's time slot, the leading key of the index by
+// computer (migration 0011): time_ns >> slotShift, about 73 minutes.
+const slotShift = 42
+
+// slotOf is the time slot of a time in unix nanoseconds, as SQLite's
+// time_ns >> 42 computes it (both shift arithmetically).
+func slotOf(ns int64) int64 { return ns >> slotShift }
+
+// recordSlots adds the time slots of events to event_slots (a batch holds
+// one or two; a slot already listed is left alone).
+func recordSlots(ctx context.Context, tx *sql.Tx, events []ingest.Event) error {
+	var slots []int64
+	for i := range events {
+		s := slotOf(events[i].Time.UnixNano())
+		if !slices.Contains(slots, s) {
+			slots = append(slots, s)
+		}
+	}
+	for _, s := range slots {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO event_slots (slot) VALUES (?)`, s); err != nil {
+			return fmt.Errorf("record time slot: %w", err)
+		}
+	}
+	return nil
 }
 
 // EventFilter selects events. Zero fields do not filter.
@@ -155,7 +182,22 @@ func (f EventFilter) where() (string, []any) {
 	var conds []string
 	var args []any
 	if f.Computer != "" {
-		conds = append(conds, "computer_key = ?")
+		// The index by computer is ordered by time slot first: look the
+		// computer up in each slot that holds events (within the bounds).
+		slots := "SELECT s.slot FROM event_slots s"
+		var sc []string
+		if !f.Since.IsZero() {
+			sc = append(sc, "s.slot >= ?")
+			args = append(args, slotOf(f.Since.UnixNano()))
+		}
+		if !f.Until.IsZero() {
+			sc = append(sc, "s.slot <= ?")
+			args = append(args, slotOf(f.Until.UnixNano()-1))
+		}
+		if len(sc) > 0 {
+			slots += " WHERE " + strings.Join(sc, " AND ")
+		}
+		conds = append(conds, "events.slot IN ("+slots+") AND computer_key = ?")
 		args = append(args, strings.ToLower(f.Computer))
 	}
 	if len(f.EventIDs) > 0 {

@@ -31,7 +31,19 @@ func (db *DB) DeleteEventsBefore(ctx context.Context, t time.Time, batch int) (i
 		}
 		total += n
 		if n < int64(batch) {
-			return total, nil
+			break
 		}
 	}
+	// The time slots left empty go from event_slots (a query by computer
+	// looks into each slot listed). The one event kept above may hold
+	// its slot.
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM event_slots WHERE slot <= ?
+			AND NOT EXISTS (SELECT 1 FROM events WHERE events.slot = event_slots.slot)`, slotOf(t.UnixNano()))
+		return err
+	})
+	if err != nil {
+		return total, fmt.Errorf("delete events before %s: time slots: %w", t.Format(time.RFC3339), err)
+	}
+	return total, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -112,6 +113,99 @@ func testFindEvents(t *testing.T, open Opener) {
 	}
 	if seq, _, err := db.ChangeMark(ctx); err != nil || seq != st.LastSeq {
 		t.Fatalf("change mark seq %d, %v; stats say %d", seq, err, st.LastSeq)
+	}
+}
+
+// testComputerAcrossTime: a computer's events are all found by its name,
+// whatever their times (before 1970, decades apart, on either side of a
+// bound to the nanosecond), with and without time bounds, in every batch
+// shape, and after a retention cut.
+func testComputerAcrossTime(t *testing.T, open Opener) {
+	ctx := context.Background()
+	db := open(t, nil)
+	times := []time.Time{
+		time.Date(1969, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2001, 5, 6, 7, 8, 9, 0, time.UTC),
+		time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC),
+		time.Date(2024, 3, 4, 10, 13, 0, 0, time.UTC),
+		time.Date(2024, 3, 9, 0, 0, 0, 1, time.UTC),
+		time.Date(2090, 1, 1, 0, 0, 0, 0, time.UTC),
+	}
+	var evs []ingest.Event
+	for i, tm := range times {
+		evs = append(evs, Outlook("HQ-PC01", 25+i%2, int64(i+1), tm), Outlook("HQ-PC02", 25, int64(i+1), tm))
+	}
+	// One batch with every time, then the same again one event a batch
+	// (duplicates: nothing new), then a new computer one event a batch.
+	if n, _, err := db.InsertEvents(ctx, 0, evs); err != nil || n != len(evs) {
+		t.Fatalf("inserted %d, %v; want %d", n, err, len(evs))
+	}
+	for i, e := range evs {
+		if n, d, err := db.InsertEvents(ctx, 0, []ingest.Event{e}); err != nil || n != 0 || d != 1 {
+			t.Fatalf("again %d: %d new, %d duplicates, %v", i, n, d, err)
+		}
+		if e.Computer != "HQ-PC01" {
+			continue
+		}
+		e.Computer, e.RecordID = "Late-PC", 100+int64(i)
+		if _, _, err := db.InsertEvents(ctx, 0, []ingest.Event{e}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func(name string, f store.EventFilter, from, to int) {
+		t.Helper()
+		f.Computer = name
+		got, err := db.FindEvents(ctx, f)
+		if err != nil {
+			t.Fatalf("%s %+v: %v", name, f, err)
+		}
+		var gotTimes []time.Time
+		for _, e := range got {
+			gotTimes = append(gotTimes, e.Time)
+		}
+		if len(got) != to-from {
+			t.Fatalf("%s since %v until %v: %d events %v; want times %v", name, f.Since, f.Until, len(got), gotTimes, times[from:to])
+		}
+		for i, e := range got {
+			if !e.Time.Equal(times[from+i]) || !strings.EqualFold(e.Computer, name) {
+				t.Fatalf("%s: event %d is %s at %v; want %v", name, i, e.Computer, e.Time, times[from+i])
+			}
+		}
+		an, err := db.AnalysisEvents(ctx, f)
+		if err != nil || len(an) != to-from {
+			t.Fatalf("%s analysis events %d, %v; want %d", name, len(an), err, to-from)
+		}
+	}
+	for _, name := range []string{"hq-pc01", "HQ-PC02", "late-pc"} {
+		want(name, store.EventFilter{}, 0, len(times))
+		want(name, store.EventFilter{ByTime: true}, 0, len(times))
+		for k := range times {
+			want(name, store.EventFilter{Since: times[k]}, k, len(times))
+			want(name, store.EventFilter{Until: times[k]}, 0, k)
+			want(name, store.EventFilter{Since: times[k], Until: times[k].Add(1)}, k, k+1)
+			want(name, store.EventFilter{Since: times[k].Add(1), Until: times[k]}, k, k) // empty
+		}
+	}
+	if got, err := db.FindEvents(ctx, store.EventFilter{Computer: "HQ-PC0"}); err != nil || len(got) != 0 {
+		t.Fatalf("a name's prefix is not the computer: %d events, %v", len(got), err)
+	}
+	r, ok := db.(store.Retention)
+	if !ok {
+		t.Fatalf("%T does not delete old events (store.Retention)", db)
+	}
+	cut := times[4]
+	if _, err := r.DeleteEventsBefore(ctx, cut, 3); err != nil {
+		t.Fatal(err)
+	}
+	want("hq-pc01", store.EventFilter{}, 4, len(times))
+	want("hq-pc02", store.EventFilter{Since: cut}, 4, len(times))
+	// New events in a slot the cut emptied are found again.
+	if _, _, err := db.InsertEvents(ctx, 0, []ingest.Event{Outlook("HQ-PC01", 25, 99, times[3])}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.FindEvents(ctx, store.EventFilter{Computer: "hq-pc01", Until: cut}); err != nil || len(got) != 1 || got[0].RecordID != 99 {
+		t.Fatalf("after the cut, an event before it again: %+v, %v", got, err)
 	}
 }
 

@@ -27,6 +27,7 @@ func Run(t *testing.T, open Opener) {
 	}{
 		{"InsertEvents", testInsertEvents},
 		{"FindEvents", testFindEvents},
+		{"ComputerAcrossTime", testComputerAcrossTime},
 		{"AnalysisEventsAfter", testAnalysisEventsAfter},
 		{"CursorUnderConcurrentWriters", testCursorUnderConcurrentWriters},
 		{"Uploads", testUploads},
