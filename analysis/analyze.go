@@ -392,7 +392,7 @@ func (a *analyzer) pairUp() {
 		for j < len(a.evs) && a.evs[j].host == int32(hi) {
 			j++
 		}
-		a.addPairs(hi, pairEvents(a.o, a.evs[i:j], nil, &a.hosts[hi]))
+		a.addPairs(hi, pairEvents(a.o, a.evs[i:j], &a.hosts[hi]))
 		i = j
 	}
 }
@@ -400,7 +400,7 @@ func (a *analyzer) pairUp() {
 // reservePairs sizes the per-pair slices for about n pairs, and the
 // per-host ones for a.hosts.
 func (a *analyzer) reservePairs(n int) {
-	a.tab.hosts = make([][]cpair, 0, len(a.hosts))
+	a.tab.hosts = make([]*hostPairs, 0, len(a.hosts))
 	a.tab.names = make([]string, 0, len(a.hosts))
 	a.tab.off = make([]int32, 1, len(a.hosts)+1)
 	a.tab.excl = make([]uint8, 0, n)
@@ -411,11 +411,11 @@ func (a *analyzer) reservePairs(n int) {
 
 // addPairs appends the pairs of host hi (the next host), which are then
 // read, never written.
-func (a *analyzer) addPairs(hi int, cps []cpair) {
+func (a *analyzer) addPairs(hi int, hp *hostPairs) {
 	hs := &a.hosts[hi]
-	a.tab.add(hs.Name, cps, hs.Interleaved)
+	a.tab.add(hs.Name, hp, hs.Interleaved)
 	top := int32(-1)
-	for _, c := range cps {
+	for _, c := range hp.cps {
 		a.pairHost = append(a.pairHost, int32(hi))
 		top = max(top, int32(c.session))
 	}
@@ -424,14 +424,76 @@ func (a *analyzer) addPairs(hi int, cps []cpair) {
 }
 
 // cpair is a pair before the fleet-wide statistics, in a compact form
-// without pointers (the incremental analysis keeps one per disconnect).
+// without pointers (the incremental analysis keeps one per disconnect: 40
+// bytes, 10 M events make 5 M).
 type cpair struct {
-	disc, reco, upSince int64 // unix ns; reco valid if flags&cpClosed; upSince 0 = unknown
-	drec, rrec          int64
+	disc, reco, upSince int64  // unix ns; reco valid if flags&cpClosed; upSince 0 = unknown
+	drec, rrec          int32  // record ids as offsets (see recIDs)
 	repeats             uint16 // saturates (Host.Repeats counts them all)
 	session             uint16 // the computer's session (see Options.SessionGap) of the disconnect; saturates
 	weekday             int8   // the computer's weekday of the disconnect (its days start at its quietest hour)
 	flags               uint8
+}
+
+// hostPairs is one computer's pairs and what turns their record offsets
+// back into record ids; never written once made (Results share it).
+type hostPairs struct {
+	cps  []cpair
+	recs recIDs
+}
+
+// recIDs turns a computer's pairs' record offsets into record ids. One
+// computer's record ids mostly lie within 2³¹ of each other, so a pair
+// holds them as int32 offsets from base (noRecord for a missing id, 0); a
+// computer whose ids do not fit keeps them all in wide instead, two a
+// pair (the 25's, then the 26's).
+type recIDs struct {
+	base int64
+	wide []int64
+}
+
+// noRecord is the offset of a missing record id (0).
+const noRecord = -1
+
+// newRecIDs returns the recIDs for pairs of evs' events, and whether
+// their record ids fit offsets (else the caller fills wide).
+func newRecIDs(evs []cev) (recIDs, bool) {
+	var lo, hi int64
+	have := false
+	for _, e := range evs {
+		if e.rec == 0 {
+			continue
+		}
+		if !have {
+			lo, hi, have = e.rec, e.rec, true
+		}
+		lo, hi = min(lo, e.rec), max(hi, e.rec)
+	}
+	return recIDs{base: lo}, uint64(hi)-uint64(lo) < math.MaxInt32
+}
+
+// offset is rec as an offset from r.base (rec fits: see newRecIDs).
+func (r *recIDs) offset(rec int64) int32 {
+	if rec == 0 {
+		return noRecord
+	}
+	return int32(rec - r.base)
+}
+
+// record is the record id of offset off.
+func (r *recIDs) record(off int32) int64 {
+	if off == noRecord {
+		return 0
+	}
+	return r.base + int64(off)
+}
+
+// ids returns the record ids of the 25 and the 26 of pair j, c.
+func (r *recIDs) ids(c *cpair, j int) (drec, rrec int64) {
+	if r.wide != nil {
+		return r.wide[2*j], r.wide[2*j+1]
+	}
+	return r.record(c.drec), r.record(c.rrec)
 }
 
 const (
@@ -440,26 +502,23 @@ const (
 )
 
 // pairEvents pairs one computer's events (sorted by time, duplicates
-// removed) and fills h's counts, First, Last and Interleaved. It appends
-// the pairs to cps and returns it.
-func pairEvents(o Options, evs []cev, cps []cpair, h *Host) []cpair {
+// removed) and fills h's counts, First, Last and Interleaved.
+func pairEvents(o Options, evs []cev, h *Host) *hostPairs {
 	open := -1           // index of the open disconnect
 	var lastRepeat int64 // time of the open disconnect's last 25
 	var upSince int64    // last 26 (0 = unknown)
 	var last26 int64
 	var prev int64 // time of the previous event
 	var session int32
-	quick := 0      // orphans soon after the previous event: another session's reconnect
-	if cps == nil { // exactly sized: a pair per 25 at most
-		n := 0
-		for i := range evs {
-			if evs[i].id() == EventDisconnected {
-				n++
-			}
+	quick := 0 // orphans soon after the previous event: another session's reconnect
+	n := 0     // exactly sized: a pair per 25 at most
+	for i := range evs {
+		if evs[i].id() == EventDisconnected {
+			n++
 		}
-		cps = make([]cpair, 0, n)
 	}
-	first := len(cps)
+	cps := make([]cpair, 0, n)
+	recs, narrow := newRecIDs(evs)
 	if len(evs) > 0 {
 		h.First = time.Unix(0, evs[0].t).UTC()
 		h.Last = time.Unix(0, evs[len(evs)-1].t).UTC()
@@ -489,7 +548,12 @@ func pairEvents(o Options, evs []cev, cps []cpair, h *Host) []cpair {
 				// Censored: the computer went away while disconnected.
 				open = -1
 			}
-			p := cpair{disc: e.t, drec: e.rec, session: uint16(min(session, math.MaxUint16)), weekday: int8((d%7 + 7 + 4) % 7)}
+			p := cpair{disc: e.t, drec: noRecord, rrec: noRecord, session: uint16(min(session, math.MaxUint16)), weekday: int8((d%7 + 7 + 4) % 7)}
+			if narrow {
+				p.drec = recs.offset(e.rec)
+			} else {
+				recs.wide = append(recs.wide, e.rec, 0)
+			}
 			if upSince != 0 {
 				if time.Duration(e.t-upSince) > o.MaxUptime {
 					p.flags |= cpOvernight
@@ -505,7 +569,12 @@ func pairEvents(o Options, evs []cev, cps []cpair, h *Host) []cpair {
 			h.Reconnects++
 			if open >= 0 {
 				p := &cps[open]
-				p.reco, p.rrec = e.t, e.rec
+				p.reco = e.t
+				if narrow {
+					p.rrec = recs.offset(e.rec)
+				} else {
+					recs.wide[2*open+1] = e.rec
+				}
 				p.flags |= cpClosed
 				open = -1
 				upSince, last26 = e.t, e.t
@@ -521,7 +590,7 @@ func pairEvents(o Options, evs []cev, cps []cpair, h *Host) []cpair {
 			upSince, last26 = e.t, e.t
 		}
 	}
-	for _, p := range cps[first:] {
+	for _, p := range cps {
 		if p.flags&cpClosed != 0 {
 			h.Pairs++
 		} else {
@@ -535,7 +604,7 @@ func pairEvents(o Options, evs []cev, cps []cpair, h *Host) []cpair {
 	if quick >= 3 && quick*20 >= h.Pairs+h.Orphans {
 		h.Interleaved = true
 	}
-	return cps
+	return &hostPairs{cps: cps, recs: recs}
 }
 
 // quietHour returns the offset (ns after midnight UTC) of the hour of the
@@ -571,7 +640,7 @@ func floorDiv(a, b int64) int64 {
 // cp returns the compact pair i.
 func (a *analyzer) cp(i int) *cpair {
 	h := a.pairHost[i]
-	return &a.tab.hosts[h][i-int(a.tab.off[h])]
+	return &a.tab.hosts[h].cps[i-int(a.tab.off[h])]
 }
 
 func (a *analyzer) result() *Result {

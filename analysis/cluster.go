@@ -669,7 +669,7 @@ func (a *analyzer) newMajority(multi []int32, pts []cpoint, ranges [][2]int) *ma
 		for k, p := range pts[rg[0]:rg[1]] {
 			if mi := multi[p.host]; mi >= 0 {
 				pair := p.pair()
-				c := &a.tab.hosts[p.host][pair-a.tab.off[p.host]]
+				c := &a.tab.hosts[p.host].cps[pair-a.tab.off[p.host]]
 				ks[k] = majKey{a.sessBase[p.host] + int32(c.session), 7*mi + int32(c.weekday)}
 			} else {
 				ks[k] = majKey{-1, -1}

@@ -43,12 +43,15 @@ func (a *analyzer) diagnose() {
 	pts, n := a.points(ClusterUptime, nil)
 	wins := findPeaks(pts, a.o.MinIntervals)
 	a.upClusters = a.buildClusters(ClusterUptime, pts, wins, a.minComputers(n))
-	a.findOutages()
+	// The outage candidates take the intervals' array: the two at once,
+	// fleet-sized each, were an update's peak of memory, and under a
+	// memory limit that peak made the collector run without pause.
+	a.findOutages(recast[ocand](pts))
 	if len(a.outages) > 0 {
 		// The peaks stay where they are; their members, statistics and
-		// computers are recomputed without the outage pairs.
-		pts = a.withoutOutages(pts)
-		_, n = a.intervals(ClusterUptime, nil)
+		// computers are recomputed without the outage pairs (points
+		// leaves those out, in the order the intervals had).
+		pts, n = a.points(ClusterUptime, pts)
 		a.upClusters = a.buildClusters(ClusterUptime, pts, wins, a.minComputers(n))
 	}
 	// The downtimes (without the outages' pairs) reuse the uptimes' array.
@@ -56,18 +59,6 @@ func (a *analyzer) diagnose() {
 	a.downClusters = a.buildClusters(ClusterDowntime, down, findPeaks(down, a.o.MinIntervals), a.minComputers(n))
 	a.timeoutDiagnoses()
 	a.outageDiagnoses()
-}
-
-// withoutOutages returns the intervals pts (sorted) less those of pairs in
-// an outage, in pts's array (nothing reads them with those after this).
-func (a *analyzer) withoutOutages(pts []cpoint) []cpoint {
-	out := pts[:0]
-	for _, p := range pts {
-		if a.tab.excl[p.pair()] != exclOutage {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // points returns the intervals of one kind (see intervals), sorted, in
@@ -97,7 +88,8 @@ func (a *analyzer) points(kind string, out []cpoint) ([]cpoint, int) {
 func (a *analyzer) intervals(kind string, keys []uint64) ([]uint64, int) {
 	pk := pointKeys{keys: keys}
 	computers := 0
-	for h, cps := range a.tab.hosts {
+	for h, hp := range a.tab.hosts {
+		cps := hp.cps
 		if a.hosts[h].Interleaved {
 			continue
 		}

@@ -40,8 +40,8 @@ type incHost struct {
 	last    cev          // the last of evs (if any)
 	pending []cev        // added since the last refresh, unsorted
 	dirty   bool
-	h       hostSum // its Host, without DiagnosisIDs
-	pairs   []cpair // pairs of the deduplicated evs
+	h       hostSum   // its Host, without DiagnosisIDs
+	pairs   *hostPairs // pairs of the deduplicated evs
 }
 
 // NewIncremental returns an empty incremental analysis.
@@ -167,7 +167,7 @@ func (h *incHost) pairEvents(o Options, names []string, evs []cev, spelling map[
 	if len(evs) > 0 {
 		hs.Name = names[bestSpelling(spelling, names)]
 	}
-	h.pairs = pairEvents(o, evs, nil, &hs)
+	h.pairs = pairEvents(o, evs, &hs)
 	h.h = summarize(&hs)
 	return evs
 }
@@ -203,7 +203,7 @@ func fleetResult(o Options, names []string, order []*incHost, buf []cev, spellin
 	a := &analyzer{o: o, hosts: make([]Host, len(hosts)), keys: make([]string, len(hosts))}
 	n := 0
 	for _, h := range hosts {
-		n += len(h.pairs)
+		n += len(h.pairs.cps)
 	}
 	a.reservePairs(n)
 	for hi, h := range hosts {
@@ -347,7 +347,7 @@ func groupHosts(o Options, names []string, order []*incHost, buf []cev, spelling
 		}
 		g := &incHost{key: h.key}
 		hs := Host{Name: names[bestSpelling(spelling, names)]}
-		g.pairs = pairEvents(o, evs, nil, &hs)
+		g.pairs = pairEvents(o, evs, &hs)
 		g.h = summarize(&hs)
 		out = append(out, g)
 		buf = evs

@@ -41,21 +41,9 @@ const outageAlpha = 1e-9
 // whose computers came back together grows over its neighbourhood
 // (±outageSkew) to every computer whose disconnect and reconnect both
 // match it (a disconnect a cluster explains stays the device's).
-func (a *analyzer) findOutages() {
-	// Host membership of the uptime clusters, for explained().
-	// Only clusters regular enough for a diagnosis explain anything: a wide
-	// one (busy users' tail, laptops' resume pattern) must not hide outages.
-	members := make([][]bool, len(a.upClusters))
-	for k, c := range a.upClusters {
-		if !c.regular() {
-			continue
-		}
-		members[k] = make([]bool, len(a.hosts))
-		for _, h := range c.hosts {
-			members[k][h] = true
-		}
-	}
-	cs := a.outageCandidates(members)
+func (a *analyzer) findOutages(space []ocand) {
+	members := a.hostClusters()
+	cs := a.outageCandidates(members, space)
 	// The background's downtimes, sorted, for the joint test (built when
 	// first needed).
 	var downs []int64
@@ -223,9 +211,12 @@ func (a *analyzer) findOutages() {
 // radix sort of packed keys (milliseconds since the
 // first, then the pair) and a comparison sort only of the rare runs of
 // equal milliseconds.
-func (a *analyzer) outageCandidates(members [][]bool) []ocand {
+func (a *analyzer) outageCandidates(members clusterMembers, space []ocand) []ocand {
 	n := a.tab.len()
-	cs := make([]ocand, 0, n) // most are candidates: growing would copy them several times
+	cs := space[:0] // most pairs are candidates: growing would copy them several times
+	if cap(cs) < n {
+		cs = make([]ocand, 0, n)
+	}
 	// The candidates' pairs, in pair order, in cs's array (see sortSpace).
 	keys, buf := sortSpace(cs)
 	t0 := int64(math.MaxInt64)
@@ -431,17 +422,57 @@ func matchOutage(cs []ocand, from, to int64, back [2]int64) []ocand {
 	return out
 }
 
-// explained reports whether pair i's uptime falls in an uptime cluster its
-// computer belongs to (members[k][host] for cluster k).
-func (a *analyzer) explained(i int, members [][]bool) bool {
+// clusterMembers lists, per computer, the uptime clusters it belongs to
+// that are regular enough for a diagnosis (only those explain anything: a
+// wide one — busy users' tail, laptops' resume pattern — must not hide
+// outages): the clusters of host h are at[off[h]:off[h+1]].
+type clusterMembers struct {
+	off []int32
+	at  []int32
+}
+
+// hostClusters returns the uptime clusters' membership by computer, for
+// explained (a computer belongs to a few of a fleet's hundreds of clusters).
+func (a *analyzer) hostClusters() clusterMembers {
+	m := clusterMembers{off: make([]int32, len(a.hosts)+1)}
+	for _, c := range a.upClusters {
+		if c.regular() {
+			for _, h := range c.hosts {
+				m.off[h+1]++
+			}
+		}
+	}
+	for h := range a.hosts {
+		m.off[h+1] += m.off[h]
+	}
+	m.at = make([]int32, m.off[len(a.hosts)])
+	next := slices.Clone(m.off[:len(a.hosts)])
+	for k, c := range a.upClusters {
+		if c.regular() {
+			for _, h := range c.hosts { // sorted, one each
+				m.at[next[h]] = int32(k)
+				next[h]++
+			}
+		}
+	}
+	return m
+}
+
+// explained reports whether pair i's uptime falls in a regular uptime
+// cluster its computer belongs to (see hostClusters).
+func (a *analyzer) explained(i int, members clusterMembers) bool {
+	h := a.pairHost[i]
+	ks := members.at[members.off[h]:members.off[h+1]]
+	if len(ks) == 0 {
+		return false
+	}
 	up := a.cp(i).uptime()
 	if up <= 0 {
 		return false
 	}
 	s := up.Seconds()
-	h := a.pairHost[i]
-	for k, c := range a.upClusters {
-		if members[k] != nil && members[k][h] && c.contains(s) {
+	for _, k := range ks {
+		if a.upClusters[k].contains(s) {
 			return true
 		}
 	}

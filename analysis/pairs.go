@@ -16,7 +16,7 @@ import (
 // for, so a Result costs about 5 bytes a pair beyond the pairing itself
 // instead of a Pair's 160.
 type pairTab struct {
-	hosts [][]cpair // per host index (Result.Hosts order); never written
+	hosts []*hostPairs // per host index (Result.Hosts order); never written
 	off   []int32   // off[h]: index of host h's first pair; off[len(hosts)] = the count
 	excl  []uint8   // per pair: an excl* code
 	diag  []int32   // per pair: 1 + index into ids; 0 = none
@@ -37,11 +37,12 @@ const (
 var exclWords = [...]string{exclNone: "", exclOutage: ExcludedOutage, exclInterleaved: ExcludedInterleaved, exclOvernight: ExcludedOvernight}
 
 // add appends host h's pairs (h = the next host index).
-func (t *pairTab) add(name string, cps []cpair, interleaved bool) {
+func (t *pairTab) add(name string, hp *hostPairs, interleaved bool) {
 	if len(t.off) == 0 {
 		t.off = append(t.off, 0)
 	}
-	t.hosts = append(t.hosts, cps)
+	cps := hp.cps
+	t.hosts = append(t.hosts, hp)
 	t.names = append(t.names, name)
 	t.off = append(t.off, t.off[len(t.off)-1]+int32(len(cps)))
 	for i := range cps {
@@ -93,11 +94,12 @@ func (t *pairTab) setDiagnosis(i int, id string) {
 
 // pair makes the Pair of host h's local pair j, pair i of the table.
 func (t *pairTab) pair(h, j, i int) Pair {
-	c := &t.hosts[h][j]
-	p := Pair{Computer: t.names[h], Disconnect: time.Unix(0, c.disc).UTC(), DisconnectRecord: c.drec, Repeats: int(c.repeats)}
+	c := &t.hosts[h].cps[j]
+	drec, rrec := t.hosts[h].recs.ids(c, j)
+	p := Pair{Computer: t.names[h], Disconnect: time.Unix(0, c.disc).UTC(), DisconnectRecord: drec, Repeats: int(c.repeats)}
 	if c.flags&cpClosed != 0 {
 		p.Reconnect = time.Unix(0, c.reco).UTC()
-		p.ReconnectRecord = c.rrec
+		p.ReconnectRecord = rrec
 		p.Downtime = time.Duration(c.reco - c.disc)
 	}
 	if c.upSince != 0 {
@@ -125,8 +127,8 @@ func (r *Result) Pair(i int) Pair {
 func (r *Result) AllPairs() iter.Seq2[int, Pair] {
 	return func(yield func(int, Pair) bool) {
 		i := 0
-		for h, cps := range r.pairs.hosts {
-			for j := range cps {
+		for h, hp := range r.pairs.hosts {
+			for j := range hp.cps {
 				if !yield(i, r.pairs.pair(h, j, i)) {
 					return
 				}
@@ -152,7 +154,7 @@ func (r *Result) HostPairs(h int) []Pair {
 	if h < 0 || h >= len(r.pairs.hosts) {
 		return nil
 	}
-	cps := r.pairs.hosts[h]
+	cps := r.pairs.hosts[h].cps
 	out := make([]Pair, len(cps))
 	base := int(r.pairs.off[h])
 	for j := range cps {
@@ -165,7 +167,7 @@ func (r *Result) HostPairs(h int) []Pair {
 // compact pairs (which a Result of an Incremental shares with it and with
 // its other Results) and the per-pair annotations.
 func (r *Result) PairBytes() int64 {
-	return int64(len(r.pairs.excl))*int64(unsafe.Sizeof(cpair{})+5) + int64(len(r.pairs.hosts))*56
+	return int64(len(r.pairs.excl))*int64(unsafe.Sizeof(cpair{})+5) + int64(len(r.pairs.hosts))*int64(8+unsafe.Sizeof(hostPairs{})+32)
 }
 
 // uptime is a compact pair's uptime, 0 if unknown.
@@ -200,7 +202,8 @@ func (r *Result) CountedUptimes(diagnosisID string) []float64 {
 	}
 	var out []float64
 	i := 0
-	for _, cps := range r.pairs.hosts {
+	for _, hp := range r.pairs.hosts {
+		cps := hp.cps
 		for j := range cps {
 			if up := cps[j].uptime(); up > 0 && r.pairs.excl[i] == exclNone && (want < 0 || r.pairs.diag[i] == want) {
 				out = append(out, up.Seconds())
@@ -219,7 +222,7 @@ func (r *Result) MedianUptime(h int) float64 {
 	}
 	var ups []float64
 	base := int(r.pairs.off[h])
-	for j, c := range r.pairs.hosts[h] {
+	for j, c := range r.pairs.hosts[h].cps {
 		if up := c.uptime(); up > 0 && r.pairs.excl[base+j] == exclNone {
 			ups = append(ups, up.Seconds())
 		}
@@ -240,8 +243,8 @@ func (r *Result) DiagnosisPairs(id string) []Pair {
 	}
 	var out []Pair
 	i := 0
-	for h, cps := range r.pairs.hosts {
-		for j := range cps {
+	for h, hp := range r.pairs.hosts {
+		for j := range hp.cps {
 			if r.pairs.diag[i] == want {
 				out = append(out, r.pairs.pair(h, j, i))
 			}

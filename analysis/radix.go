@@ -81,3 +81,18 @@ func sortSpace[T cpoint | ocand](out []T) (keys, buf []uint64) {
 	w := unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(out[:n]))), 3*n)
 	return w[2*n : 2*n : 3*n], w[n : 2*n : 2*n]
 }
+
+// recast returns the whole array of s as an empty slice of the other
+// 24-byte, pointer-free element type, for the next fleet-sized array of
+// an update to reuse the last one's memory (the contents are garbage).
+func recast[U, T cpoint | ocand](s []T) []U {
+	var t T
+	var u U
+	if unsafe.Sizeof(t) != unsafe.Sizeof(u) || unsafe.Alignof(t) != unsafe.Alignof(u) {
+		panic("recast: element types differ in size")
+	}
+	if cap(s) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*U)(unsafe.Pointer(unsafe.SliceData(s[:cap(s)]))), cap(s))[:0]
+}

@@ -458,8 +458,8 @@ func TestCompactSizes(t *testing.T) {
 	if n := unsafe.Sizeof(cev{}); n != 24 {
 		t.Errorf("cev is %d bytes, want 24", n)
 	}
-	if n := unsafe.Sizeof(cpair{}); n != 48 {
-		t.Errorf("cpair is %d bytes, want 48", n)
+	if n := unsafe.Sizeof(cpair{}); n != 40 {
+		t.Errorf("cpair is %d bytes, want 40", n)
 	}
 	for _, id := range []int{EventDisconnected, EventRestored} {
 		if e := mkcev(1, 2, 3, id, 1<<29); e.id() != id || e.name() != 1<<29 || e.host != 3 {
@@ -536,5 +536,48 @@ func TestPackedEvents(t *testing.T) {
 		if q := packEvents(evs[:i]); cap(q.b) != len(q.b)+len(q.b)/16+8 {
 			t.Errorf("%d events: %d bytes in an array of %d", i, len(q.b), cap(q.b))
 		}
+	}
+}
+
+// TestPairRecordIDs: a pair keeps its record ids as offsets from its
+// computer's least one, or whole when they lie too far apart; either way
+// the Pair gives back exactly the ids of the events (0 for none), through
+// Analyze and the incremental analysis alike.
+func TestPairRecordIDs(t *testing.T) {
+	const far = int64(1) << 40
+	cases := map[string][]Event{
+		"near": {ev("A", 26, 0, 100), ev("A", 25, 900, 101), ev("A", 26, 910, 0), ev("A", 25, 1810, 0), ev("A", 26, 1820, 104),
+			ev("A", 25, 2720, 100+1<<31-2), ev("A", 26, 2730, 105)},
+		"far": {ev("B", 26, 0, 7), ev("B", 25, 900, far), ev("B", 26, 910, 0), ev("B", 25, 1810, 0), ev("B", 26, 1820, -far),
+			ev("B", 25, 2720, 9), ev("B", 26, 2730, far+1)},
+		"edge": {ev("C", 25, 0, 1), ev("C", 26, 10, 1+1<<31-1)}, // one past the offsets' reach
+		"none": {ev("D", 25, 0, 0), ev("D", 26, 10, 0), ev("D", 25, 910, 0)},
+	}
+	for name, evs := range cases {
+		t.Run(name, func(t *testing.T) {
+			var want [][2]int64 // per 25 that starts a pair: its record, and its 26's (0 if open)
+			for i, e := range evs {
+				if e.EventID == EventDisconnected {
+					w := [2]int64{e.RecordID, 0}
+					if i+1 < len(evs) && evs[i+1].EventID == EventRestored {
+						w[1] = evs[i+1].RecordID
+					}
+					want = append(want, w)
+				}
+			}
+			inc := NewIncremental(Options{})
+			inc.Add(evs)
+			for _, res := range []*Result{Analyze(evs, Options{}), inc.Result()} {
+				ps := res.Pairs()
+				if len(ps) != len(want) {
+					t.Fatalf("%d pairs, want %d", len(ps), len(want))
+				}
+				for i, p := range ps {
+					if p.DisconnectRecord != want[i][0] || p.ReconnectRecord != want[i][1] {
+						t.Errorf("pair %d: records %d, %d; want %d, %d", i, p.DisconnectRecord, p.ReconnectRecord, want[i][0], want[i][1])
+					}
+				}
+			}
+		})
 	}
 }

@@ -16,6 +16,11 @@
 //	go run ./bench/httpload -events 1000000 -computers 2000 -db /tmp/1m.db
 //	go run ./bench/httpload -db /work/bench-data/10m.db -db postgres://localhost:5433/idletrace
 //
+// -client-cpus and -server-cpus pin the load client and the server to CPUs
+// (taskset lists, e.g. 1 and 0): the client, decoding reports of nearly a
+// megabyte 50 at a time, otherwise takes much of the server's CPU on a small
+// machine. Unpinned by default.
+//
 // Generated events start on the day three weeks before the build (so that
 // on PostgreSQL they fill the partitions of recent weeks); the agent's
 // events follow the newest stored one. Not part of CI: building the
@@ -53,9 +58,54 @@ import (
 
 // Flags read by measure.
 var (
-	windows int
-	restart bool
+	windows    int
+	restart    bool
+	serverCPUs string
 )
+
+// pinnedEnv marks a client already running under taskset (see pinClient).
+const pinnedEnv = "HTTPLOAD_PINNED"
+
+// pinClient runs this client again under taskset -c cpus, unless it runs
+// there already; it does not return when it re-runs.
+func pinClient(cpus string) {
+	if cpus == "" || os.Getenv(pinnedEnv) == cpus {
+		return
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		log.Fatal(err)
+	}
+	cmd := exec.Command("taskset", append([]string{"-c", cpus, exe}, os.Args[1:]...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), pinnedEnv+"="+cpus)
+	if err := cmd.Run(); err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			os.Exit(ee.ExitCode())
+		}
+		log.Fatalf("pin the client to CPUs %s (taskset, from util-linux): %v", cpus, err)
+	}
+	os.Exit(0)
+}
+
+// serverCommand is the server's command line, under taskset -c serverCPUs
+// when that is set (taskset then runs the server in its own process). A
+// pinned client's server is given every online CPU back unless told
+// otherwise: a child inherits its parent's CPUs.
+func serverCommand(bin string, args ...string) *exec.Cmd {
+	cpus := serverCPUs
+	if cpus == "" && os.Getenv(pinnedEnv) != "" {
+		b, err := os.ReadFile("/sys/devices/system/cpu/online")
+		if err != nil {
+			log.Fatal("unpin the server: ", err)
+		}
+		cpus = strings.TrimSpace(string(b))
+	}
+	if cpus == "" {
+		return exec.Command(bin, args...)
+	}
+	return exec.Command("taskset", append([]string{"-c", cpus, bin}, args...)...)
+}
 
 // dbList is the repeatable -db flag.
 type dbList []string
@@ -77,9 +127,12 @@ func main() {
 	ingestBatch := flag.Int("ingest-batch", 200, "events per agent batch")
 	serverBin := flag.String("server", "", "server binary (default: go build ./cmd/server into a temp dir)")
 	flag.IntVar(&windows, "windows", 0, "after the first report, ask for this many different since/until windows and print the server's RSS after each")
+	clientCPUs := flag.String("client-cpus", "", "pin this load client to these CPUs (a taskset list, e.g. 1); empty: unpinned")
+	flag.StringVar(&serverCPUs, "server-cpus", "", "pin the server to these CPUs (a taskset list, e.g. 0); empty: unpinned")
 	flag.BoolVar(&restart, "restart", true, "after the first report, restart the server and time its first report again (served from the stored report)")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
+	pinClient(*clientCPUs)
 	if len(dbs) == 0 {
 		dbs = dbList{filepath.Join(os.TempDir(), "idletrace-10m.db")}
 	}
@@ -119,7 +172,7 @@ func measure(dsn, bin string, events, computers, clients int, duration, warm tim
 	base := "http://" + addr
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients * 2, MaxIdleConns: clients * 2}, Timeout: 5 * time.Minute}
 	start := func() (*exec.Cmd, time.Duration, time.Duration) {
-		srv := exec.Command(bin, "serve", "-db", dsn, "-addr", addr, "-rate-limit", "0", "-log-level", "warn")
+		srv := serverCommand(bin, "serve", "-db", dsn, "-addr", addr, "-rate-limit", "0", "-log-level", "warn")
 		srv.Stdout, srv.Stderr = os.Stderr, os.Stderr
 		if err := srv.Start(); err != nil {
 			log.Fatal(err)
@@ -169,8 +222,12 @@ func measure(dsn, bin string, events, computers, clients int, duration, warm tim
 		log.Printf("restarted node's own analysis after %v; RSS %s", time.Since(restarted).Round(time.Millisecond), rss(srv.Process.Pid))
 	}
 
-	fmt.Printf("\nidletrace HTTP load on %s: %d events, %d computers, %d clients, %v per endpoint (Go %s client on the same machine)\n",
-		benchdb.Backend(dsn), events, computers, clients, duration, strings.TrimPrefix(goVersion(), "go version "))
+	pins := "unpinned"
+	if c := os.Getenv(pinnedEnv); c != "" || serverCPUs != "" {
+		pins = fmt.Sprintf("client on CPUs %q, server on CPUs %q (empty: all)", c, serverCPUs)
+	}
+	fmt.Printf("\nidletrace HTTP load on %s: %d events, %d computers, %d clients, %v per endpoint (Go %s client on the same machine, %s)\n",
+		benchdb.Backend(dsn), events, computers, clients, duration, strings.TrimPrefix(goVersion(), "go version "), pins)
 	if built.events > 0 {
 		fmt.Printf("built %d events in %v (%.0f events/s); ", built.events, built.took.Round(time.Second), float64(built.events)/built.took.Seconds())
 	}
@@ -512,7 +569,7 @@ func load(c *http.Client, base, ep, token string, clients int, d time.Duration) 
 func agent(c *http.Client, base, token string, computers, batch int, every time.Duration, after time.Time, stop chan struct{}, posted, batches *atomic.Int64) {
 	r := rand.New(rand.NewPCG(99, 99))
 	t := after.Add(time.Hour) // after the stored data
-	rec := int64(1 << 40)
+	rec := int64(1 << 30) // after the stored ones, within 2³¹ of them like a computer's own log
 	tk := time.NewTicker(every)
 	defer tk.Stop()
 	for {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"idletrace/analysis"
+	"idletrace/analysis/fleetsim"
 	"idletrace/store"
 	"idletrace/store/pg"
 )
@@ -32,6 +33,7 @@ func main() {
 	cpu := flag.String("cpuprofile", "", "write a CPU profile of the Results (first and updates) here")
 	updatesOnly := flag.Bool("profile-updates", false, "profile only the updates, not the first Result")
 	updates := flag.Int("updates", 3, "Results after adding the newest 0.1 % again (the cost of an update)")
+	printFP := flag.Bool("fingerprint", false, "print the last Result's fingerprint (fleetsim.Fingerprint): a change meant only for speed must keep it")
 	flag.Parse()
 	ctx := context.Background()
 	var db store.Store
@@ -116,6 +118,9 @@ func main() {
 	}
 	if *cpu != "" {
 		pprof.StopCPUProfile()
+	}
+	if *printFP {
+		fmt.Printf("fingerprint %s\n", fleetsim.Fingerprint(res))
 	}
 	runtime.GC()
 	debug.FreeOSMemory()
