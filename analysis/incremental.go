@@ -40,7 +40,7 @@ type incHost struct {
 	last    cev          // the last of evs (if any)
 	pending []cev        // added since the last refresh, unsorted
 	dirty   bool
-	h       hostSum   // its Host, without DiagnosisIDs
+	h       hostSum    // its Host, without DiagnosisIDs
 	pairs   *hostPairs // pairs of the deduplicated evs
 }
 

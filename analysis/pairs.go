@@ -17,11 +17,11 @@ import (
 // instead of a Pair's 160.
 type pairTab struct {
 	hosts []*hostPairs // per host index (Result.Hosts order); never written
-	off   []int32   // off[h]: index of host h's first pair; off[len(hosts)] = the count
-	excl  []uint8   // per pair: an excl* code
-	diag  []int32   // per pair: 1 + index into ids; 0 = none
-	ids   []string  // diagnosis ids the pairs name
-	names []string  // per host: display name
+	off   []int32      // off[h]: index of host h's first pair; off[len(hosts)] = the count
+	excl  []uint8      // per pair: an excl* code
+	diag  []int32      // per pair: 1 + index into ids; 0 = none
+	ids   []string     // diagnosis ids the pairs name
+	names []string     // per host: display name
 
 	idIndex map[string]int32 // ids → diag value, while the diagnoses are made
 }

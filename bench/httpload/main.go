@@ -569,7 +569,7 @@ func load(c *http.Client, base, ep, token string, clients int, d time.Duration) 
 func agent(c *http.Client, base, token string, computers, batch int, every time.Duration, after time.Time, stop chan struct{}, posted, batches *atomic.Int64) {
 	r := rand.New(rand.NewPCG(99, 99))
 	t := after.Add(time.Hour) // after the stored data
-	rec := int64(1 << 30) // after the stored ones, within 2³¹ of them like a computer's own log
+	rec := int64(1 << 30)     // after the stored ones, within 2³¹ of them like a computer's own log
 	tk := time.NewTicker(every)
 	defer tk.Stop()
 	for {
