@@ -392,7 +392,7 @@ func (a *analyzer) pairUp() {
 		for j < len(a.evs) && a.evs[j].host == int32(hi) {
 			j++
 		}
-		a.addPairs(hi, pairEvents(a.o, a.evs[i:j], &a.hosts[hi]))
+		a.addPairs(hi, pairEvents(a.o, a.evs[i:j], &a.hosts[hi], nil))
 		i = j
 	}
 }
@@ -502,8 +502,10 @@ const (
 )
 
 // pairEvents pairs one computer's events (sorted by time, duplicates
-// removed) and fills h's counts, First, Last and Interleaved.
-func pairEvents(o Options, evs []cev, h *Host) *hostPairs {
+// removed) and fills h's counts, First, Last and Interleaved. The pairs
+// are in buf's array when it is large enough (the caller then copies them
+// out), else in an array of their own, exactly sized.
+func pairEvents(o Options, evs []cev, h *Host, buf []cpair) *hostPairs {
 	open := -1           // index of the open disconnect
 	var lastRepeat int64 // time of the open disconnect's last 25
 	var upSince int64    // last 26 (0 = unknown)
@@ -511,13 +513,16 @@ func pairEvents(o Options, evs []cev, h *Host) *hostPairs {
 	var prev int64 // time of the previous event
 	var session int32
 	quick := 0 // orphans soon after the previous event: another session's reconnect
-	n := 0     // exactly sized: a pair per 25 at most
+	n := 0     // a pair per 25 at most
 	for i := range evs {
 		if evs[i].id() == EventDisconnected {
 			n++
 		}
 	}
-	cps := make([]cpair, 0, n)
+	cps := buf[:0]
+	if cap(cps) < n {
+		cps = make([]cpair, 0, n)
+	}
 	recs, narrow := newRecIDs(evs)
 	if len(evs) > 0 {
 		h.First = time.Unix(0, evs[0].t).UTC()

@@ -31,6 +31,7 @@ type Incremental struct {
 	dirty   []*incHost
 	events  int
 	resort  bool
+	cps     []cpair // scratch of refresh
 }
 
 // incHost is one computer's events and its pairs as of its last change.
@@ -115,7 +116,32 @@ func (inc *Incremental) Add(events []Event) {
 func (inc *Incremental) refresh(h *incHost, buf []cev, spelling map[int32]int) []cev {
 	inc.merge(h)
 	h.dirty = false
-	return h.pair(inc.o, inc.names, buf, spelling)
+	old := h.pairs
+	evs := h.pairEvents(inc.o, inc.names, h.evs.decode(buf[:0]), spelling, inc.cps)
+	inc.cps = h.pairs.cps[:0] // the scratch, grown
+	h.pairs.cps = keepPairs(old, h.pairs)
+	return evs
+}
+
+// keepPairs returns the pairs of nw (made in the scratch) in an array of
+// their own: old's when they only add to old's pairs and its array has
+// room, else a new one with room to grow. Only old's array past its
+// length is written, which no Result reads (each reads the pairs of its
+// time, a prefix of the array); so a computer that gets new events after
+// its old ones, as an agent sends them, keeps one array, and a Result
+// being served and the next share it instead of holding a copy each.
+func keepPairs(old, nw *hostPairs) []cpair {
+	if old != nil && old.recs.wide == nil && nw.recs.wide == nil && old.recs.base == nw.recs.base &&
+		len(nw.cps) >= len(old.cps) && cap(old.cps) >= len(nw.cps) && slices.Equal(old.cps, nw.cps[:len(old.cps)]) {
+		cps := old.cps[:len(nw.cps)]
+		copy(cps[len(old.cps):], nw.cps[len(old.cps):])
+		return cps
+	}
+	room := 0
+	if old != nil { // paired before: it is getting events, likely more
+		room = len(nw.cps)/8 + 4
+	}
+	return append(make([]cpair, 0, len(nw.cps)+room), nw.cps...)
 }
 
 // merge sorts the host's pending events into its events.
@@ -149,15 +175,10 @@ func (inc *Incremental) merge(h *incHost) {
 	h.pending = nil
 }
 
-// pair pairs the host's events afresh (new pairs, not the old slice:
-// earlier Results still read it) and sets its name and counts. It returns
-// the deduplicated events, in buf's array.
-func (h *incHost) pair(o Options, names []string, buf []cev, spelling map[int32]int) []cev {
-	return h.pairEvents(o, names, h.evs.decode(buf[:0]), spelling)
-}
-
-// pairEvents pairs evs, the host's events sorted by cevOrder, in place.
-func (h *incHost) pairEvents(o Options, names []string, evs []cev, spelling map[int32]int) []cev {
+// pairEvents pairs evs, the host's events sorted by cevOrder, in place,
+// and sets its name and counts. Its pairs are in buf's array when that is
+// large enough (see pairEvents). It returns the deduplicated events.
+func (h *incHost) pairEvents(o Options, names []string, evs []cev, spelling map[int32]int, buf []cpair) []cev {
 	evs = dedupEvents(evs)
 	clear(spelling)
 	for _, e := range evs {
@@ -167,7 +188,7 @@ func (h *incHost) pairEvents(o Options, names []string, evs []cev, spelling map[
 	if len(evs) > 0 {
 		hs.Name = names[bestSpelling(spelling, names)]
 	}
-	h.pairs = pairEvents(o, evs, &hs)
+	h.pairs = pairEvents(o, evs, &hs, buf)
 	h.h = summarize(&hs)
 	return evs
 }
@@ -266,7 +287,7 @@ func (r *Result) Window(since, until time.Time) (res *Result, ok bool) {
 		} else {
 			h.evs = packEvents(all[i:j])
 		}
-		buf = h.pairEvents(src.o, src.names, append(buf[:0], all[i:j]...), spelling)
+		buf = h.pairEvents(src.o, src.names, append(buf[:0], all[i:j]...), spelling, nil)
 		win = append(win, h)
 	}
 	return fleetResult(src.o, src.names, win, buf, spelling), true
@@ -347,7 +368,7 @@ func groupHosts(o Options, names []string, order []*incHost, buf []cev, spelling
 		}
 		g := &incHost{key: h.key}
 		hs := Host{Name: names[bestSpelling(spelling, names)]}
-		g.pairs = pairEvents(o, evs, &hs)
+		g.pairs = pairEvents(o, evs, &hs, nil)
 		g.h = summarize(&hs)
 		out = append(out, g)
 		buf = evs

@@ -581,3 +581,53 @@ func TestPairRecordIDs(t *testing.T) {
 		})
 	}
 }
+
+// TestPairsGrowInPlace: a computer whose new events follow its old ones
+// keeps one array of pairs across Results (the agent's case), and every
+// earlier Result still reads exactly its own pairs; events that change an
+// earlier pair get a new array.
+func TestPairsGrowInPlace(t *testing.T) {
+	var all []Event
+	batch := func(from, n int) []Event {
+		var evs []Event
+		for i := from; i < from+n; i++ {
+			base := float64(i) * 1000
+			evs = append(evs, ev("A", 25, base+900, int64(2*i+1)), ev("A", 26, base+910, int64(2*i+2)))
+		}
+		return evs
+	}
+	inc := NewIncremental(Options{})
+	type kept struct {
+		res  *Result
+		want []Pair
+	}
+	var results []kept
+	for k := range 5 {
+		b := batch(k*3, 3)
+		all = append(all, b...)
+		inc.Add(b)
+		res := inc.Result()
+		results = append(results, kept{res, Analyze(all, Options{}).Pairs()})
+	}
+	// The second Result's array has room for a few more (the first
+	// pairing is exact), which the third fills.
+	first, last := results[1].res.pairs.hosts[0].cps, results[2].res.pairs.hosts[0].cps
+	if &first[0] != &last[0] {
+		t.Errorf("the pairs moved to a new array although only later ones were added")
+	}
+	last = results[4].res.pairs.hosts[0].cps
+	// A 26 late for the last pair's disconnect changes nothing before it;
+	// a 25 inside the first uptime splits an earlier pair: a new array.
+	inc.Add([]Event{ev("A", 25, 450, 99)})
+	res := inc.Result()
+	if &res.pairs.hosts[0].cps[0] == &last[0] {
+		t.Errorf("an earlier pair changed in place")
+	}
+	all = append(all, ev("A", 25, 450, 99))
+	results = append(results, kept{res, Analyze(all, Options{}).Pairs()})
+	for k, r := range results {
+		if got := r.res.Pairs(); !reflect.DeepEqual(got, r.want) {
+			t.Errorf("Result %d: %d pairs differ from its own time's (%d)", k, len(got), len(r.want))
+		}
+	}
+}
