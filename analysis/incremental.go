@@ -139,7 +139,7 @@ func keepPairs(old, nw *hostPairs) []cpair {
 	}
 	room := 0
 	if old != nil { // paired before: it is getting events, likely more
-		room = len(nw.cps)/8 + 4
+		room = len(nw.cps)/8 + 2
 	}
 	return append(make([]cpair, 0, len(nw.cps)+room), nw.cps...)
 }

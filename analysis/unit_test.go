@@ -603,7 +603,7 @@ func TestPairsGrowInPlace(t *testing.T) {
 	}
 	var results []kept
 	for k := range 5 {
-		b := batch(k*3, 3)
+		b := batch(k, 1)
 		all = append(all, b...)
 		inc.Add(b)
 		res := inc.Result()
