@@ -449,7 +449,7 @@ type hostPairs struct {
 // pair (the 25's, then the 26's).
 type recIDs struct {
 	base int64
-	wide []int64
+	wide *[]int64 // a pointer: one word, as most computers have none (hostPairs is 40 bytes)
 }
 
 // noRecord is the offset of a missing record id (0).
@@ -491,7 +491,8 @@ func (r *recIDs) record(off int32) int64 {
 // ids returns the record ids of the 25 and the 26 of pair j, c.
 func (r *recIDs) ids(c *cpair, j int) (drec, rrec int64) {
 	if r.wide != nil {
-		return r.wide[2*j], r.wide[2*j+1]
+		w := *r.wide
+		return w[2*j], w[2*j+1]
 	}
 	return r.record(c.drec), r.record(c.rrec)
 }
@@ -524,6 +525,7 @@ func pairEvents(o Options, evs []cev, h *Host, buf []cpair) *hostPairs {
 		cps = make([]cpair, 0, n)
 	}
 	recs, narrow := newRecIDs(evs)
+	var wide []int64 // the record ids when !narrow
 	if len(evs) > 0 {
 		h.First = time.Unix(0, evs[0].t).UTC()
 		h.Last = time.Unix(0, evs[len(evs)-1].t).UTC()
@@ -557,7 +559,7 @@ func pairEvents(o Options, evs []cev, h *Host, buf []cpair) *hostPairs {
 			if narrow {
 				p.drec = recs.offset(e.rec)
 			} else {
-				recs.wide = append(recs.wide, e.rec, 0)
+				wide = append(wide, e.rec, 0)
 			}
 			if upSince != 0 {
 				if time.Duration(e.t-upSince) > o.MaxUptime {
@@ -578,7 +580,7 @@ func pairEvents(o Options, evs []cev, h *Host, buf []cpair) *hostPairs {
 				if narrow {
 					p.rrec = recs.offset(e.rec)
 				} else {
-					recs.wide[2*open+1] = e.rec
+					wide[2*open+1] = e.rec
 				}
 				p.flags |= cpClosed
 				open = -1
@@ -608,6 +610,9 @@ func pairEvents(o Options, evs []cev, h *Host, buf []cpair) *hostPairs {
 	// which nothing is logged, so it does not count.
 	if quick >= 3 && quick*20 >= h.Pairs+h.Orphans {
 		h.Interleaved = true
+	}
+	if !narrow {
+		recs.wide = &wide
 	}
 	return &hostPairs{cps: cps, recs: recs}
 }

@@ -461,6 +461,9 @@ func TestCompactSizes(t *testing.T) {
 	if n := unsafe.Sizeof(cpair{}); n != 40 {
 		t.Errorf("cpair is %d bytes, want 40", n)
 	}
+	if n := unsafe.Sizeof(hostPairs{}); n != 40 { // a million computers have a million
+		t.Errorf("hostPairs is %d bytes, want 40", n)
+	}
 	for _, id := range []int{EventDisconnected, EventRestored} {
 		if e := mkcev(1, 2, 3, id, 1<<29); e.id() != id || e.name() != 1<<29 || e.host != 3 {
 			t.Errorf("mkcev(%d) = %+v: id %d name %d", id, e, e.id(), e.name())
