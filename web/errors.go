@@ -27,6 +27,9 @@ type apiError struct {
 	msg    string
 	// retryAfter is the Retry-After of a 503, in seconds (0: 5).
 	retryAfter int
+	// reload: an HTML page of this error reloads itself after
+	// retryAfter (the condition passes without the reader doing anything).
+	reload bool
 }
 
 func (e *apiError) Error() string { return e.msg }
@@ -91,7 +94,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, ae.status, map[string]any{"error": map[string]string{"code": ae.code, "message": ae.msg}})
 		return
 	}
-	s.render(w, r, ae.status, "error", &errorPage{Status: ae.status, Title: http.StatusText(ae.status), Message: ae.msg})
+	page := &errorPage{Status: ae.status, Title: http.StatusText(ae.status), Message: ae.msg}
+	if ae.reload {
+		page.Reload = max(ae.retryAfter, 1)
+	}
+	s.render(w, r, ae.status, "error", page)
 }
 
 // errorStyleKey is the context key of a request's *style.

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"sort"
@@ -141,7 +143,7 @@ func (s *Server) pageAnalysis(r *http.Request) (*analysis.Result, *live.Snapshot
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	snap, err := current(r.Context(), s.live)
+	snap, err := s.pageSnapshot(r)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -223,4 +225,27 @@ func rangeValues(p *pageRange) url.Values {
 		v.Set("until", p.Until.UTC().Format(time.RFC3339))
 	}
 	return v
+}
+
+// pageWait is how long a page waits for an analysis before it answers that
+// the analysis is loading: the first one after a start reads every stored
+// event (half a minute at 10 M), and a page that waited for it held a read
+// turn the whole time while the readers behind it timed out.
+const pageWait = 3 * time.Second
+
+// errAnalysisLoading is a page's answer while there is no analysis yet.
+var errAnalysisLoading = &apiError{status: http.StatusServiceUnavailable, code: "analysis_loading", retryAfter: 5, reload: true,
+	msg: "The analysis is reading the stored events: the first one after the server starts takes a while on a large database. This page reloads by itself."}
+
+// pageSnapshot is the analysis a page shows: the reader's current one,
+// waited for at most pageWait (then errAnalysisLoading). A reader whose
+// own write is not analysed yet waits likewise.
+func (s *Server) pageSnapshot(r *http.Request) (*live.Snapshot, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), pageWait)
+	defer cancel()
+	snap, err := current(ctx, s.live)
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
+		return nil, errAnalysisLoading
+	}
+	return snap, err
 }

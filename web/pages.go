@@ -220,9 +220,12 @@ type errorPage struct {
 	Status  int
 	Title   string
 	Message string
+	Reload  int // seconds; > 0 reloads the page (the condition passes by itself)
 }
 
 func (p *errorPage) title() (string, string) { return p.Title, "" }
+
+func (p *errorPage) refresh() int { return p.Reload }
 
 type uploadPage struct{ MaxUpload int64 }
 
