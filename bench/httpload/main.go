@@ -211,15 +211,12 @@ func measure(dsn, bin string, events, computers, clients int, duration, warm tim
 		restarted := time.Now()
 		srv, warmUp, warmFirst = start()
 		log.Printf("restarted: up in %v, first report %v (the stored one); RSS %s", warmUp.Round(time.Millisecond), warmFirst.Round(time.Millisecond), rss(srv.Process.Pid))
-		// The rest runs on this node's own analysis.
-		for {
-			_, h, _ := get(client, base+"/api/v1/report", readTok)
-			if h != nil && h.Get("X-Analysis-Updating") == "" {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		waitOwn(client, base, readTok)
 		log.Printf("restarted node's own analysis after %v; RSS %s", time.Since(restarted).Round(time.Millisecond), rss(srv.Process.Pid))
+	} else {
+		t := time.Now()
+		waitOwn(client, base, readTok)
+		log.Printf("the node's own analysis %v after its first report; RSS %s", time.Since(t).Round(time.Millisecond), rss(srv.Process.Pid))
 	}
 
 	pins := "unpinned"
@@ -300,6 +297,18 @@ func measure(dsn, bin string, events, computers, clients int, duration, warm tim
 		slices.Sort(lags)
 		fmt.Printf("agent: %d batches, %d events posted; age of the served analysis: median %.1f s, max %.1f s; %.0f analysis updates meanwhile, %.2f s each on average\n",
 			batches.Load(), posted.Load(), quantile(lags, 0.5), quantile(lags, 1), n1-n0, (sum1-sum0)/max(n1-n0, 1))
+	}
+}
+
+// waitOwn waits until the server serves its own analysis, not the stored
+// report of an earlier run: the rest measures that.
+func waitOwn(client *http.Client, base, token string) {
+	for {
+		_, h, _ := get(client, base+"/api/v1/report", token)
+		if h != nil && h.Get("X-Analysis-Updating") == "" {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
