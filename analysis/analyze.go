@@ -244,8 +244,8 @@ type analyzer struct {
 	evs   []cev     // sorted by host, time
 	tab   pairTab   // every pair, by host then time
 
-	// per pair: host index and the host's session
-	pairHost  []int32
+	// per pair: its host and its fleet-wide session and weekday (pairRef)
+	pairAt    []pairRef
 	sessBase  []int32 // per host: the fleet-wide number of its first session (see session)
 	nSessions int32
 
@@ -405,7 +405,7 @@ func (a *analyzer) reservePairs(n int) {
 	a.tab.off = make([]int32, 1, len(a.hosts)+1)
 	a.tab.excl = make([]uint8, 0, n)
 	a.tab.diag = make([]int32, 0, n)
-	a.pairHost = make([]int32, 0, n)
+	a.pairAt = make([]pairRef, 0, n)
 	a.sessBase = make([]int32, 0, len(a.hosts))
 }
 
@@ -416,7 +416,7 @@ func (a *analyzer) addPairs(hi int, hp *hostPairs) {
 	a.tab.add(hs.Name, hp, hs.Interleaved)
 	top := int32(-1)
 	for _, c := range hp.cps {
-		a.pairHost = append(a.pairHost, int32(hi))
+		a.pairAt = append(a.pairAt, pairRef{int32(hi), uint32(a.nSessions+int32(c.session))<<3 | uint32(c.weekday)})
 		top = max(top, int32(c.session))
 	}
 	a.sessBase = append(a.sessBase, a.nSessions)
@@ -647,9 +647,26 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
+// pairRef is what the fleet-wide stage looks up of a pair by its index:
+// its computer, and its fleet-wide session (analyzer.sessBase) << 3 | its
+// weekday — in one place, so that the intervals, sorted by value, carry
+// both from one random read (see sessPacked).
+type pairRef struct {
+	host int32
+	sess uint32
+}
+
+// sessPacked reports whether pairRef.sess holds every session (fewer than
+// sessPackLimit of them; else the session majority reads the pairs).
+func (a *analyzer) sessPacked() bool { return a.nSessions < sessPackLimit }
+
+// sessPackLimit: 2²⁹ sessions fit pairRef.sess (a test lowers it to try
+// the other way).
+var sessPackLimit int32 = 1 << 29
+
 // cp returns the compact pair i.
 func (a *analyzer) cp(i int) *cpair {
-	h := a.pairHost[i]
+	h := a.pairAt[i].host
 	return &a.tab.hosts[h].cps[i-int(a.tab.off[h])]
 }
 

@@ -21,6 +21,7 @@ type cpoint struct {
 	x    float64 // ln(seconds)
 	key  uint64
 	host int32
+	sess uint32 // the pair's pairRef.sess
 }
 
 // sec is the interval in seconds.
@@ -664,14 +665,19 @@ func (a *analyzer) newMajority(multi []int32, pts []cpoint, ranges [][2]int) *ma
 	m := &majority{keys: make([][]majKey, len(ranges)),
 		sessMost: make([]int32, a.nSessions), sessHere: make([]int32, a.nSessions),
 		wdayMost: make([]int32, 7*n), wdayHere: make([]int32, 7*n)}
+	packed := a.sessPacked()
 	for w, rg := range ranges {
 		ks := make([]majKey, rg[1]-rg[0])
 		for k, p := range pts[rg[0]:rg[1]] {
-			if mi := multi[p.host]; mi >= 0 {
+			mi := multi[p.host]
+			switch {
+			case mi >= 0 && packed:
+				ks[k] = majKey{int32(p.sess >> 3), 7*mi + int32(p.sess&7)}
+			case mi >= 0:
 				pair := p.pair()
 				c := &a.tab.hosts[p.host].cps[pair-a.tab.off[p.host]]
 				ks[k] = majKey{a.sessBase[p.host] + int32(c.session), 7*mi + int32(c.weekday)}
-			} else {
+			default:
 				ks[k] = majKey{-1, -1}
 			}
 		}

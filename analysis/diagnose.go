@@ -74,7 +74,8 @@ func (a *analyzer) points(kind string, out []cpoint) ([]cpoint, int) {
 	out = out[:len(keys)]
 	for k, key := range keys {
 		p := cpoint{key: key}
-		p.x, p.host = math.Log(p.sec()), a.pairHost[p.pair()]
+		ref := a.pairAt[p.pair()]
+		p.x, p.host, p.sess = math.Log(p.sec()), ref.host, ref.sess
 		out[k] = p
 	}
 	return out, n

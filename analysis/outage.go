@@ -229,7 +229,7 @@ func (a *analyzer) outageCandidates(members clusterMembers, space []ocand) []oca
 	}
 	cand := func(i int) ocand {
 		p := a.cp(i)
-		c := ocand{p.disc, a.pairHost[i], int32(i), 0}
+		c := ocand{p.disc, a.pairAt[i].host, int32(i), 0}
 		if !p.open() {
 			c.back = p.reco
 		}
@@ -461,7 +461,7 @@ func (a *analyzer) hostClusters() clusterMembers {
 // explained reports whether pair i's uptime falls in a regular uptime
 // cluster its computer belongs to (see hostClusters).
 func (a *analyzer) explained(i int, members clusterMembers) bool {
-	h := a.pairHost[i]
+	h := a.pairAt[i].host
 	ks := members.at[members.off[h]:members.off[h+1]]
 	if len(ks) == 0 {
 		return false
