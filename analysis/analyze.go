@@ -249,6 +249,8 @@ type analyzer struct {
 	sessBase  []int32 // per host: the fleet-wide number of its first session (see session)
 	nSessions int32
 
+	sc *scratch // fleet-sized working memory kept across updates; nil: allocate (see scratch)
+
 	mark0        []bool // see marks
 	upClusters   []*cluster
 	downClusters []*cluster
@@ -405,7 +407,11 @@ func (a *analyzer) reservePairs(n int) {
 	a.tab.off = make([]int32, 1, len(a.hosts)+1)
 	a.tab.excl = make([]uint8, 0, n)
 	a.tab.diag = make([]int32, 0, n)
-	a.pairAt = make([]pairRef, 0, n)
+	if a.sc != nil && cap(a.sc.pairAt) >= n {
+		a.pairAt = a.sc.pairAt[:0]
+	} else {
+		a.pairAt = make([]pairRef, 0, n)
+	}
 	a.sessBase = make([]int32, 0, len(a.hosts))
 }
 

@@ -43,7 +43,8 @@ type memberPoint struct {
 type cluster struct {
 	kind       string
 	win        peakWindow
-	pts        []memberPoint // the members' intervals in the window, sorted by value
+	pts        []memberPoint // the members' intervals in the window, sorted by value (uptimes only: see buildClusters)
+	n          int           // how many intervals the members have in the window
 	hosts      []int32       // member computers, sorted
 	alsoSeen   []int32       // computers with intervals in the window but too few to name
 	center     float64       // median
@@ -72,7 +73,7 @@ func (c *cluster) report(a *analyzer) Cluster {
 		HighSeconds:   round1(c.hi),
 		SpreadSeconds: round1(c.p90 - c.p10),
 		OnsetSeconds:  round1(c.p02),
-		Intervals:     len(c.pts),
+		Intervals:     c.n,
 		Computers:     a.hostNames(c.hosts),
 	}
 }
@@ -512,31 +513,29 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 		}
 	}
 	var out []*cluster
-	widest := 0
-	for _, rg := range ranges {
-		widest = max(widest, rg[1]-rg[0])
-	}
-	kept := make([]memberPoint, 0, widest) // the window's intervals that count, reused across windows
 	for w, rg := range ranges {
 		win := wins[w]
 		for _, h := range touched {
 			counts[h], flank[h] = 0, 0
 		}
 		touched = touched[:0]
-		kept = kept[:0]
+		// The window's intervals that count: not held more by another
+		// window (the majority's counts of w stay set until w is done).
+		counted := func(k int) bool { return maj == nil || !maj.elsewhere(w, k) }
 		if maj != nil {
 			maj.count(w, 1)
 		}
+		done := func() {
+			if maj != nil {
+				maj.count(w, 0)
+			}
+		}
 		for k, p := range pts[rg[0]:rg[1]] {
-			if maj != nil && maj.elsewhere(w, k) {
+			if !counted(k) {
 				continue
 			}
-			kept = append(kept, memberPoint{sec: p.sec(), host: p.host, pair: p.pair()})
 			touch(p.host)
 			counts[p.host]++
-		}
-		if maj != nil {
-			maj.count(w, 0)
 		}
 		lx, hx := math.Log(win.lo), math.Log(win.hi)
 		fw := hostFlank * max(hx-lx, hostFlankMin)
@@ -602,28 +601,36 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 		slices.Sort(c.hosts)
 		slices.Sort(c.alsoSeen)
 		nm := 0
-		for _, p := range kept {
-			if member[p.host] {
+		for k, p := range pts[rg[0]:rg[1]] {
+			if member[p.host] && counted(k) {
 				nm++
 			}
 		}
 		if len(c.hosts) < reqComputers || nm < a.o.MinIntervals {
 			a.unmark(c.hosts)
+			done()
 			continue
 		}
-		c.pts = make([]memberPoint, 0, nm) // members' intervals only
-		for _, p := range kept {
-			if member[p.host] {
-				c.pts = append(c.pts, p)
+		taken := a.sc.mark()
+		c.pts = a.sc.takeMembers(nm) // members' intervals only
+		for k, p := range pts[rg[0]:rg[1]] {
+			if member[p.host] && counted(k) {
+				c.pts = append(c.pts, memberPoint{sec: p.sec(), host: p.host, pair: p.pair()})
 			}
 		}
 		a.unmark(c.hosts)
+		done()
 		sec := func(i int) float64 { return c.pts[i].sec }
 		c.lo, c.hi = c.pts[0].sec, c.pts[len(c.pts)-1].sec
 		c.center = quantileAt(len(c.pts), sec, 0.5)
 		c.p02 = quantileAt(len(c.pts), sec, 0.02)
 		c.p10 = quantileAt(len(c.pts), sec, 0.10)
 		c.p90 = quantileAt(len(c.pts), sec, 0.90)
+		c.n = len(c.pts)
+		if kind == ClusterDowntime { // the diagnoses read only the uptime clusters' intervals
+			c.pts = nil
+			a.sc.release(taken)
+		}
 		out = append(out, c)
 	}
 	return out
@@ -632,11 +639,16 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 // majority holds, for the computers with intervals in several windows
 // (multi), per session and per (computer, weekday): the most intervals one
 // window holds, and the current window's — in flat slices, not maps (a
-// large fleet has hundreds of thousands of sessions). The keys of each
-// window's intervals are looked up once (the windows are walked several
-// times, and the lookups are random reads of fleet-sized slices).
+// large fleet has hundreds of thousands of sessions). An interval's keys
+// come from its point (cpoint.sess) when the sessions fit it
+// (sessPacked); else they are looked up once per window's interval (the
+// windows are walked several times, and the lookups are random reads of
+// fleet-sized slices).
 type majority struct {
-	keys     [][]majKey // per window, per interval in its range
+	pts      []cpoint
+	ranges   [][2]int
+	multi    []int32    // per computer: its number among those in several windows, or -1
+	keys     [][]majKey // per window, per interval in its range; nil when sessPacked
 	sessMost []int32    // per session (analyzer.session)
 	sessHere []int32
 	wdayMost []int32 // per computer in several windows·7 + weekday
@@ -662,17 +674,18 @@ func (a *analyzer) newMajority(multi []int32, pts []cpoint, ranges [][2]int) *ma
 			multi[h] = -1
 		}
 	}
-	m := &majority{keys: make([][]majKey, len(ranges)),
-		sessMost: make([]int32, a.nSessions), sessHere: make([]int32, a.nSessions),
+	m := &majority{pts: pts, ranges: ranges, multi: multi,
 		wdayMost: make([]int32, 7*n), wdayHere: make([]int32, 7*n)}
-	packed := a.sessPacked()
+	m.sessMost, m.sessHere = a.sc.counts(int(a.nSessions))
+	if a.sessPacked() {
+		return m
+	}
+	m.keys = make([][]majKey, len(ranges))
 	for w, rg := range ranges {
 		ks := make([]majKey, rg[1]-rg[0])
 		for k, p := range pts[rg[0]:rg[1]] {
 			mi := multi[p.host]
 			switch {
-			case mi >= 0 && packed:
-				ks[k] = majKey{int32(p.sess >> 3), 7*mi + int32(p.sess&7)}
 			case mi >= 0:
 				pair := p.pair()
 				c := &a.tab.hosts[p.host].cps[pair-a.tab.off[p.host]]
@@ -686,10 +699,25 @@ func (a *analyzer) newMajority(multi []int32, pts []cpoint, ranges [][2]int) *ma
 	return m
 }
 
+// key is the majKey of interval i of window w.
+func (m *majority) key(w, i int) majKey {
+	if m.keys != nil {
+		return m.keys[w][i]
+	}
+	p := &m.pts[m.ranges[w][0]+i]
+	mi := m.multi[p.host]
+	if mi < 0 {
+		return majKey{-1, -1}
+	}
+	return majKey{int32(p.sess >> 3), 7*mi + int32(p.sess&7)}
+}
+
 // count adds window w's intervals (set 1) to the current window's counts,
 // or clears them (set 0).
 func (m *majority) count(w int, set int32) {
-	for _, k := range m.keys[w] {
+	rg := m.ranges[w]
+	for i := range rg[1] - rg[0] {
+		k := m.key(w, i)
 		if k.sess < 0 {
 			continue
 		}
@@ -704,7 +732,9 @@ func (m *majority) count(w int, set int32) {
 
 // keepMost raises the most-counts to the current window's (w's).
 func (m *majority) keepMost(w int) {
-	for _, k := range m.keys[w] {
+	rg := m.ranges[w]
+	for i := range rg[1] - rg[0] {
+		k := m.key(w, i)
 		if k.sess < 0 {
 			continue
 		}
@@ -717,7 +747,7 @@ func (m *majority) keepMost(w int) {
 // or of the computer's weekday's, intervals of interval i of window w
 // than w does.
 func (m *majority) elsewhere(w, i int) bool {
-	k := m.keys[w][i]
+	k := m.key(w, i)
 	return k.sess >= 0 && (m.sessMost[k.sess] > m.sessHere[k.sess] || m.wdayMost[k.wday] > m.wdayHere[k.wday])
 }
 

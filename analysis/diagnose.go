@@ -42,6 +42,7 @@ const (
 func (a *analyzer) diagnose() {
 	pts, n := a.points(ClusterUptime, nil)
 	wins := findPeaks(pts, a.o.MinIntervals)
+	before := a.sc.mark()
 	a.upClusters = a.buildClusters(ClusterUptime, pts, wins, a.minComputers(n))
 	// The outage candidates take the intervals' array: the two at once,
 	// fleet-sized each, were an update's peak of memory, and under a
@@ -52,6 +53,7 @@ func (a *analyzer) diagnose() {
 		// computers are recomputed without the outage pairs (points
 		// leaves those out, in the order the intervals had).
 		pts, n = a.points(ClusterUptime, pts)
+		a.sc.release(before) // the clusters made before the outages are not read again
 		a.upClusters = a.buildClusters(ClusterUptime, pts, wins, a.minComputers(n))
 	}
 	// The downtimes (without the outages' pairs) reuse the uptimes' array.
@@ -59,12 +61,18 @@ func (a *analyzer) diagnose() {
 	a.downClusters = a.buildClusters(ClusterDowntime, down, findPeaks(down, a.o.MinIntervals), a.minComputers(n))
 	a.timeoutDiagnoses()
 	a.outageDiagnoses()
+	if a.sc != nil { // for the next update
+		a.sc.pts, a.sc.pairAt, a.sc.secs = down[:0], a.pairAt[:0], a.secs[:0]
+	}
 }
 
 // points returns the intervals of one kind (see intervals), sorted, in
 // out's array when it is large enough, and how many computers they name.
 // Their keys are sorted in that array too (see sortSpace).
 func (a *analyzer) points(kind string, out []cpoint) ([]cpoint, int) {
+	if out == nil && a.sc != nil {
+		out = a.sc.pts
+	}
 	if cap(out) < a.tab.len() {
 		out = make([]cpoint, 0, a.tab.len())
 	}

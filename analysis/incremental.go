@@ -31,7 +31,8 @@ type Incremental struct {
 	dirty   []*incHost
 	events  int
 	resort  bool
-	cps     []cpair // scratch of refresh
+	cps     []cpair  // scratch of refresh
+	sc      *scratch // the fleet-wide stage's working memory (FreeScratch)
 }
 
 // incHost is one computer's events and its pairs as of its last change.
@@ -206,12 +207,16 @@ func (inc *Incremental) Result() *Result {
 		slices.SortFunc(inc.order, func(x, y *incHost) int { return strings.Compare(x.key, y.key) })
 		inc.resort = false
 	}
-	return fleetResult(inc.o, inc.names[:len(inc.names):len(inc.names)], inc.order, buf, spelling)
+	if inc.sc == nil {
+		inc.sc = &scratch{}
+	}
+	return fleetResult(inc.o, inc.names[:len(inc.names):len(inc.names)], inc.order, buf, spelling, inc.sc)
 }
 
 // fleetResult runs the fleet-wide stage over computers in key order, each
-// paired, and keeps their events (views, never written) for Window.
-func fleetResult(o Options, names []string, order []*incHost, buf []cev, spelling map[int32]int) *Result {
+// paired, and keeps their events (views, never written) for Window. sc is
+// its working memory, or nil (see scratch).
+func fleetResult(o Options, names []string, order []*incHost, buf []cev, spelling map[int32]int, sc *scratch) *Result {
 	src := &eventSource{o: o, names: names, hosts: make([]srcHost, 0, len(order))}
 	live := make([]*incHost, 0, len(order))
 	for _, h := range order {
@@ -221,7 +226,11 @@ func fleetResult(o Options, names []string, order []*incHost, buf []cev, spellin
 		}
 	}
 	hosts := groupHosts(o, names, live, buf, spelling)
-	a := &analyzer{o: o, hosts: make([]Host, len(hosts)), keys: make([]string, len(hosts))}
+	a := &analyzer{o: o, hosts: make([]Host, len(hosts)), keys: make([]string, len(hosts)), sc: sc}
+	if sc != nil {
+		sc.reset()
+		a.secs = sc.secs
+	}
 	n := 0
 	for _, h := range hosts {
 		n += len(h.pairs.cps)
@@ -290,7 +299,21 @@ func (r *Result) Window(since, until time.Time) (res *Result, ok bool) {
 		buf = h.pairEvents(src.o, src.names, append(buf[:0], all[i:j]...), spelling, nil)
 		win = append(win, h)
 	}
-	return fleetResult(src.o, src.names, win, buf, spelling), true
+	return fleetResult(src.o, src.names, win, buf, spelling, nil), true
+}
+
+// FreeScratch lets go of the working memory the Results keep for the
+// next update (about 45 bytes a pair; see scratch). A caller whose
+// updates pause calls it; the next Result allocates it again.
+func (inc *Incremental) FreeScratch() { inc.sc = nil }
+
+// ScratchBytes is the size of the working memory held for the next
+// update (0 after FreeScratch).
+func (inc *Incremental) ScratchBytes() int {
+	if inc.sc == nil {
+		return 0
+	}
+	return inc.sc.bytes()
 }
 
 // Prune drops the events before t, as if they had never been added: the

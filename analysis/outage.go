@@ -62,13 +62,6 @@ func (a *analyzer) findOutages(space []ocand) {
 	w := int64(a.o.OutageWindow)
 	// A busy fleet has a window per disconnect of a large outage: small
 	// ones (the return window of the rare joint outage aside).
-	type win struct {
-		i, j     int32 // cs[i:j]
-		distinct int32
-		need     int32
-		mu       float64
-		joint    int32 // 1 + index into backs of a joint outage's return window, else 0
-	}
 	var backs [][2]int64
 	// Sweep the windows [t_i, t_i + w] in time order; keep those busier
 	// than the background allows. Background: the rate of disconnects
@@ -76,7 +69,11 @@ func (a *analyzer) findOutages(space []ocand) {
 	// follows the morning ramp of a large fleet); the higher rate counts.
 	spans := [2]int64{int64(time.Hour), int64(10 * time.Minute)}
 	var lo, hi [2]int
-	var wins []win
+	var wins []outageWin
+	if a.sc != nil {
+		wins = a.sc.wins[:0]
+		defer func() { a.sc.wins = wins[:0] }()
+	}
 	seen := make([]int32, len(a.hosts))
 	distinct, longs := 0, 0 // computers in the window; disconnects with a long downtime
 	long := func(c ocand) bool { return c.back != 0 && c.back-c.t >= int64(outageMinDown) }
@@ -110,12 +107,12 @@ func (a *analyzer) findOutages(space []ocand) {
 			}
 			need := max(a.o.MinOutageComputers, poissonThreshold(mu, outageAlpha))
 			if distinct >= need {
-				wins = append(wins, win{int32(i), int32(j), int32(distinct), int32(need), mu, 0})
+				wins = append(wins, outageWin{int32(i), int32(j), int32(distinct), int32(need), mu, 0})
 				lastCount = cs[j-1].t
 			} else if longs >= a.o.MinOutageComputers && cs[i].t > lastCount {
 				if back, k := jointOutage(cs[i:j], mu, backgroundDowns(), a.o.MinOutageComputers); k > 0 {
 					backs = append(backs, back)
-					wins = append(wins, win{int32(i), int32(j), int32(k), int32(a.o.MinOutageComputers), mu, int32(len(backs))})
+					wins = append(wins, outageWin{int32(i), int32(j), int32(k), int32(a.o.MinOutageComputers), mu, int32(len(backs))})
 				}
 			}
 		}
@@ -126,7 +123,7 @@ func (a *analyzer) findOutages(space []ocand) {
 			longs--
 		}
 	}
-	slices.SortStableFunc(wins, func(x, y win) int { return cmp.Compare(y.distinct, x.distinct) })
+	slices.SortStableFunc(wins, func(x, y outageWin) int { return cmp.Compare(y.distinct, x.distinct) })
 	var taken [][2]int64
 	for _, wn := range wins {
 		t0, t1 := cs[wn.i].t, cs[wn.i].t+w
@@ -204,6 +201,16 @@ func (a *analyzer) findOutages(space []ocand) {
 			a.tab.excl[pi] = exclOutage
 		}
 	}
+}
+
+// outageWin is a window of disconnects findOutages keeps: busier than
+// the background allows.
+type outageWin struct {
+	i, j     int32 // cs[i:j]
+	distinct int32
+	need     int32
+	mu       float64
+	joint    int32 // 1 + index into backs of a joint outage's return window, else 0
 }
 
 // outageCandidates returns the disconnects no uptime cluster explains

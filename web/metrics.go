@@ -30,6 +30,7 @@ type metrics struct {
 	readsWaiting     prometheus.Gauge   // admission.go
 	readsRunning     prometheus.Gauge   // admission.go
 	dashRenders      prometheus.Counter // report.go
+	analysisScratch  prometheus.Gauge   // live (SetWorkingMemory)
 }
 
 func newMetrics(db store.Store) *metrics {
@@ -79,6 +80,10 @@ func newMetrics(db store.Store) *metrics {
 			Name: "idletrace_dashboard_renders_total",
 			Help: "Renders of the dashboard page: one per change of the analysis or its freshness, however many clients load it.",
 		}),
+		analysisScratch: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "idletrace_analysis_working_memory_bytes",
+			Help: "Working memory the analysis keeps for its next update while updates follow each other; let go after 10 s without one.",
+		}),
 	}
 	dbSize := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "idletrace_database_size_bytes",
@@ -88,7 +93,7 @@ func newMetrics(db store.Store) *metrics {
 		return float64(n)
 	})
 	m.reg.MustRegister(m.ingestEvents, m.ingestBytes, m.ingestErrors, m.ingestDuration, m.analysisDuration,
-		m.httpDuration, m.pushed, m.readsWaiting, m.readsRunning, m.dashRenders, dbSize,
+		m.httpDuration, m.pushed, m.readsWaiting, m.readsRunning, m.dashRenders, m.analysisScratch, dbSize,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.ingestEvents.WithLabelValues("new")
 	m.ingestEvents.WithLabelValues("duplicate")
@@ -108,6 +113,9 @@ func (m *metrics) ObserveIngest(u *store.Upload, took time.Duration, err error) 
 	}
 	m.ingestDuration.Observe(took.Seconds())
 }
+
+// SetWorkingMemory records the analysis's kept working memory (live.Metrics).
+func (m *metrics) SetWorkingMemory(bytes int64) { m.analysisScratch.Set(float64(bytes)) }
 
 // ObserveAnalysis records a recompute (live.Metrics).
 func (m *metrics) ObserveAnalysis(took time.Duration) { m.analysisDuration.Observe(took.Seconds()) }

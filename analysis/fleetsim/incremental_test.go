@@ -101,21 +101,41 @@ func TestIncrementalEqualsFull(t *testing.T) {
 }
 
 // TestIncrementalResultsIndependent: a Result is not changed by later
-// Adds and Results (servers hand them to concurrent readers).
+// Adds and Results (servers hand them to concurrent readers), though the
+// Results of one Incremental share its working memory (the scratch an
+// update reuses): every pair, exclusion and diagnosis of each stays as it
+// was, and equals a full Analyze of its events.
 func TestIncrementalResultsIndependent(t *testing.T) {
-	evs := fleetsim.Generate(fleetsim.Random(5)).AnalysisEvents()
-	half := len(evs) / 2
+	evs := fleetsim.Generate(fleetsim.RandomRealistic(5)).AnalysisEvents()
+	slices.SortStableFunc(evs, func(a, b analysis.Event) int { return a.Time.Compare(b.Time) })
 	inc := analysis.NewIncremental(analysis.Options{})
-	inc.Add(evs[:half])
-	first := inc.Result()
-	before, _ := json.Marshal(first)
-	inc.Add(evs[half:])
-	inc.Result()
-	after, _ := json.Marshal(first)
-	if string(before) != string(after) {
-		t.Fatal("an earlier Result changed")
+	var results []*analysis.Result
+	var prints []string
+	cuts := []int{len(evs) / 3, len(evs) / 2, len(evs) * 3 / 4, len(evs)}
+	fed := 0
+	for _, cut := range cuts {
+		inc.Add(evs[fed:cut])
+		fed = cut
+		r := inc.Result()
+		results, prints = append(results, r), append(prints, fleetsim.Fingerprint(r))
+		if inc.ScratchBytes() == 0 {
+			t.Fatal("the Incremental keeps no working memory for the next update")
+		}
 	}
-	sameResult(t, "first half", first, analysis.Analyze(evs[:half], analysis.Options{}))
+	for i, r := range results {
+		if got := fleetsim.Fingerprint(r); got != prints[i] {
+			t.Errorf("the Result of %d events changed after later updates", cuts[i])
+		}
+		sameResult(t, "after "+itoa(cuts[i])+" events", r, analysis.Analyze(evs[:cuts[i]], analysis.Options{}))
+	}
+	inc.FreeScratch()
+	if inc.ScratchBytes() != 0 {
+		t.Fatal("FreeScratch kept the working memory")
+	}
+	inc.Add(evs[:10]) // repeats: a Result without the scratch is made again
+	if got := fleetsim.Fingerprint(inc.Result()); got != prints[len(prints)-1] {
+		t.Error("after FreeScratch the Result differs")
+	}
 }
 
 // inRange returns the events in [since, until) (a zero bound is open).

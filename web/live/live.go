@@ -26,6 +26,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"idletrace/analysis"
@@ -39,6 +40,9 @@ var ErrStopped = errors.New("the live analysis is stopped")
 // Metrics is where the analyzer reports how long recomputes take.
 type Metrics interface {
 	ObserveAnalysis(took time.Duration)
+	// SetWorkingMemory is the bytes the analysis keeps for its next
+	// update (see scratchIdle).
+	SetWorkingMemory(bytes int64)
 }
 
 // Snapshot is one computed analysis with the stats it was made from.
@@ -102,6 +106,13 @@ const (
 	writeMarkTO = 5 * time.Second
 )
 
+// scratchIdle: an analysis with nothing new this long after its last
+// update lets go of the working memory it keeps for the next one
+// (analysis.Incremental.FreeScratch: about 45 bytes a pair, 250 MiB at
+// 10 M events). While an agent posts, updates follow each other and
+// reuse it instead of allocating it again each time. A test shortens it.
+var scratchIdle = 10 * time.Second
+
 // Analyzer is the live analysis: the worker's state and what it publishes.
 type Analyzer struct {
 	db      store.Store
@@ -127,7 +138,8 @@ type Analyzer struct {
 	gen        int64 // reloads asked for; a snapshot of an older one is not served
 	lastTook   time.Duration
 	lastFinish time.Time
-	rebuild    bool // the next refresh starts over from seq 0 (Rebuild)
+	scratch    atomic.Int64 // bytes of working memory the analysis keeps for its next update (setScratch)
+	rebuild    bool         // the next refresh starts over from seq 0 (Rebuild)
 
 	// Owned by the worker goroutine.
 	inc   *analysis.Incremental

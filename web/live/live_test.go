@@ -277,3 +277,50 @@ func TestReadYourWritesAcrossNodesPostgres(t *testing.T) {
 		before = got
 	}
 }
+
+// TestWorkingMemoryLetGo: the analysis keeps its working memory from one
+// update to the next while they follow each other, lets go of it once
+// the updates pause (scratchIdle), and is still exact after that.
+func TestWorkingMemoryLetGo(t *testing.T) {
+	old := scratchIdle
+	scratchIdle = 300 * time.Millisecond
+	t.Cleanup(func() { scratchIdle = old })
+	var evs []fleetsim.Event // what intake stores: Outlook's 25s and 26s
+	for _, e := range fleetsim.Generate(fleetsim.RandomRealistic(3)).Events {
+		if e.Channel == "Application" && e.Provider == "Outlook" && (e.EventID == 25 || e.EventID == 26) {
+			evs = append(evs, e)
+		}
+	}
+	half := len(evs) / 2
+	db := storeFleet(t, evs[:half])
+	a := New(db, nil, nil)
+	ctx := context.Background()
+	a.Start(ctx)
+	defer a.Stop()
+	if _, err := a.Current(ctx, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if a.scratch.Load() == 0 {
+		t.Fatal("no working memory kept after an update")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for a.scratch.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the working memory (%d bytes) was kept through a pause of 10 s", a.scratch.Load())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	insert(t, db, evs[half:])
+	a.NoteWrite(ctx, "test")
+	snap, err := a.Current(ctx, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := analysis.Analyze(fleetsim.AnalysisEvents(evs), analysis.Options{})
+	if got := reportJSON(snap.Result.Report); got != reportJSON(want.Report) {
+		t.Fatalf("after the working memory was let go, the report differs from a full analysis:\n got %s\nwant %s", got, reportJSON(want.Report))
+	}
+	if a.scratch.Load() == 0 {
+		t.Fatal("no working memory kept after the next update")
+	}
+}

@@ -55,8 +55,13 @@ func (a *Analyzer) run(ctx context.Context, warm bool) {
 		waiting := a.waiting > 0
 		gap := min(max(a.lastTook, minGap), maxGap)
 		wait := time.Until(a.lastFinish.Add(gap))
+		quiet := time.Since(a.lastFinish) > scratchIdle
 		a.mu.Unlock()
 		if err == nil && current && !first {
+			if quiet { // the updates have paused: hold only the Result
+				a.inc.FreeScratch()
+				a.setScratch()
+			}
 			if waiting { // waiting for a mark this snapshot already covers
 				a.publish(nil, nil)
 			}
@@ -155,6 +160,7 @@ func (a *Analyzer) refresh(ctx context.Context) error {
 		res = old.Result // only uploads changed (duplicates)
 	} else {
 		res = a.inc.Result()
+		a.setScratch()
 	}
 	took := time.Since(start)
 	if old == nil || res != old.Result {
@@ -219,6 +225,15 @@ func minTime(x, y time.Time) time.Time {
 func (a *Analyzer) observe(took time.Duration) {
 	if a.metrics != nil {
 		a.metrics.ObserveAnalysis(took)
+	}
+}
+
+// setScratch records the working memory the analysis keeps (worker only).
+func (a *Analyzer) setScratch() {
+	n := int64(a.inc.ScratchBytes())
+	a.scratch.Store(n)
+	if a.metrics != nil {
+		a.metrics.SetWorkingMemory(n)
 	}
 }
 

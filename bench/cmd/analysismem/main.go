@@ -126,7 +126,7 @@ func main() {
 	debug.FreeOSMemory()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	fmt.Printf("live heap after GC %d MiB (the Incremental and one Result); peak RSS %s\n", ms.HeapAlloc>>20, peakRSS())
+	fmt.Printf("live heap after GC %d MiB (the Incremental, with %d MiB of working memory kept for the next update, and one Result); peak RSS %s\n", ms.HeapAlloc>>20, inc.ScratchBytes()>>20, peakRSS())
 	if *heap != "" {
 		f, err := os.Create(*heap)
 		if err != nil {
