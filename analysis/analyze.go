@@ -407,10 +407,13 @@ func (a *analyzer) reservePairs(n int) {
 	a.tab.off = make([]int32, 1, len(a.hosts)+1)
 	a.tab.excl = make([]uint8, 0, n)
 	a.tab.diag = make([]int32, 0, n)
-	if a.sc != nil && cap(a.sc.pairAt) >= n {
-		a.pairAt = a.sc.pairAt[:0]
-	} else {
+	switch {
+	case a.sc == nil:
 		a.pairAt = make([]pairRef, 0, n)
+	case cap(a.sc.pairAt) >= n:
+		a.pairAt = a.sc.pairAt[:0]
+	default:
+		a.pairAt = make([]pairRef, 0, roomFor(n))
 	}
 	a.sessBase = make([]int32, 0, len(a.hosts))
 }

@@ -70,11 +70,15 @@ func (a *analyzer) diagnose() {
 // out's array when it is large enough, and how many computers they name.
 // Their keys are sorted in that array too (see sortSpace).
 func (a *analyzer) points(kind string, out []cpoint) ([]cpoint, int) {
+	size := a.tab.len()
 	if out == nil && a.sc != nil {
 		out = a.sc.pts
+		if cap(out) < size {
+			size = roomFor(size)
+		}
 	}
-	if cap(out) < a.tab.len() {
-		out = make([]cpoint, 0, a.tab.len())
+	if cap(out) < size {
+		out = make([]cpoint, 0, size)
 	}
 	keys, buf := sortSpace(out)
 	keys, n := a.intervals(kind, keys)

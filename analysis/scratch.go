@@ -26,12 +26,17 @@ type scratch struct {
 	here   []int32
 }
 
+// roomFor is the capacity a scratch array grows to for n elements: an
+// eighth more, so that a fleet growing by an agent's batches does not make
+// each update allocate it again.
+func roomFor(n int) int { return n + n/8 + 1024 }
+
 // reset readies the scratch for the next update: what the clusters of the
 // last one took is free again, and the cluster space grows to the most
 // they held at once.
 func (s *scratch) reset() {
 	if s.peak > cap(s.member) {
-		s.member = make([]memberPoint, s.peak+s.peak/8)
+		s.member = make([]memberPoint, roomFor(s.peak))
 	}
 	s.used, s.need, s.peak = 0, 0, 0
 }
@@ -80,7 +85,7 @@ func (s *scratch) counts(n int) (most, here []int32) {
 		return make([]int32, n), make([]int32, n)
 	}
 	if cap(s.most) < n {
-		s.most, s.here = make([]int32, n), make([]int32, n)
+		s.most, s.here = make([]int32, roomFor(n)), make([]int32, roomFor(n))
 	}
 	most, here = s.most[:n], s.here[:n]
 	clear(most)

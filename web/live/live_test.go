@@ -3,6 +3,8 @@ package live
 import (
 	"context"
 	"encoding/json"
+	"runtime"
+	"runtime/debug"
 	"testing"
 	"time"
 
@@ -322,5 +324,40 @@ func TestWorkingMemoryLetGo(t *testing.T) {
 	}
 	if a.scratch.Load() == 0 {
 		t.Fatal("no working memory kept after the next update")
+	}
+}
+
+// TestWorkingMemoryNearTheLimit: with the live heap above scratchShare of
+// the memory limit, the analysis does not keep its working memory from
+// one update to the next.
+func TestWorkingMemoryNearTheLimit(t *testing.T) {
+	fleet := fleetsim.Generate(fleetsim.Random(4))
+	var evs []fleetsim.Event
+	for _, e := range fleet.Events {
+		if e.Channel == "Application" && e.Provider == "Outlook" && (e.EventID == 25 || e.EventID == 26) {
+			evs = append(evs, e)
+		}
+	}
+	db := storeFleet(t, evs)
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	// A limit the test's own heap already exceeds (the collector works
+	// harder meanwhile; the default is back at the end).
+	old := debug.SetMemoryLimit(int64(ms.HeapAlloc))
+	t.Cleanup(func() { debug.SetMemoryLimit(old) })
+	a := New(db, nil, nil)
+	ctx := context.Background()
+	a.Start(ctx)
+	defer a.Stop()
+	snap, err := a.Current(ctx, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := a.scratch.Load(); n != 0 {
+		t.Fatalf("%d bytes of working memory kept with the heap over the memory limit", n)
+	}
+	if want := analysis.Analyze(fleetsim.AnalysisEvents(evs), analysis.Options{}); reportJSON(snap.Result.Report) != reportJSON(want.Report) {
+		t.Fatal("the report differs from a full analysis")
 	}
 }

@@ -2,6 +2,9 @@ package live
 
 import (
 	"context"
+	"math"
+	"runtime/debug"
+	"runtime/metrics"
 	"time"
 
 	"idletrace/analysis"
@@ -160,6 +163,9 @@ func (a *Analyzer) refresh(ctx context.Context) error {
 		res = old.Result // only uploads changed (duplicates)
 	} else {
 		res = a.inc.Result()
+		if !roomForScratch() {
+			a.inc.FreeScratch()
+		}
 		a.setScratch()
 	}
 	took := time.Since(start)
@@ -226,6 +232,19 @@ func (a *Analyzer) observe(took time.Duration) {
 	if a.metrics != nil {
 		a.metrics.ObserveAnalysis(took)
 	}
+}
+
+// roomForScratch reports whether the live heap leaves room to keep the
+// analysis's working memory between updates: at most scratchShare of the
+// memory limit (always, without one).
+func roomForScratch() bool {
+	limit := debug.SetMemoryLimit(-1)
+	if limit == math.MaxInt64 {
+		return true
+	}
+	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(live)
+	return live[0].Value.Kind() == metrics.KindUint64 && float64(live[0].Value.Uint64()) <= scratchShare*float64(limit)
 }
 
 // setScratch records the working memory the analysis keeps (worker only).

@@ -33,6 +33,7 @@ func main() {
 	cpu := flag.String("cpuprofile", "", "write a CPU profile of the Results (first and updates) here")
 	updatesOnly := flag.Bool("profile-updates", false, "profile only the updates, not the first Result")
 	updates := flag.Int("updates", 3, "Results after adding the newest 0.1 % again (the cost of an update)")
+	grow := flag.Bool("grow", false, "each update adds the newest 0.1 % moved later in time (new events, as an agent sends them), not again as duplicates")
 	printFP := flag.Bool("fingerprint", false, "print the last Result's fingerprint (fleetsim.Fingerprint): a change meant only for speed must keep it")
 	flag.Parse()
 	ctx := context.Background()
@@ -110,11 +111,17 @@ func main() {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		t := time.Now()
-		inc.Add(tail) // duplicates: the computers they name are paired again
+		if *grow { // later copies: the fleet grows by 1,000 events an update
+			span := tail[len(tail)-1].Time.Sub(tail[0].Time) + time.Minute
+			for j := range tail {
+				tail[j].Time = tail[j].Time.Add(span)
+			}
+		}
+		inc.Add(tail) // without -grow, duplicates: the computers they name are paired again
 		res = inc.Result()
 		took := time.Since(t)
 		runtime.ReadMemStats(&after)
-		fmt.Printf("update %d (%d events again): %v, allocated %d MiB\n", i+1, len(tail), took.Round(time.Millisecond), (after.TotalAlloc-before.TotalAlloc)>>20)
+		fmt.Printf("update %d (%d events): %v, allocated %d MiB\n", i+1, len(tail), took.Round(time.Millisecond), (after.TotalAlloc-before.TotalAlloc)>>20)
 	}
 	if *cpu != "" {
 		pprof.StopCPUProfile()
