@@ -413,7 +413,7 @@ func (a *analyzer) reservePairs(n int) {
 	case cap(a.sc.pairAt) >= n:
 		a.pairAt = a.sc.pairAt[:0]
 	default:
-		a.pairAt = make([]pairRef, 0, roomFor(n))
+		a.pairAt = make([]pairRef, 0, roomFor(cap(a.sc.pairAt), n))
 	}
 	a.sessBase = make([]int32, 0, len(a.hosts))
 }

@@ -639,16 +639,12 @@ func (a *analyzer) buildClusters(kind string, pts []cpoint, wins []peakWindow, r
 // majority holds, for the computers with intervals in several windows
 // (multi), per session and per (computer, weekday): the most intervals one
 // window holds, and the current window's — in flat slices, not maps (a
-// large fleet has hundreds of thousands of sessions). An interval's keys
-// come from its point (cpoint.sess) when the sessions fit it
-// (sessPacked); else they are looked up once per window's interval (the
-// windows are walked several times, and the lookups are random reads of
-// fleet-sized slices).
+// large fleet has hundreds of thousands of sessions). The keys of each
+// window's intervals are looked up once (the windows are walked several
+// times, and the lookups are random reads of fleet-sized slices), into
+// the scratch when there is one.
 type majority struct {
-	pts      []cpoint
-	ranges   [][2]int
-	multi    []int32    // per computer: its number among those in several windows, or -1
-	keys     [][]majKey // per window, per interval in its range; nil when sessPacked
+	keys     [][]majKey // per window, per interval in its range
 	sessMost []int32    // per session (analyzer.session)
 	sessHere []int32
 	wdayMost []int32 // per computer in several windows·7 + weekday
@@ -674,18 +670,23 @@ func (a *analyzer) newMajority(multi []int32, pts []cpoint, ranges [][2]int) *ma
 			multi[h] = -1
 		}
 	}
-	m := &majority{pts: pts, ranges: ranges, multi: multi,
+	m := &majority{keys: make([][]majKey, len(ranges)),
 		wdayMost: make([]int32, 7*n), wdayHere: make([]int32, 7*n)}
 	m.sessMost, m.sessHere = a.sc.counts(int(a.nSessions))
-	if a.sessPacked() {
-		return m
+	total := 0
+	for _, rg := range ranges {
+		total += rg[1] - rg[0]
 	}
-	m.keys = make([][]majKey, len(ranges))
+	all := a.sc.majKeys(total)
+	packed := a.sessPacked()
 	for w, rg := range ranges {
-		ks := make([]majKey, rg[1]-rg[0])
+		ks := all[: rg[1]-rg[0] : rg[1]-rg[0]]
+		all = all[len(ks):]
 		for k, p := range pts[rg[0]:rg[1]] {
 			mi := multi[p.host]
 			switch {
+			case mi >= 0 && packed:
+				ks[k] = majKey{int32(p.sess >> 3), 7*mi + int32(p.sess&7)}
 			case mi >= 0:
 				pair := p.pair()
 				c := &a.tab.hosts[p.host].cps[pair-a.tab.off[p.host]]
@@ -699,25 +700,10 @@ func (a *analyzer) newMajority(multi []int32, pts []cpoint, ranges [][2]int) *ma
 	return m
 }
 
-// key is the majKey of interval i of window w.
-func (m *majority) key(w, i int) majKey {
-	if m.keys != nil {
-		return m.keys[w][i]
-	}
-	p := &m.pts[m.ranges[w][0]+i]
-	mi := m.multi[p.host]
-	if mi < 0 {
-		return majKey{-1, -1}
-	}
-	return majKey{int32(p.sess >> 3), 7*mi + int32(p.sess&7)}
-}
-
 // count adds window w's intervals (set 1) to the current window's counts,
 // or clears them (set 0).
 func (m *majority) count(w int, set int32) {
-	rg := m.ranges[w]
-	for i := range rg[1] - rg[0] {
-		k := m.key(w, i)
+	for _, k := range m.keys[w] {
 		if k.sess < 0 {
 			continue
 		}
@@ -732,9 +718,7 @@ func (m *majority) count(w int, set int32) {
 
 // keepMost raises the most-counts to the current window's (w's).
 func (m *majority) keepMost(w int) {
-	rg := m.ranges[w]
-	for i := range rg[1] - rg[0] {
-		k := m.key(w, i)
+	for _, k := range m.keys[w] {
 		if k.sess < 0 {
 			continue
 		}
@@ -747,7 +731,7 @@ func (m *majority) keepMost(w int) {
 // or of the computer's weekday's, intervals of interval i of window w
 // than w does.
 func (m *majority) elsewhere(w, i int) bool {
-	k := m.key(w, i)
+	k := m.keys[w][i]
 	return k.sess >= 0 && (m.sessMost[k.sess] > m.sessHere[k.sess] || m.wdayMost[k.wday] > m.wdayHere[k.wday])
 }
 

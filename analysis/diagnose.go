@@ -74,7 +74,7 @@ func (a *analyzer) points(kind string, out []cpoint) ([]cpoint, int) {
 	if out == nil && a.sc != nil {
 		out = a.sc.pts
 		if cap(out) < size {
-			size = roomFor(size)
+			size = roomFor(cap(out), size)
 		}
 	}
 	if cap(out) < size {

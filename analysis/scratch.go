@@ -22,21 +22,28 @@ type scratch struct {
 	used   int           // of member, by the clusters still read
 	need   int           // what those would use had member room for all
 	peak   int           // the most need reached in this update: the next one's size
+	keys   []majKey      // the session majority's keys (see majority)
 	most   []int32       // per session: see majority
 	here   []int32
 }
 
-// roomFor is the capacity a scratch array grows to for n elements: an
-// eighth more, so that a fleet growing by an agent's batches does not make
-// each update allocate it again.
-func roomFor(n int) int { return n + n/8 + 1024 }
+// roomFor is the capacity a scratch array of capacity had grows to for n
+// elements: an eighth more, so that a fleet growing by an agent's batches
+// does not make each update allocate it again; just n the first time (a
+// scratch let go after each update never grows).
+func roomFor(had, n int) int {
+	if had == 0 {
+		return n
+	}
+	return n + n/8 + 1024
+}
 
 // reset readies the scratch for the next update: what the clusters of the
 // last one took is free again, and the cluster space grows to the most
 // they held at once.
 func (s *scratch) reset() {
 	if s.peak > cap(s.member) {
-		s.member = make([]memberPoint, roomFor(s.peak))
+		s.member = make([]memberPoint, roomFor(cap(s.member), s.peak))
 	}
 	s.used, s.need, s.peak = 0, 0, 0
 }
@@ -85,7 +92,8 @@ func (s *scratch) counts(n int) (most, here []int32) {
 		return make([]int32, n), make([]int32, n)
 	}
 	if cap(s.most) < n {
-		s.most, s.here = make([]int32, roomFor(n)), make([]int32, roomFor(n))
+		m := roomFor(cap(s.most), n)
+		s.most, s.here = make([]int32, m), make([]int32, m)
 	}
 	most, here = s.most[:n], s.here[:n]
 	clear(most)
@@ -93,9 +101,21 @@ func (s *scratch) counts(n int) (most, here []int32) {
 	return most, here
 }
 
+// majKeys returns n majority keys to fill, from the scratch when it has
+// the room (one buildClusters at a time uses them).
+func (s *scratch) majKeys(n int) []majKey {
+	if s == nil {
+		return make([]majKey, n)
+	}
+	if cap(s.keys) < n {
+		s.keys = make([]majKey, roomFor(cap(s.keys), n))
+	}
+	return s.keys[:n]
+}
+
 // bytes is the size of the scratch's arrays.
 func (s *scratch) bytes() int {
 	return cap(s.pts)*int(unsafe.Sizeof(cpoint{})) + cap(s.pairAt)*int(unsafe.Sizeof(pairRef{})) +
 		cap(s.secs)*8 + cap(s.wins)*int(unsafe.Sizeof(outageWin{})) + cap(s.member)*int(unsafe.Sizeof(memberPoint{})) +
-		(cap(s.most)+cap(s.here))*4
+		(cap(s.most)+cap(s.here))*4 + cap(s.keys)*int(unsafe.Sizeof(majKey{}))
 }
