@@ -136,6 +136,11 @@ func TestIncrementalResultsIndependent(t *testing.T) {
 	if got := fleetsim.Fingerprint(inc.Result()); got != prints[len(prints)-1] {
 		t.Error("after FreeScratch the Result differs")
 	}
+	inc.KeepScratch(false) // near a memory limit: no working memory kept
+	inc.Add(evs[:10])
+	if got := fleetsim.Fingerprint(inc.Result()); got != prints[len(prints)-1] || inc.ScratchBytes() != 0 {
+		t.Errorf("without a kept scratch: the Result differs or %d bytes are kept", inc.ScratchBytes())
+	}
 }
 
 // inRange returns the events in [since, until) (a zero bound is open).

@@ -113,8 +113,8 @@ const (
 // reuse it instead of allocating it again each time. A test shortens it.
 var scratchIdle = 10 * time.Second
 
-// scratchShare: the working memory is kept only while the live heap
-// (with it) is at most this share of the memory limit. Nearer the limit
+// scratchShare: the working memory is kept only while the live heap and
+// it are at most this share of the memory limit (roomForScratch). Nearer the limit
 // the collector runs for every request's allocations instead, which costs
 // more than allocating the working memory again: at 10 M events under the
 // default 900 MiB limit, keeping it (280 MiB) halved the throughput of

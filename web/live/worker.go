@@ -162,10 +162,11 @@ func (a *Analyzer) refresh(ctx context.Context) error {
 	if old != nil && old.Seq == st.LastSeq && !reloaded && !rebuild {
 		res = old.Result // only uploads changed (duplicates)
 	} else {
+		// Near the memory limit, an update holding its working memory
+		// from start to end (and keeping it for the next) makes the
+		// collector run for every request instead.
+		a.inc.KeepScratch(roomForScratch(a.inc.ScratchEstimate()))
 		res = a.inc.Result()
-		if !roomForScratch() {
-			a.inc.FreeScratch()
-		}
 		a.setScratch()
 	}
 	took := time.Since(start)
@@ -234,17 +235,20 @@ func (a *Analyzer) observe(took time.Duration) {
 	}
 }
 
-// roomForScratch reports whether the live heap leaves room to keep the
-// analysis's working memory between updates: at most scratchShare of the
-// memory limit (always, without one).
-func roomForScratch() bool {
+// roomForScratch reports whether the heap leaves room to keep the
+// analysis's working memory (scratch bytes) between updates: the live
+// heap and it at most scratchShare of the memory limit (always, without
+// one). The live heap is as of the last collection, which may or may not
+// have seen the working memory: counting it again errs on the side of
+// letting it go.
+func roomForScratch(scratch int) bool {
 	limit := debug.SetMemoryLimit(-1)
 	if limit == math.MaxInt64 {
 		return true
 	}
 	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(live)
-	return live[0].Value.Kind() == metrics.KindUint64 && float64(live[0].Value.Uint64()) <= scratchShare*float64(limit)
+	return live[0].Value.Kind() == metrics.KindUint64 && float64(live[0].Value.Uint64())+float64(scratch) <= scratchShare*float64(limit)
 }
 
 // setScratch records the working memory the analysis keeps (worker only).

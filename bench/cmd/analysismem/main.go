@@ -33,7 +33,7 @@ func main() {
 	cpu := flag.String("cpuprofile", "", "write a CPU profile of the Results (first and updates) here")
 	updatesOnly := flag.Bool("profile-updates", false, "profile only the updates, not the first Result")
 	updates := flag.Int("updates", 3, "Results after adding the newest 0.1 % again (the cost of an update)")
-	free := flag.Bool("free-scratch", false, "let go of the working memory after each Result (as the server does near its memory limit)")
+	free := flag.Bool("free-scratch", false, "updates without kept working memory (Incremental.KeepScratch(false), as the server runs near its memory limit)")
 	grow := flag.Bool("grow", false, "each update adds the newest 0.1 % moved later in time (new events, as an agent sends them), not again as duplicates")
 	printFP := flag.Bool("fingerprint", false, "print the last Result's fingerprint (fleetsim.Fingerprint): a change meant only for speed must keep it")
 	flag.Parse()
@@ -108,6 +108,7 @@ func main() {
 		pprof.WriteHeapProfile(f)
 		f.Close()
 	}
+	inc.KeepScratch(!*free)
 	for i := range *updates {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
@@ -120,9 +121,6 @@ func main() {
 		}
 		inc.Add(tail) // without -grow, duplicates: the computers they name are paired again
 		res = inc.Result()
-		if *free {
-			inc.FreeScratch()
-		}
 		took := time.Since(t)
 		runtime.ReadMemStats(&after)
 		fmt.Printf("update %d (%d events): %v, allocated %d MiB\n", i+1, len(tail), took.Round(time.Millisecond), (after.TotalAlloc-before.TotalAlloc)>>20)
