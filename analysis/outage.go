@@ -44,25 +44,14 @@ const outageAlpha = 1e-9
 func (a *analyzer) findOutages(space []ocand) {
 	members := a.hostClusters()
 	cs := a.outageCandidates(members, space)
-	// The background's downtimes, sorted, for the joint test (built when
-	// first needed).
-	var downs []int64
-	backgroundDowns := func() []int64 {
-		if downs == nil {
-			downs = make([]int64, 0, a.tab.len())
-			for i := range a.tab.len() {
-				if p := a.cp(i); !p.open() && a.tab.excl[i] != exclInterleaved {
-					downs = append(downs, int64(p.downtime()))
-				}
-			}
-			slices.Sort(downs)
-		}
-		return downs
-	}
 	w := int64(a.o.OutageWindow)
 	// A busy fleet has a window per disconnect of a large outage: small
-	// ones (the return window of the rare joint outage aside).
+	// ones (the return window of the rare joint outage aside). The joint
+	// tests need the background's downtimes: they are counted in one pass
+	// over the pairs after the sweep (see jointChances), their windows
+	// kept in place meanwhile.
 	var backs [][2]int64
+	var joints []jointTest
 	// Sweep the windows [t_i, t_i + w] in time order; keep those busier
 	// than the background allows. Background: the rate of disconnects
 	// around the window, outside it, over ±1 h and over ±10 min (which
@@ -110,9 +99,9 @@ func (a *analyzer) findOutages(space []ocand) {
 				wins = append(wins, outageWin{int32(i), int32(j), int32(distinct), int32(need), mu, 0})
 				lastCount = cs[j-1].t
 			} else if longs >= a.o.MinOutageComputers && cs[i].t > lastCount {
-				if back, k := jointOutage(cs[i:j], mu, backgroundDowns(), a.o.MinOutageComputers); k > 0 {
-					backs = append(backs, back)
-					wins = append(wins, outageWin{int32(i), int32(j), int32(k), int32(a.o.MinOutageComputers), mu, int32(len(backs))})
+				if back, k := returnWindow(cs[i:j]); k >= a.o.MinOutageComputers {
+					joints = append(joints, jointTest{back: back, lo: back[0] - cs[j-1].t, hi: back[1] - cs[i].t, mu: mu, k: k})
+					wins = append(wins, outageWin{int32(i), int32(j), int32(k), int32(a.o.MinOutageComputers), mu, -int32(len(joints))})
 				}
 			}
 		}
@@ -122,6 +111,22 @@ func (a *analyzer) findOutages(space []ocand) {
 		if long(cs[i]) {
 			longs--
 		}
+	}
+	if len(joints) > 0 {
+		passed := a.jointChances(joints)
+		kept := wins[:0]
+		for _, wn := range wins {
+			if wn.joint < 0 {
+				q := -wn.joint - 1
+				if !passed[q] {
+					continue
+				}
+				backs = append(backs, joints[q].back)
+				wn.joint = int32(len(backs))
+			}
+			kept = append(kept, wn)
+		}
+		wins = kept
 	}
 	slices.SortStableFunc(wins, func(x, y outageWin) int { return cmp.Compare(y.distinct, x.distinct) })
 	var taken [][2]int64
@@ -210,7 +215,7 @@ type outageWin struct {
 	distinct int32
 	need     int32
 	mu       float64
-	joint    int32 // 1 + index into backs of a joint outage's return window, else 0
+	joint    int32 // 1 + index into backs of a joint outage's return window, else 0 (during the sweep: -1 - its jointTest)
 }
 
 // outageCandidates returns the disconnects no uptime cluster explains
@@ -391,25 +396,69 @@ func outageReturn(burst []ocand) [2]int64 {
 // back costs a factor of about a hundred).
 const jointAlpha = 1e-7
 
-// jointOutage tests a window's disconnects cs on the joint evidence of
-// their reconnects: k computers coming back within outageBack, each after
-// at least outageMinDown, against μ background disconnects in the window
-// times the chance that a background downtime (downs, sorted) lands them
-// there. It returns the return window and k when that passes the outage
-// test at jointAlpha, else k = 0.
-func jointOutage(cs []ocand, mu float64, downs []int64, minComputers int) ([2]int64, int) {
-	back, k := returnWindow(cs)
-	if k < minComputers || len(downs) == 0 {
-		return back, 0
+// jointTest is a window's joint test (see jointChances): k computers
+// came back within back, each after at least outageMinDown; a background
+// disconnect lands there when its downtime lies in [lo, hi].
+type jointTest struct {
+	back   [2]int64
+	lo, hi int64 // ns
+	mu     float64
+	k      int
+}
+
+// jointChances runs the joint tests of findOutages' windows: each
+// window's k computers coming back together, against μ background
+// disconnects in the window times the chance that a background downtime
+// (of the closed pairs, but for interleaving computers') lands them in
+// the return window. It reports, per test, whether it passes at
+// jointAlpha. The downtimes are counted into the tests' bounds in one
+// pass, without sorting them.
+func (a *analyzer) jointChances(tests []jointTest) []bool {
+	// bounds: every lo and every hi+1; at[b] counts the downtimes d with
+	// bounds[b-1] <= d < bounds[b].
+	bounds := make([]int64, 0, 2*len(tests))
+	for _, t := range tests {
+		bounds = append(bounds, t.lo, t.hi+1)
 	}
-	t0, t1 := cs[0].t, cs[len(cs)-1].t
-	n, _ := slices.BinarySearch(downs, back[1]-t0+1)
-	m, _ := slices.BinarySearch(downs, back[0]-t1)
-	chance := float64(n-m) / float64(len(downs))
-	if k < poissonThreshold(mu*chance, jointAlpha) {
-		return back, 0
+	slices.Sort(bounds)
+	bounds = slices.Compact(bounds)
+	at := make([]int, len(bounds)+1)
+	total := 0
+	for h, hp := range a.tab.hosts {
+		base := int(a.tab.off[h])
+		for j := range hp.cps {
+			p := &hp.cps[j]
+			if p.open() || a.tab.excl[base+j] == exclInterleaved {
+				continue
+			}
+			d := int64(p.downtime())
+			b, found := slices.BinarySearch(bounds, d)
+			if found {
+				b++
+			}
+			at[b]++
+			total++
+		}
 	}
-	return back, k
+	below := make([]int, len(bounds)) // downtimes under bounds[b]
+	n := 0
+	for b := range bounds {
+		n += at[b]
+		below[b] = n
+	}
+	under := func(v int64) int {
+		b, _ := slices.BinarySearch(bounds, v)
+		return below[b]
+	}
+	passed := make([]bool, len(tests))
+	for q, t := range tests {
+		if total == 0 {
+			continue
+		}
+		chance := float64(under(t.hi+1)-under(t.lo)) / float64(total)
+		passed[q] = t.k >= poissonThreshold(t.mu*chance, jointAlpha)
+	}
+	return passed
 }
 
 // matchOutage returns the disconnects of cs (sorted by time) within
