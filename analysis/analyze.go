@@ -110,6 +110,7 @@ type Result struct {
 	pairs pairTab
 	keys  []string     // per host: its lower-case name, ascending
 	src   *eventSource // the events, for Window; nil from Analyze
+	dx    [][]string   // the Hosts' lists of diagnosis IDs (Host.diags)
 }
 
 // HostIndex returns the index in Hosts of the computer called name (any
@@ -155,18 +156,100 @@ const (
 	ExcludedOvernight   = "overnight"
 )
 
-// Host summarizes one computer.
+// Host summarizes one computer, in 64 bytes (a fleet may have a million
+// computers, and every Result holds one Host each): read it through its
+// methods, and its diagnoses through Result.DiagnosisIDs.
 type Host struct {
-	Name         string    // as in the events (the most frequent spelling)
-	Disconnects  int       // distinct 25 records
-	Reconnects   int       // distinct 26 records
-	Pairs        int       // closed disconnects (25 … 26)
-	Open         int       // disconnects without a 26
-	Repeats      int       // extra 25s while disconnected
-	Orphans      int       // 26s with no disconnect before them
-	Interleaved  bool      // 25/26 of several Outlook sessions interleave (RDS/Citrix): kept out of the statistics
-	First, Last  time.Time // first and last Outlook 25/26
-	DiagnosisIDs []string  // diagnoses this computer is part of
+	name                                                   string
+	disconnects, reconnects, pairs, open, repeats, orphans int32
+	first, last                                            int64 // unix ns, when timed
+	diags                                                  int32 // its list of diagnosis IDs (see dxLists)
+	interleaved, timed                                     bool
+}
+
+// Name is the computer's name as in the events (the most frequent
+// spelling).
+func (h Host) Name() string { return h.name }
+
+// Disconnects counts its distinct 25 records.
+func (h Host) Disconnects() int { return int(h.disconnects) }
+
+// Reconnects counts its distinct 26 records.
+func (h Host) Reconnects() int { return int(h.reconnects) }
+
+// Pairs counts its closed disconnects (25 … 26).
+func (h Host) Pairs() int { return int(h.pairs) }
+
+// Open counts its disconnects without a 26.
+func (h Host) Open() int { return int(h.open) }
+
+// Repeats counts its extra 25s while disconnected.
+func (h Host) Repeats() int { return int(h.repeats) }
+
+// Orphans counts its 26s with no disconnect before them.
+func (h Host) Orphans() int { return int(h.orphans) }
+
+// Interleaved reports whether the 25/26 of several Outlook sessions
+// interleave on it (RDS/Citrix): its pairs are kept out of the statistics.
+func (h Host) Interleaved() bool { return h.interleaved }
+
+// First is the time of its first Outlook 25/26 (zero if none).
+func (h Host) First() time.Time {
+	if !h.timed {
+		return time.Time{}
+	}
+	return time.Unix(0, h.first).UTC()
+}
+
+// Last is the time of its last Outlook 25/26 (zero if none).
+func (h Host) Last() time.Time {
+	if !h.timed {
+		return time.Time{}
+	}
+	return time.Unix(0, h.last).UTC()
+}
+
+// setSpan sets First and Last.
+func (h *Host) setSpan(first, last int64) { h.first, h.last, h.timed = first, last, true }
+
+// dxLists interns the lists of diagnosis IDs computers are part of: a
+// Host keeps the index of its list, as a fleet of a million computers
+// shares a few dozen lists. Index 0 is the empty list.
+type dxLists struct {
+	lists [][]string
+	next  map[dxStep]int32
+}
+
+type dxStep struct {
+	from int32
+	id   string
+}
+
+// add returns the index of list from with id appended.
+func (d *dxLists) add(from int32, id string) int32 {
+	if d.lists == nil {
+		d.lists = [][]string{{}}
+	}
+	k := dxStep{from, id}
+	if to, ok := d.next[k]; ok {
+		return to
+	}
+	if d.next == nil {
+		d.next = map[dxStep]int32{}
+	}
+	to := int32(len(d.lists))
+	d.lists = append(d.lists, append(slices.Clip(d.lists[from]), id))
+	d.next[k] = to
+	return to
+}
+
+// DiagnosisIDs returns the diagnoses h (one of r.Hosts) is part of, in
+// the order of the diagnoses; never nil. Callers must not modify it.
+func (r *Result) DiagnosisIDs(h *Host) []string {
+	if int(h.diags) >= len(r.dx) || h.diags <= 0 {
+		return []string{}
+	}
+	return slices.Clip(r.dx[h.diags])
 }
 
 // compact event used internally (24 bytes: the incremental analysis keeps
@@ -256,6 +339,7 @@ type analyzer struct {
 	downClusters []*cluster
 	outages      []*outage
 	diags        []Diagnosis
+	dx           dxLists // the hosts' lists of diagnosis IDs
 }
 
 // group assigns events to computers (case-insensitively), sorts them and
@@ -346,7 +430,7 @@ func (a *analyzer) group(events []Event) {
 		for ; i < len(a.evs) && a.evs[i].host == h; i++ {
 			spelling[a.evs[i].name()]++
 		}
-		a.hosts[h].Name = names[bestSpelling(spelling, names)]
+		a.hosts[h].name = names[bestSpelling(spelling, names)]
 	}
 }
 
@@ -422,7 +506,7 @@ func (a *analyzer) reservePairs(n int) {
 // read, never written.
 func (a *analyzer) addPairs(hi int, hp *hostPairs) {
 	hs := &a.hosts[hi]
-	a.tab.add(hs.Name, hp, hs.Interleaved)
+	a.tab.add(hs.name, hp, hs.interleaved)
 	top := int32(-1)
 	for _, c := range hp.cps {
 		a.pairAt = append(a.pairAt, pairRef{int32(hi), uint32(a.nSessions+int32(c.session))<<3 | uint32(c.weekday)})
@@ -536,8 +620,7 @@ func pairEvents(o Options, evs []cev, h *Host, buf []cpair) *hostPairs {
 	recs, narrow := newRecIDs(evs)
 	var wide []int64 // the record ids when !narrow
 	if len(evs) > 0 {
-		h.First = time.Unix(0, evs[0].t).UTC()
-		h.Last = time.Unix(0, evs[len(evs)-1].t).UTC()
+		h.setSpan(evs[0].t, evs[len(evs)-1].t)
 	}
 	dayStart := quietHour(evs)
 	var day int64
@@ -551,13 +634,13 @@ func pairEvents(o Options, evs []cev, h *Host, buf []cpair) *hostPairs {
 		prev = e.t
 		switch e.id() {
 		case EventDisconnected:
-			h.Disconnects++
+			h.disconnects++
 			if open >= 0 {
 				if e.t-lastRepeat <= int64(o.RepeatGap) {
 					if cps[open].repeats < math.MaxUint16 {
 						cps[open].repeats++
 					}
-					h.Repeats++
+					h.repeats++
 					lastRepeat = e.t
 					continue
 				}
@@ -582,7 +665,7 @@ func pairEvents(o Options, evs []cev, h *Host, buf []cpair) *hostPairs {
 			lastRepeat = e.t
 			cps = append(cps, p)
 		case EventRestored:
-			h.Reconnects++
+			h.reconnects++
 			if open >= 0 {
 				p := &cps[open]
 				p.reco = e.t
@@ -599,7 +682,7 @@ func pairEvents(o Options, evs []cev, h *Host, buf []cpair) *hostPairs {
 			if last26 != 0 && e.t-last26 <= int64(o.DuplicateWindow) {
 				continue // Outlook logged the same reconnect twice
 			}
-			h.Orphans++
+			h.orphans++
 			if since <= int64(o.QuickOrphan) {
 				quick++
 			}
@@ -608,17 +691,17 @@ func pairEvents(o Options, evs []cev, h *Host, buf []cpair) *hostPairs {
 	}
 	for _, p := range cps {
 		if p.flags&cpClosed != 0 {
-			h.Pairs++
+			h.pairs++
 		} else {
-			h.Open++
+			h.open++
 		}
 	}
 	// Several Outlook sessions on one computer (RDS/Citrix) interleave
 	// their 25/26: a reconnect that closes nothing minutes after another
 	// one is the tell. A laptop's lone 26 on resume follows a sleep, in
 	// which nothing is logged, so it does not count.
-	if quick >= 3 && quick*20 >= h.Pairs+h.Orphans {
-		h.Interleaved = true
+	if quick >= 3 && quick*20 >= int(h.pairs+h.orphans) {
+		h.interleaved = true
 	}
 	if !narrow {
 		recs.wide = &wide
@@ -686,14 +769,12 @@ func (a *analyzer) result() *Result {
 	rep.Computers = len(a.hosts)
 	for i := range a.hosts {
 		hs := &a.hosts[i]
-		rep.Events.Disconnects += hs.Disconnects
-		rep.Events.Reconnects += hs.Reconnects
-		rep.Pairs += hs.Pairs
-		if hs.DiagnosisIDs == nil {
-			hs.DiagnosisIDs = []string{}
-		}
+		rep.Events.Disconnects += int(hs.disconnects)
+		rep.Events.Reconnects += int(hs.reconnects)
+		rep.Pairs += int(hs.pairs)
 	}
 	r.Hosts = a.hosts
+	r.dx = a.dx.lists
 	rep.Clusters = []Cluster{}
 	for _, c := range a.upClusters {
 		rep.Clusters = append(rep.Clusters, c.report(a))
@@ -722,7 +803,7 @@ func (a *analyzer) hostNames(hosts []int32) []string {
 	hs = slices.Compact(hs)
 	out := make([]string, 0, len(hs))
 	for _, h := range hs {
-		out = append(out, a.hosts[h].Name)
+		out = append(out, a.hosts[h].name)
 	}
 	return out
 }

@@ -103,7 +103,7 @@ func (a *analyzer) intervals(kind string, keys []uint64) ([]uint64, int) {
 	computers := 0
 	for h, hp := range a.tab.hosts {
 		cps := hp.cps
-		if a.hosts[h].Interleaved {
+		if a.hosts[h].interleaved {
 			continue
 		}
 		base := int(a.tab.off[h])
@@ -195,7 +195,7 @@ func (a *analyzer) timeoutDiagnoses() {
 	for i, ow := range owners {
 		id := diags[i].ID
 		for _, h := range ow.hosts {
-			a.hosts[h].DiagnosisIDs = append(a.hosts[h].DiagnosisIDs, id)
+			a.hosts[h].diags = a.dx.add(a.hosts[h].diags, id)
 		}
 		member := a.mark(ow.hosts)
 		for _, m := range ow.c.pts {
@@ -247,7 +247,7 @@ func (a *analyzer) alsoSeenBySite(also []int32, groups []siteGroup) [][]int32 {
 	out := make([][]int32, len(groups))
 	for _, h := range also {
 		g := 0
-		p := sitePrefix(a.hosts[h].Name)
+		p := sitePrefix(a.hosts[h].name)
 		for i := range groups {
 			if len(groups) > 1 && strings.EqualFold(sitePrefix(groups[i].prefix), p) {
 				g = i
@@ -271,7 +271,7 @@ type siteGroup struct {
 func (a *analyzer) splitSites(hosts []int32) []siteGroup {
 	by := map[string][]int32{}
 	for _, h := range hosts {
-		p := sitePrefix(a.hosts[h].Name)
+		p := sitePrefix(a.hosts[h].name)
 		by[p] = append(by[p], h)
 	}
 	var groups []siteGroup
@@ -320,7 +320,7 @@ func commonPrefix(a *analyzer, hosts []int32) string {
 	if len(hosts) == 0 {
 		return ""
 	}
-	first := a.hosts[hosts[0]].Name
+	first := a.hosts[hosts[0]].name
 	if i := strings.IndexByte(first, '.'); i >= 0 {
 		first = first[:i]
 	}
@@ -401,9 +401,9 @@ func (a *analyzer) timeoutDiagnosis(c *cluster, hosts, also []int32, site string
 	who := fmt.Sprintf("%d of %d computers", len(hosts), len(a.hosts))
 	switch {
 	case len(hosts) == 1 && len(a.hosts) == 1:
-		who = a.hosts[hosts[0]].Name + " (the only computer in the data)"
+		who = a.hosts[hosts[0]].name + " (the only computer in the data)"
 	case len(hosts) == 1:
-		who = a.hosts[hosts[0]].Name
+		who = a.hosts[hosts[0]].name
 	case site != "":
 		who += fmt.Sprintf(" (%s*)", site)
 	}
@@ -680,7 +680,7 @@ func (a *analyzer) outageDiagnoses() {
 			"These disconnects are kept out of the idle-timeout statistics.",
 		}
 		for _, h := range ot.hosts {
-			a.hosts[h].DiagnosisIDs = append(a.hosts[h].DiagnosisIDs, id)
+			a.hosts[h].diags = a.dx.add(a.hosts[h].diags, id)
 		}
 		for _, pi := range ot.pairs {
 			a.tab.setDiagnosis(int(pi), id)

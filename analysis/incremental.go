@@ -44,7 +44,7 @@ type incHost struct {
 	last    cev          // the last of evs (if any)
 	pending []cev        // added since the last refresh, unsorted
 	dirty   bool
-	h       hostSum    // its Host, without DiagnosisIDs
+	h       Host       // its summary (diags 0)
 	pairs   *hostPairs // pairs of the deduplicated evs
 }
 
@@ -189,10 +189,10 @@ func (h *incHost) pairEvents(o Options, names []string, evs []cev, spelling map[
 	}
 	var hs Host
 	if len(evs) > 0 {
-		hs.Name = names[bestSpelling(spelling, names)]
+		hs.name = names[bestSpelling(spelling, names)]
 	}
 	h.pairs = pairEvents(o, evs, &hs, buf)
-	h.h = summarize(&hs)
+	h.h = hs
 	return evs
 }
 
@@ -239,7 +239,7 @@ func fleetResult(o Options, names []string, order []*incHost, buf []cev, spellin
 	}
 	a.reservePairs(n)
 	for hi, h := range hosts {
-		a.hosts[hi], a.keys[hi] = h.h.host(), h.key
+		a.hosts[hi], a.keys[hi] = h.h, h.key
 		a.addPairs(hi, h.pairs)
 	}
 	a.diagnose()
@@ -413,40 +413,11 @@ func groupHosts(o Options, names []string, order []*incHost, buf []cev, spelling
 			spelling[e.name()]++
 		}
 		g := &incHost{key: h.key}
-		hs := Host{Name: names[bestSpelling(spelling, names)]}
+		hs := Host{name: names[bestSpelling(spelling, names)]}
 		g.pairs = pairEvents(o, evs, &hs, nil)
-		g.h = summarize(&hs)
+		g.h = hs
 		out = append(out, g)
 		buf = evs
 	}
 	return out
-}
-
-// hostSum is a Host in 64 bytes instead of 144: what the incremental
-// analysis keeps of each computer between Results (a fleet of a million
-// computers keeps a million).
-type hostSum struct {
-	name                                                   string
-	disconnects, reconnects, pairs, open, repeats, orphans int32
-	first, last                                            int64 // unix ns, if timed
-	interleaved, timed                                     bool
-}
-
-func summarize(h *Host) hostSum {
-	s := hostSum{name: h.Name, disconnects: int32(h.Disconnects), reconnects: int32(h.Reconnects), pairs: int32(h.Pairs),
-		open: int32(h.Open), repeats: int32(h.Repeats), orphans: int32(h.Orphans), interleaved: h.Interleaved}
-	if !h.First.IsZero() {
-		s.first, s.last, s.timed = h.First.UnixNano(), h.Last.UnixNano(), true
-	}
-	return s
-}
-
-// host is the Host s summarizes.
-func (s *hostSum) host() Host {
-	h := Host{Name: s.name, Disconnects: int(s.disconnects), Reconnects: int(s.reconnects), Pairs: int(s.pairs),
-		Open: int(s.open), Repeats: int(s.repeats), Orphans: int(s.orphans), Interleaved: s.interleaved}
-	if s.timed {
-		h.First, h.Last = time.Unix(0, s.first).UTC(), time.Unix(0, s.last).UTC()
-	}
-	return h
 }

@@ -32,63 +32,63 @@ func TestPairing(t *testing.T) {
 			name:   "simple",
 			events: []Event{ev("A", 25, 0, 1), ev("A", 26, 30, 2), ev("A", 25, 930, 3), ev("A", 26, 940, 4)},
 			pairs:  []want{{-1, 30, 0, ""}, {900, 10, 0, ""}},
-			host:   Host{Disconnects: 2, Reconnects: 2, Pairs: 2},
+			host:   Host{disconnects: 2, reconnects: 2, pairs: 2},
 		},
 		{
 			name:   "repeats while disconnected",
 			events: []Event{ev("A", 26, 0, 1), ev("A", 25, 900, 2), ev("A", 25, 960, 3), ev("A", 25, 1000, 4), ev("A", 26, 1020, 5)},
 			pairs:  []want{{900, 120, 2, ""}},
-			host:   Host{Disconnects: 3, Reconnects: 2, Pairs: 1, Repeats: 2, Orphans: 1},
+			host:   Host{disconnects: 3, reconnects: 2, pairs: 1, repeats: 2, orphans: 1},
 		},
 		{
 			name:   "26 without 25 starts an uptime",
 			events: []Event{ev("A", 26, 0, 1), ev("A", 25, 300, 2), ev("A", 26, 310, 3)},
 			pairs:  []want{{300, 10, 0, ""}},
-			host:   Host{Disconnects: 1, Reconnects: 2, Pairs: 1, Orphans: 1},
+			host:   Host{disconnects: 1, reconnects: 2, pairs: 1, orphans: 1},
 		},
 		{
 			name:   "open disconnect is censored",
 			events: []Event{ev("A", 26, 0, 1), ev("A", 25, 300, 2)},
 			pairs:  []want{{300, -1, 0, ""}},
-			host:   Host{Disconnects: 1, Reconnects: 1, Open: 1, Orphans: 1},
+			host:   Host{disconnects: 1, reconnects: 1, open: 1, orphans: 1},
 		},
 		{
 			name: "a 25 long after an open one starts a new disconnect",
 			events: []Event{ev("A", 26, 0, 1), ev("A", 25, 300, 2),
 				ev("A", 25, 300+15*3600, 3), ev("A", 26, 300+15*3600+20, 4)},
 			pairs: []want{{300, -1, 0, ""}, {-1, 20, 0, ""}},
-			host:  Host{Disconnects: 2, Reconnects: 2, Pairs: 1, Open: 1, Orphans: 1},
+			host:  Host{disconnects: 2, reconnects: 2, pairs: 1, open: 1, orphans: 1},
 		},
 		{
 			name:   "exact duplicates are one record",
 			events: []Event{ev("A", 26, 0, 1), ev("A", 25, 900, 2), ev("A", 25, 900, 2), ev("A", 26, 910, 3), ev("A", 26, 910, 3)},
 			pairs:  []want{{900, 10, 0, ""}},
-			host:   Host{Disconnects: 1, Reconnects: 2, Pairs: 1, Orphans: 1},
+			host:   Host{disconnects: 1, reconnects: 2, pairs: 1, orphans: 1},
 		},
 		{
 			name:   "a record without id duplicates one with (same second)",
 			events: []Event{ev("A", 26, 0, 1), ev("A", 25, 900.4, 2), ev("A", 25, 900, 0), ev("A", 26, 910, 3)},
 			pairs:  []want{{900, 10, 0, ""}},
-			host:   Host{Disconnects: 1, Reconnects: 2, Pairs: 1, Orphans: 1},
+			host:   Host{disconnects: 1, reconnects: 2, pairs: 1, orphans: 1},
 		},
 		{
 			name:   "duplicate 26 is not an orphan",
 			events: []Event{ev("A", 26, 0, 1), ev("A", 25, 900, 2), ev("A", 26, 910, 3), ev("A", 26, 910.5, 4)},
 			pairs:  []want{{900, 10, 0, ""}},
-			host:   Host{Disconnects: 1, Reconnects: 3, Pairs: 1, Orphans: 1},
+			host:   Host{disconnects: 1, reconnects: 3, pairs: 1, orphans: 1},
 		},
 		{
 			name:   "an uptime over a night is unknown",
 			events: []Event{ev("A", 26, 0, 1), ev("A", 25, 16*3600, 2), ev("A", 26, 16*3600+10, 3)},
 			pairs:  []want{{-1, 10, 0, ExcludedOvernight}},
-			host:   Host{Disconnects: 1, Reconnects: 2, Pairs: 1, Orphans: 1},
+			host:   Host{disconnects: 1, reconnects: 2, pairs: 1, orphans: 1},
 		},
 		{
 			name: "names are grouped case-insensitively",
 			events: []Event{ev("pc1.corp", 26, 0, 1), ev("PC1.corp", 25, 900, 2), ev("PC1.corp", 26, 905, 3),
 				ev("PC1.CORP", 25, 1805, 4), ev("PC1.corp", 26, 1810, 5)},
 			pairs: []want{{900, 5, 0, ""}, {900, 5, 0, ""}},
-			host:  Host{Name: "PC1.corp", Disconnects: 2, Reconnects: 3, Pairs: 2, Orphans: 1},
+			host:  Host{name: "PC1.corp", disconnects: 2, reconnects: 3, pairs: 2, orphans: 1},
 		},
 	}
 	for _, tc := range cases {
@@ -115,11 +115,11 @@ func TestPairing(t *testing.T) {
 				t.Fatalf("%d hosts", len(res.Hosts))
 			}
 			h := res.Hosts[0]
-			if tc.host.Name != "" && h.Name != tc.host.Name {
-				t.Errorf("name %q, want %q", h.Name, tc.host.Name)
+			if tc.host.Name() != "" && h.Name() != tc.host.Name() {
+				t.Errorf("name %q, want %q", h.Name(), tc.host.Name())
 			}
-			if h.Disconnects != tc.host.Disconnects || h.Reconnects != tc.host.Reconnects || h.Pairs != tc.host.Pairs ||
-				h.Open != tc.host.Open || h.Repeats != tc.host.Repeats || h.Orphans != tc.host.Orphans {
+			if h.Disconnects() != tc.host.Disconnects() || h.Reconnects() != tc.host.Reconnects() || h.Pairs() != tc.host.Pairs() ||
+				h.Open() != tc.host.Open() || h.Repeats() != tc.host.Repeats() || h.Orphans() != tc.host.Orphans() {
 				t.Errorf("host %+v, want %+v", h, tc.host)
 			}
 		})
@@ -140,7 +140,7 @@ func TestInterleaved(t *testing.T) {
 		}
 	}
 	res := Analyze(evs, Options{})
-	if !res.Hosts[0].Interleaved {
+	if !res.Hosts[0].Interleaved() {
 		t.Fatalf("not flagged: %+v", res.Hosts[0])
 	}
 	for _, p := range res.Pairs() {
@@ -284,8 +284,8 @@ func TestShortNameAndFQDN(t *testing.T) {
 	if res.Report.Computers != 1 || res.Report.Pairs != 10 {
 		t.Fatalf("computers %d, pairs %d; want 1 computer with 10 pairs", res.Report.Computers, res.Report.Pairs)
 	}
-	if res.Hosts[0].Name != "PC07.corp.example" {
-		t.Errorf("shown as %q, want the FQDN", res.Hosts[0].Name)
+	if res.Hosts[0].Name() != "PC07.corp.example" {
+		t.Errorf("shown as %q, want the FQDN", res.Hosts[0].Name())
 	}
 	inc := NewIncremental(Options{})
 	inc.Add(evs[:7])
@@ -317,8 +317,8 @@ func TestLaptopResumesAreNotInterleaved(t *testing.T) {
 		}
 	}
 	res := Analyze(evs, Options{})
-	if res.Hosts[0].Interleaved || res.Hosts[0].Orphans != 15 {
-		t.Errorf("laptop: interleaved %v, orphans %d (want false, 15)", res.Hosts[0].Interleaved, res.Hosts[0].Orphans)
+	if res.Hosts[0].Interleaved() || res.Hosts[0].Orphans() != 15 {
+		t.Errorf("laptop: interleaved %v, orphans %d (want false, 15)", res.Hosts[0].Interleaved(), res.Hosts[0].Orphans())
 	}
 }
 
@@ -441,7 +441,7 @@ func TestPairAccessorsAgree(t *testing.T) {
 	k := 0
 	for h := range res.Hosts {
 		for _, p := range res.HostPairs(h) {
-			if p.Computer != res.Hosts[h].Name || !reflect.DeepEqual(p, all[k]) {
+			if p.Computer != res.Hosts[h].Name() || !reflect.DeepEqual(p, all[k]) {
 				t.Fatalf("host %d pair %+v, want %+v", h, p, all[k])
 			}
 			k++
@@ -491,13 +491,13 @@ func TestHostIndex(t *testing.T) {
 			t.Fatalf("%s: %d hosts, want 4", name, len(res.Hosts))
 		}
 		for i, h := range res.Hosts {
-			for _, n := range []string{h.Name, strings.ToUpper(h.Name), strings.ToLower(h.Name)} {
+			for _, n := range []string{h.Name(), strings.ToUpper(h.Name()), strings.ToLower(h.Name())} {
 				if got, ok := res.HostIndex(n); !ok || got != i {
 					t.Errorf("%s: HostIndex(%q) = %d, %v; want %d", name, n, got, ok, i)
 				}
 			}
 		}
-		if i, ok := res.HostIndex("pc-b.CORP.example"); !ok || res.Hosts[i].Name != "PC-B.corp.example" {
+		if i, ok := res.HostIndex("pc-b.CORP.example"); !ok || res.Hosts[i].Name() != "PC-B.corp.example" {
 			t.Errorf("%s: the FQDN is not found", name)
 		}
 		if _, ok := res.HostIndex("nobody"); ok {

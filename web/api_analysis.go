@@ -182,10 +182,10 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
-func newAPIComputer(h *analysis.Host) apiComputer {
-	return apiComputer{Name: h.Name, Disconnects: h.Disconnects, Reconnects: h.Reconnects, Pairs: h.Pairs, Open: h.Open,
-		Repeats: h.Repeats, Orphans: h.Orphans, Interleaved: h.Interleaved, First: timePtr(h.First), Last: timePtr(h.Last),
-		DiagnosisIDs: nonNil(h.DiagnosisIDs)}
+func newAPIComputer(res *analysis.Result, h *analysis.Host) apiComputer {
+	return apiComputer{Name: h.Name(), Disconnects: h.Disconnects(), Reconnects: h.Reconnects(), Pairs: h.Pairs(), Open: h.Open(),
+		Repeats: h.Repeats(), Orphans: h.Orphans(), Interleaved: h.Interleaved(), First: timePtr(h.First()), Last: timePtr(h.Last()),
+		DiagnosisIDs: res.DiagnosisIDs(h)}
 }
 
 func (s *Server) handleAPIComputers(w http.ResponseWriter, r *http.Request) {
@@ -209,22 +209,22 @@ func (s *Server) handleAPIComputers(w http.ResponseWriter, r *http.Request) {
 	hosts := make([]*analysis.Host, 0, len(res.Hosts))
 	for i := range res.Hosts {
 		h := &res.Hosts[i]
-		key := strings.ToLower(h.Name)
+		key := strings.ToLower(h.Name())
 		if (q.Computer != "" && key != strings.ToLower(q.Computer)) || (after != "" && key <= after) {
 			continue
 		}
 		hosts = append(hosts, h)
 	}
 	slices.SortFunc(hosts, func(a, b *analysis.Host) int {
-		return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name))
+		return strings.Compare(strings.ToLower(a.Name()), strings.ToLower(b.Name()))
 	})
 	p := page[apiComputer]{Items: make([]apiComputer, 0, min(len(hosts), q.Limit))}
 	for i, h := range hosts {
 		if i == q.Limit {
-			p.Next = encodeCursor('c', strings.ToLower(hosts[i-1].Name))
+			p.Next = encodeCursor('c', strings.ToLower(hosts[i-1].Name()))
 			break
 		}
-		p.Items = append(p.Items, newAPIComputer(h))
+		p.Items = append(p.Items, newAPIComputer(res, h))
 	}
 	writeJSON(w, http.StatusOK, p)
 }
@@ -236,8 +236,8 @@ func (s *Server) handleAPIComputer(w http.ResponseWriter, r *http.Request) {
 	}
 	name := chi.URLParam(r, "name")
 	for i := range res.Hosts {
-		if strings.EqualFold(res.Hosts[i].Name, name) {
-			writeJSON(w, http.StatusOK, newAPIComputer(&res.Hosts[i]))
+		if strings.EqualFold(res.Hosts[i].Name(), name) {
+			writeJSON(w, http.StatusOK, newAPIComputer(res, &res.Hosts[i]))
 			return
 		}
 	}
@@ -353,7 +353,7 @@ func eachPair(res *analysis.Result, q *listQuery, fn func(*analysis.Pair) bool) 
 	}
 	if q.Computer != "" {
 		for h := range res.Hosts {
-			if !strings.EqualFold(res.Hosts[h].Name, q.Computer) {
+			if !strings.EqualFold(res.Hosts[h].Name(), q.Computer) {
 				continue
 			}
 			for _, p := range res.HostPairs(h) {

@@ -23,14 +23,16 @@ type computerSort struct {
 }
 
 var computerSorts = []computerSort{
-	{"name", "Computer", false, func(a, b *computerRow) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) }},
-	{"disconnects", "Disconnects (25)", true, func(a, b *computerRow) int { return cmp.Compare(a.Disconnects, b.Disconnects) }},
-	{"reconnects", "Reconnects (26)", true, func(a, b *computerRow) int { return cmp.Compare(a.Reconnects, b.Reconnects) }},
-	{"pairs", "Pairs", true, func(a, b *computerRow) int { return cmp.Compare(a.Pairs, b.Pairs) }},
+	{"name", "Computer", false, func(a, b *computerRow) int {
+		return strings.Compare(strings.ToLower(a.Name()), strings.ToLower(b.Name()))
+	}},
+	{"disconnects", "Disconnects (25)", true, func(a, b *computerRow) int { return cmp.Compare(a.Disconnects(), b.Disconnects()) }},
+	{"reconnects", "Reconnects (26)", true, func(a, b *computerRow) int { return cmp.Compare(a.Reconnects(), b.Reconnects()) }},
+	{"pairs", "Pairs", true, func(a, b *computerRow) int { return cmp.Compare(a.Pairs(), b.Pairs()) }},
 	{"uptime", "Median uptime", true, func(a, b *computerRow) int { return cmp.Compare(a.MedianUptime, b.MedianUptime) }},
-	{"diagnoses", "Diagnoses", false, func(a, b *computerRow) int { return cmp.Compare(len(a.DiagnosisIDs), len(b.DiagnosisIDs)) }},
-	{"first", "First event", false, func(a, b *computerRow) int { return a.First.Compare(b.First) }},
-	{"last", "Last event", false, func(a, b *computerRow) int { return a.Last.Compare(b.Last) }},
+	{"diagnoses", "Diagnoses", false, func(a, b *computerRow) int { return cmp.Compare(len(a.DiagnosisIDs()), len(b.DiagnosisIDs())) }},
+	{"first", "First event", false, func(a, b *computerRow) int { return a.First().Compare(b.First()) }},
+	{"last", "Last event", false, func(a, b *computerRow) int { return a.Last().Compare(b.Last()) }},
 }
 
 // handleComputers serves /computers: every computer with its counts,
@@ -62,7 +64,7 @@ func (s *Server) handleComputers(w http.ResponseWriter, r *http.Request) {
 	rows := make([]computerRow, 0, len(all))
 	needle := strings.ToLower(p.Q)
 	for _, row := range all {
-		if needle == "" || strings.Contains(strings.ToLower(row.Name), needle) {
+		if needle == "" || strings.Contains(strings.ToLower(row.Name()), needle) {
 			rows = append(rows, row)
 		}
 	}
@@ -71,7 +73,7 @@ func (s *Server) handleComputers(w http.ResponseWriter, r *http.Request) {
 	slices.SortStableFunc(rows, func(a, b computerRow) int {
 		c := less(&a, &b)
 		if c == 0 {
-			c = strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name))
+			c = strings.Compare(strings.ToLower(a.Name()), strings.ToLower(b.Name()))
 			return c // ties by name, always ascending
 		}
 		if dir == "desc" {

@@ -201,11 +201,11 @@ func windowSnapshot(snap *live.Snapshot, res *analysis.Result, rng *pageRange) *
 	out.Result = res
 	st := store.Stats{Events: res.Report.Events.Disconnects + res.Report.Events.Reconnects, Computers: len(res.Hosts), Uploads: snap.Stats.Uploads}
 	for _, h := range res.Hosts {
-		if st.First.IsZero() || (!h.First.IsZero() && h.First.Before(st.First)) {
-			st.First = h.First
+		if st.First.IsZero() || (!h.First().IsZero() && h.First().Before(st.First)) {
+			st.First = h.First()
 		}
-		if h.Last.After(st.Last) {
-			st.Last = h.Last
+		if h.Last().After(st.Last) {
+			st.Last = h.Last()
 		}
 	}
 	out.Stats = st

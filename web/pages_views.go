@@ -41,7 +41,7 @@ type dashCharts struct {
 }
 
 // of returns the computers' rows of res (in Hosts order), building them
-// when res is new: 16 bytes a computer (a fleet may have a million).
+// when res is new: 24 bytes a computer (a fleet may have a million).
 func (c *viewCache) of(res *analysis.Result) []computerRow {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -50,7 +50,7 @@ func (c *viewCache) of(res *analysis.Result) []computerRow {
 	}
 	rows := make([]computerRow, len(res.Hosts))
 	for i := range res.Hosts {
-		rows[i] = computerRow{Host: &res.Hosts[i], MedianUptime: res.MedianUptime(i)}
+		rows[i] = computerRow{Host: &res.Hosts[i], res: res, MedianUptime: res.MedianUptime(i)}
 	}
 	c.res, c.rows, c.dash, c.rolled = res, rows, nil, nil
 	return rows
@@ -216,12 +216,12 @@ func (c *viewCache) dashboardCharts(snap *live.Snapshot, tz *time.Location, rng 
 	// Fleet timeline: every computer up to the limit, else the most affected.
 	sel := slices.Clone(rows)
 	if len(sel) > timelineLimit {
-		sort.SliceStable(sel, func(i, j int) bool { return sel[i].Disconnects > sel[j].Disconnects })
+		sort.SliceStable(sel, func(i, j int) bool { return sel[i].Disconnects() > sel[j].Disconnects() })
 		sel = sel[:timelineLimit]
 	}
 	names := make([]string, len(sel))
 	for i, r := range sel {
-		names[i] = r.Name
+		names[i] = r.Name()
 	}
 	sort.Slice(names, func(i, j int) bool { return strings.ToLower(names[i]) < strings.ToLower(names[j]) })
 	p.shown, p.total = len(names), len(rows)
@@ -242,7 +242,7 @@ func (c *viewCache) dashboardCharts(snap *live.Snapshot, tz *time.Location, rng 
 
 func topRows(rows []computerRow, n int) []computerRow {
 	out := slices.Clone(rows)
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Disconnects > out[j].Disconnects })
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Disconnects() > out[j].Disconnects() })
 	return out[:min(n, len(out))]
 }
 
@@ -263,12 +263,16 @@ func fmtAge(d time.Duration) string {
 
 // computerRow is one line of the computers list.
 type computerRow struct {
-	*analysis.Host         // in the Result's Hosts, read-only
-	MedianUptime   float64 // seconds, 0 = none counted
+	*analysis.Host                  // in the Result's Hosts, read-only
+	res            *analysis.Result // the Host's
+	MedianUptime   float64          // seconds, 0 = none counted
 }
 
+// DiagnosisIDs are the diagnoses the computer is part of.
+func (r computerRow) DiagnosisIDs() []string { return r.res.DiagnosisIDs(r.Host) }
+
 // Href is the computer's page.
-func (r computerRow) Href() string { return charts.ComputerPath(r.Name) }
+func (r computerRow) Href() string { return charts.ComputerPath(r.Name()) }
 
 // sortCol is a sortable column header.
 type sortCol struct {
@@ -342,17 +346,17 @@ type computerPage struct {
 	Changes     []charts.ChangeMark // those on the timeline's days
 }
 
-func (p *computerPage) title() (string, string) { return p.Row.Name, "computers" }
+func (p *computerPage) title() (string, string) { return p.Row.Name(), "computers" }
 func (p *computerPage) timeRange() *pageRange   { return p.Range }
 
 // newComputerPage builds the page of one computer, with the recorded
 // changes marked on its timeline.
 func newComputerPage(res *analysis.Result, row computerRow, tz *time.Location, rng *pageRange, changes []charts.ChangeMark) *computerPage {
-	pairs := pairsOf(res, row.Name)
+	pairs := pairsOf(res, row.Name())
 	p := &computerPage{Row: row, PairsTotal: len(pairs), Range: rng,
-		EventsHref: withRange("/events?"+url.Values{"computer": {row.Name}, "order": {"asc"}}.Encode(), rng)}
+		EventsHref: withRange("/events?"+url.Values{"computer": {row.Name()}, "order": {"asc"}}.Encode(), rng)}
 	for _, d := range res.Report.Diagnoses {
-		if slices.Contains(row.DiagnosisIDs, d.ID) {
+		if slices.Contains(row.DiagnosisIDs(), d.ID) {
 			p.Diagnoses = append(p.Diagnoses, d)
 		}
 	}
@@ -361,8 +365,8 @@ func newComputerPage(res *analysis.Result, row computerRow, tz *time.Location, r
 		p.Pairs = append(p.Pairs, pairs[i])
 	}
 	// Day rows in the display zone, the most recent 31 days.
-	if !row.First.IsZero() {
-		first, last := row.First.In(tz), row.Last.In(tz)
+	if !row.First().IsZero() {
+		first, last := row.First().In(tz), row.Last().In(tz)
 		d0 := time.Date(first.Year(), first.Month(), first.Day(), 0, 0, 0, 0, tz)
 		var days []time.Time
 		for d := d0; !d.After(last); d = d.AddDate(0, 0, 1) {
@@ -373,12 +377,12 @@ func newComputerPage(res *analysis.Result, row computerRow, tz *time.Location, r
 			days = days[len(days)-31:]
 		}
 		p.DaysShown = len(days)
-		dt := &charts.DayTimeline{ID: "day-timeline", Title: "Connected and disconnected periods of " + row.Name,
+		dt := &charts.DayTimeline{ID: "day-timeline", Title: "Connected and disconnected periods of " + row.Name(),
 			Desc: "One row per day. Green: Outlook connected (from event 26 to the next 25). Red: disconnected (25 to 26). Each dark line is a disconnect.",
 			Days: days, TZ: tz,
-			DayHref: func(from, to time.Time) string { return eventsAround(row.Name, from, to) },
+			DayHref: func(from, to time.Time) string { return eventsAround(row.Name(), from, to) },
 			SegmentHref: func(from, to time.Time) string {
-				return eventsAround(row.Name, from.Add(-time.Minute), to.Add(time.Minute))
+				return eventsAround(row.Name(), from.Add(-time.Minute), to.Add(time.Minute))
 			}}
 		for _, c := range changes {
 			if !c.T.Before(days[0]) && c.T.Before(days[len(days)-1].AddDate(0, 0, 1)) {
@@ -414,10 +418,10 @@ func newComputerPage(res *analysis.Result, row computerRow, tz *time.Location, r
 			marks = append(marks, charts.HistMark{Seconds: *d.ObservedSeconds, Label: "fleet " + charts.ShortSeconds(*d.ObservedSeconds), Class: "mark-estimate"})
 		}
 	}
-	h := &charts.Histogram{ID: "host-uptime-hist", Title: "Uptimes of " + row.Name,
+	h := &charts.Histogram{ID: "host-uptime-hist", Title: "Uptimes of " + row.Name(),
 		Desc:   fmt.Sprintf("%d uptimes of this computer on a logarithmic axis, with device default timeouts dashed and the fleet's diagnosed interval marked.", len(ups)),
 		XLabel: "Uptime before the disconnect (log scale)", YLabel: "Disconnects", Values: ups, Marks: marks, Height: 300,
-		BarHref: func(lo, hi float64) string { return intervalsHref(row.Name, lo, hi, rng) }}
+		BarHref: func(lo, hi float64) string { return intervalsHref(row.Name(), lo, hi, rng) }}
 	p.UptimeChart = h.SVG()
 	return p
 }

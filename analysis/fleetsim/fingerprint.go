@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"idletrace/analysis"
 )
@@ -16,9 +17,25 @@ func Fingerprint(r *analysis.Result) string {
 	h := sha256.New()
 	enc := json.NewEncoder(h)
 	enc.Encode(r.Report)
-	enc.Encode(r.Hosts)
+	hosts := make([]fingerprintHost, len(r.Hosts))
+	for i := range r.Hosts {
+		h := &r.Hosts[i]
+		hosts[i] = fingerprintHost{h.Name(), h.Disconnects(), h.Reconnects(), h.Pairs(), h.Open(), h.Repeats(), h.Orphans(),
+			h.Interleaved(), h.First(), h.Last(), r.DiagnosisIDs(h)}
+	}
+	enc.Encode(hosts)
 	for _, p := range r.AllPairs() {
 		enc.Encode(p)
 	}
 	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+// fingerprintHost is what a client sees of an analysis.Host, in the
+// fields and order the fingerprints have always hashed.
+type fingerprintHost struct {
+	Name                                                   string
+	Disconnects, Reconnects, Pairs, Open, Repeats, Orphans int
+	Interleaved                                            bool
+	First, Last                                            time.Time
+	DiagnosisIDs                                           []string
 }

@@ -40,9 +40,9 @@ type windowEntry struct {
 func resultBytes(res *analysis.Result) int64 {
 	n := int64(256) // the Result itself
 	n += res.PairBytes()
-	n += int64(len(res.Hosts)) * 176 // an analysis.Host
+	n += int64(len(res.Hosts)) * 96 // an analysis.Host (64 bytes), its key and a page row
 	for _, h := range res.Hosts {
-		n += 2 * int64(len(h.Name)) // the host's and its pairs' names
+		n += 2 * int64(len(h.Name())) // the host's and its pairs' names
 	}
 	return n + 64<<10 // the report
 }
